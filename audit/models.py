@@ -1,0 +1,56 @@
+"""Audit tables: the append-only entries, the chain head and per-subject keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from consentry.db import Base
+
+
+class AuditEntry(Base):
+    """One audit entry. Rows are only ever inserted; the hash chain proves it."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_ref: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_entries_ts", "ts"),
+        Index("ix_audit_entries_action_seq", "action", "seq"),
+        Index("ix_audit_entries_subject_ref_seq", "subject_ref", "seq"),
+    )
+
+
+class AuditHead(Base):
+    """The single row holding the chain's last seq and hash; locked to append."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class SubjectKey(Base):
+    """A subject's data key for personal fields in audit details, wrapped by the master key.
+
+    Destroying it (erasure) leaves the entries and every proof intact but unreadable.
+    """
+
+    __tablename__ = "audit_subject_keys"
+
+    subject_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]

@@ -1,0 +1,109 @@
+"""Append audit entries: the one function every domain calls, in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audit.chain import entry_document, entry_hash
+from audit.models import AuditEntry, AuditHead, SubjectKey
+from consentry.canonical import b64url, b64url_decode
+from consentry.db import utcnow
+
+SYSTEM_ACTOR = "system"
+
+
+def _secrets():
+    return current_app.extensions["consentry.secrets"]
+
+
+def subject_ref(subject_id: str) -> str:
+    """Return the keyed reference that stands for `subject_id` in the audit log."""
+    return _secrets().subject_ref(subject_id)
+
+
+def _subject_data_key(session: Session, ref: str, create: bool) -> bytes | None:
+    master = AESGCM(_secrets().master_key)
+    row = session.get(SubjectKey, ref)
+    if row is None:
+        if not create:
+            return None
+        key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(12)
+        wrapped = nonce + master.encrypt(nonce, key, ref.encode())
+        session.add(SubjectKey(subject_ref=ref, wrapped_key=wrapped, created_at=utcnow()))
+        session.flush()
+        return key
+    if row.wrapped_key is None:
+        return None
+    return master.decrypt(row.wrapped_key[:12], row.wrapped_key[12:], ref.encode())
+
+
+def _seal(session: Session, ref: str, personal: dict) -> dict:
+    key = _subject_data_key(session, ref, create=True)
+    if key is None:  # the subject was erased: personal fields are not recorded again
+        return {"alg": "A256GCM", "shredded": True}
+    nonce = os.urandom(12)
+    plaintext = json.dumps(personal, sort_keys=True).encode()
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext, ref.encode())
+    return {"alg": "A256GCM", "nonce": b64url(nonce), "ct": b64url(ciphertext)}
+
+
+def open_personal(session: Session, entry: AuditEntry) -> dict | None:
+    """Decrypt an entry's personal fields; None when there are none or the key is destroyed."""
+    sealed = entry.details.get("personal")
+    if not sealed or not entry.subject_ref or "ct" not in sealed:
+        return None
+    key = _subject_data_key(session, entry.subject_ref, create=False)
+    if key is None:
+        return None
+    plaintext = AESGCM(key).decrypt(b64url_decode(sealed["nonce"]), b64url_decode(sealed["ct"]),
+                                    entry.subject_ref.encode())
+    return json.loads(plaintext)
+
+
+def destroy_subject_key(session: Session, subject_id: str) -> bool:
+    """Crypto-shred a subject's personal audit fields; True if a key was destroyed."""
+    row = session.get(SubjectKey, subject_ref(subject_id))
+    if row is None or row.wrapped_key is None:
+        return False
+    row.wrapped_key = None
+    row.destroyed_at = utcnow()
+    return True
+
+
+def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
+                 subject_id: str | None = None, details: dict[str, Any] | None = None,
+                 personal: dict[str, Any] | None = None) -> AuditEntry:
+    """Append one entry to the audit chain in the caller's transaction.
+
+    `details` is stored in clear; `personal` (evidence, free text) is encrypted under
+    the subject's key so erasure can shred it without breaking the chain.
+    The head row is locked, so `seq` has no gaps and no duplicates under concurrency.
+    """
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    ref = subject_ref(subject_id) if subject_id is not None else None
+    body = dict(details or {})
+    if personal:
+        if ref is None:
+            raise ValueError("personal fields need a subject")
+        body["personal"] = _seal(session, ref, personal)
+    seq = head.seq + 1
+    now = utcnow()
+    document = entry_document(seq, now, actor, action, ref, body, head.entry_hash)
+    digest = entry_hash(document)
+    entry = AuditEntry(seq=seq, ts=now, actor=actor, action=action, subject_ref=ref,
+                       details=body, prev_hash=head.entry_hash, entry_hash=digest)
+    session.add(entry)
+    head.seq = seq
+    head.entry_hash = digest
+    session.flush()
+    return entry

@@ -1,0 +1,1 @@
+"""Consent ledger, policy, signal gate, decisions and explanations."""

@@ -1,0 +1,174 @@
+"""Scoped API keys: creation, lookup in constant time, and the `scoped` view decorator."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consentry.db import get_db, utcnow
+from consentry.errors import Conflict, DomainError, NotFound
+from consentry.models import ApiKey
+
+SCOPES = (
+    "preferences:read",
+    "preferences:write",
+    "signals:read",
+    "decisions:write",
+    "explanations:read",
+    "retention:admin",
+    "erasure:write",
+    "audit:read",
+    "audit:export",
+    "policy:read",
+    "admin",
+)
+
+# Routes that need no key (API.md "Conventions").
+OPEN_ENDPOINTS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
+                  "/.well-known/consentry-keys", "/.well-known/gpc.json")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller a key stands for."""
+
+    name: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, name: str, scopes: list[str]) -> str:
+    """Create a key named `name` with `scopes`; return the key (the only time it is seen)."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise DomainError(f"unknown scope(s): {', '.join(unknown)}", status=422,
+                          code="validation_error")
+    if not scopes:
+        raise DomainError("a key needs at least one scope", status=422, code="validation_error")
+    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+        raise Conflict(f"a key named {name!r} exists already")
+    prefix = secrets.token_hex(4)
+    key = f"csk_{prefix}_{secrets.token_hex(32)}"
+    session.add(ApiKey(name=name, prefix=prefix, key_hash=_hash(key), scopes=sorted(set(scopes)),
+                       created_at=utcnow()))
+    return key
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    """Return every key, revoked ones included, oldest first."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_key(session: Session, name: str) -> ApiKey:
+    """Revoke the key named `name`."""
+    key = session.scalar(select(ApiKey).where(ApiKey.name == name))
+    if key is None:
+        raise NotFound(f"no key named {name!r}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+class _KeyCache:
+    """A short-lived cache of key lookups, so the hot path does not query per request."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    def get(self, key_hash: str, ttl: float) -> tuple[bool, Principal | None]:
+        entry = self._entries.get(key_hash)
+        if entry and time.monotonic() - entry[0] < ttl:
+            return True, entry[1]
+        return False, None
+
+    def put(self, key_hash: str, principal: Principal | None) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key_hash] = (time.monotonic(), principal)
+
+
+def authenticate(key: str) -> Principal | None:
+    """Return the principal of a presented key, or None for an unknown or revoked one."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "csk":
+        return None
+    key_hash = _hash(key)
+    cache: _KeyCache = current_app.extensions["consentry.keycache"]
+    ttl = current_app.config["API_KEY_CACHE_SECONDS"]
+    hit, principal = cache.get(key_hash, ttl)
+    if hit:
+        return principal
+    with get_db().transaction(write=False) as session:
+        candidates = session.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).all()
+        principal = None
+        for candidate in candidates:
+            if hmac.compare_digest(candidate.key_hash, key_hash) and candidate.revoked_at is None:
+                principal = Principal(candidate.name, frozenset(candidate.scopes))
+    cache.put(key_hash, principal)
+    return principal
+
+
+def current_principal() -> Principal:
+    """Return the authenticated caller of this request."""
+    return g.principal
+
+
+def _require(scope: str) -> None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or not header[7:].strip():
+        raise DomainError("An API key is required: Authorization: Bearer <key>.", status=401,
+                          code="unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    principal = authenticate(header[7:].strip())
+    if principal is None:
+        raise DomainError("The API key is unknown or revoked.", status=401,
+                          code="unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    g.principal = principal
+    if not principal.has(scope):
+        raise DomainError(f"This key lacks the scope {scope!r}.", status=403, code="forbidden")
+
+
+def scoped(scope: str):
+    """Require a key with `scope` (or `admin`) before the view runs; document it."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            _require(scope)
+            return view(*args, **kwargs)
+
+        wrapper.required_scope = scope
+        apidoc = dict(getattr(view, "_apidoc", {}))
+        manual = dict(apidoc.get("manual_doc", {}))
+        manual["security"] = [{"apiKey": []}]
+        manual["responses"] = {**manual.get("responses", {}), 401: "UNAUTHORIZED",
+                               403: "FORBIDDEN"}
+        manual.setdefault("description", "")
+        manual["description"] = (manual["description"] + f"\n\nRequires scope `{scope}`.").strip()
+        apidoc["manual_doc"] = manual
+        wrapper._apidoc = apidoc
+        return wrapper
+
+    return decorator
+
+
+def init_app(app) -> None:
+    app.extensions["consentry.keycache"] = _KeyCache()

@@ -1,0 +1,1 @@
+"""Retention classes, targets, runs, legal holds and erasure."""

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Serve Consentry for local use: gunicorn on $HOST:$PORT and the scheduler beside it.
+set -eu
+: "${HOST:=127.0.0.1}" "${PORT:=8000}" "${BIN:=.venv/bin}"
+KEY=$("$BIN/flask" --app wsgi dev bootstrap | tail -n 1)
+echo
+echo "  Consentry on http://$HOST:$PORT  (API docs: http://$HOST:$PORT/docs)"
+echo "  Demo admin key (development only, kept in var/secrets/demo-admin.key):"
+echo "    $KEY"
+echo "  Try: curl -H \"Authorization: Bearer $KEY\" http://$HOST:$PORT/v1/policy"
+echo
+"$BIN/flask" --app wsgi scheduler &
+SCHED=$!
+trap 'kill -TERM $SCHED 2>/dev/null; wait $SCHED 2>/dev/null' EXIT INT TERM
+"$BIN/gunicorn" --bind "$HOST:$PORT" --workers 2 --access-logfile - wsgi:app

@@ -1,0 +1,139 @@
+"""Fixtures: every database test runs on SQLite and, when TEST_DATABASE_URL is set, PostgreSQL.
+
+The schema always comes from the Alembic migrations (never create_all), so a wrong
+migration fails the suite. Each engine gets a fresh database (PostgreSQL: a fresh
+schema, dropped at the end); tables are emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from consentry import create_app, migrate
+from consentry.db import get_db
+from consentry.schema import all_metadata
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_PG = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+def _pg_available() -> str | None:
+    """None when PostgreSQL can be used, else why not."""
+    if not PG_URL:
+        return "TEST_DATABASE_URL is not set"
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure means unreachable
+        return f"PostgreSQL at {make_url(PG_URL).render_as_string()} unreachable: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request, tmp_path_factory):
+    """A migrated database URL for each engine, alive for the whole run."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "consentry.db"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+        return
+    why = _pg_available()
+    if why:
+        if REQUIRE_PG:
+            pytest.exit(f"REQUIRE_POSTGRES=1 but {why}", returncode=1)
+        pytest.skip(f"PostgreSQL half skipped: {why}")
+    schema = f"consentry_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url_text)
+        yield url_text
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def secrets_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("secrets"))
+
+
+def _empty_tables(app) -> None:
+    engine = get_db(app).engine
+    with engine.begin() as conn:
+        for table in reversed(all_metadata().sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(text("INSERT INTO audit_head (id, seq, entry_hash) "
+                          "VALUES (1, 0, :h)"), {"h": "0" * 64})
+
+
+@pytest.fixture
+def make_app(database_url, secrets_dir):
+    """Build apps on the test database; tables are emptied after the test."""
+    apps = []
+
+    def factory(**overrides):
+        config = {"DATABASE_URL": database_url, "SECRETS_DIR": secrets_dir, "TESTING": True}
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    if apps:
+        _empty_tables(apps[0])
+    for app in apps:
+        get_db(app).engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """A session on the test database, for checking what the service stored."""
+    with app.app_context(), get_db(app).sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def make_key(app):
+    """Create an API key with the given scopes; return its Authorization header."""
+    from consentry import auth
+
+    def factory(*scopes: str, name: str | None = None) -> dict[str, str]:
+        with app.app_context(), get_db(app).transaction() as s:
+            key = auth.create_key(s, name or f"test-{uuid.uuid4().hex[:8]}", list(scopes))
+        return {"Authorization": f"Bearer {key}"}
+
+    return factory
+
+
+@pytest.fixture
+def admin(make_key):
+    """Authorization header of an admin key."""
+    return make_key("admin", name="test-admin")

@@ -1,0 +1,3 @@
+from consentry import create_app
+
+app = create_app()
