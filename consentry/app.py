@@ -51,6 +51,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)  # again: the envelope must win over flask-smorest's handler
     for blueprint in _blueprints():
         api.register_blueprint(blueprint)
+    for init_domain in _domain_initialisers():
+        init_domain(app)
 
     from consentry.cli import register_cli
 
@@ -80,6 +82,11 @@ def _blueprints():
     from consentry.ops import blp as ops_blp
 
     return [ops_blp, consent_blp]
+
+
+def _domain_initialisers():
+    """Each domain's `init_app`: registers its stores, jobs and CLI groups."""
+    return []
 
 
 def _configure_logging(app: Flask) -> None:

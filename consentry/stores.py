@@ -1,0 +1,59 @@
+"""The service's own stores of personal data, as retention and erasure see them.
+
+Each domain registers its stores (decisions, idempotency records, ...) with
+`register_store`; retention purges and erases through these callables only, never
+through another domain's tables, so the dependency stays one-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Held:
+    """What legal holds protect at the start of a run: subject ids and categories."""
+
+    subject_ids: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+
+
+@dataclass
+class BatchResult:
+    """What one purge batch or one erasure did to a store."""
+
+    matched: int = 0
+    deleted: int = 0
+    held: int = 0
+    done: bool = True  # purge: no more expired rows after this batch
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A store of personal data the service keeps itself.
+
+    `purge(session, cutoffs, held, limit, dry_run)` deletes (or, dry, counts) at most
+    `limit` rows older than the cutoff of their retention class (`cutoffs` maps class →
+    UTC datetime; a class kept for the account's lifetime is absent) and skips held rows.
+    `erase(session, subject_id, held)` deletes (or scrubs) one subject's rows.
+    """
+
+    name: str
+    purge: Callable[[Session, dict[str, datetime], Held, int, bool], BatchResult]
+    erase: Callable[[Session, str, Held], BatchResult]
+
+
+def register_store(app: Flask, store: Store) -> None:
+    """Make `store` part of every retention run and erasure."""
+    app.extensions.setdefault("consentry.stores", {})[store.name] = store
+
+
+def registered_stores(app: Flask) -> dict[str, Store]:
+    """The stores registered on `app`, by name."""
+    return dict(app.extensions.get("consentry.stores", {}))
