@@ -36,6 +36,34 @@ def _pg_available() -> str | None:
     return None
 
 
+_PG_SKIP_REASON: list[str] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without PostgreSQL: fail the run if it is required, else drop that half with one line."""
+    if not any(_uses_postgres(item) for item in items):
+        return
+    why = _pg_available()
+    if why is None:
+        return
+    if REQUIRE_PG:
+        pytest.exit(f"REQUIRE_POSTGRES=1 but {why}", returncode=1)
+    dropped = [item for item in items if _uses_postgres(item)]
+    items[:] = [item for item in items if not _uses_postgres(item)]
+    config.hook.pytest_deselected(items=dropped)
+    _PG_SKIP_REASON.append(f"PostgreSQL half skipped ({len(dropped)} tests): {why}")
+
+
+def _uses_postgres(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return bool(callspec) and callspec.params.get("database_url") == "postgres"
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _PG_SKIP_REASON:
+        terminalreporter.write_line(line, yellow=True)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def database_url(request, tmp_path_factory):
     """A migrated database URL for each engine, alive for the whole run."""
@@ -45,11 +73,6 @@ def database_url(request, tmp_path_factory):
         migrate.upgrade(url)
         yield url
         return
-    why = _pg_available()
-    if why:
-        if REQUIRE_PG:
-            pytest.exit(f"REQUIRE_POSTGRES=1 but {why}", returncode=1)
-        pytest.skip(f"PostgreSQL half skipped: {why}")
     schema = f"consentry_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
