@@ -1,10 +1,11 @@
-"""Consent models."""
+"""Consent models: the append-only ledger, the current state kept beside it, receipts."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -19,3 +20,68 @@ class PolicyState(Base):
     version: Mapped[str] = mapped_column(String(100))
     digest: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime]
+
+
+class ConsentEvent(Base):
+    """One recorded choice or switch. Inserted, never updated (erasure scrubs evidence)."""
+
+    __tablename__ = "consent_events"
+
+    # INTEGER on SQLite so it is the rowid (autoincrementing); BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    subject_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # choice | switch
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    switch: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(64))
+    notice_version: Mapped[str | None] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any] | None]
+    receipt_id: Mapped[str | None] = mapped_column(String(36))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_consent_events_subject_id_id", "subject_id", "id"),)
+
+
+class SubjectState(Base):
+    """A subject's effective choices: always equal to folding their events."""
+
+    __tablename__ = "subject_states"
+
+    subject_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    version: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class Receipt(Base):
+    """A signed consent receipt, as handed to the preference center."""
+
+    __tablename__ = "consent_receipts"
+
+    receipt_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(128), index=True)
+    issued_at: Mapped[datetime]
+    body: Mapped[dict[str, Any]]
+    signature: Mapped[dict[str, Any]]
+
+
+class SubjectChange(Base):
+    """The change feed: one row per write that changed a subject's state.
+
+    `seq` is the audit seq of the write, taken under the audit chain's row lock, so it
+    grows in commit order and a reader never sees a later seq before an earlier one.
+    """
+
+    __tablename__ = "subject_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    subject_id: Mapped[str] = mapped_column(String(128), index=True)
+    changed_at: Mapped[datetime]

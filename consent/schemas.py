@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from consentry.fields import Timestamp
+
 
 class PolicyCategorySchema(ma.Schema):
     id = ma.fields.String()
@@ -49,3 +51,144 @@ class PolicySchema(ma.Schema):
     retention = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Integer(allow_none=True),
         metadata={"description": "Retention class → days (null: kept while the account lives)"})
+
+
+REASON_CODES = ["explicit_grant", "explicit_denial", "withdrawn", "default_opt_out_basis",
+                "requires_explicit_consent", "personalization_off", "sale_sharing_opt_out",
+                "gpc", "purpose_denied", "consent_expired", "unknown_category"]
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are a 422, so a typo never silently drops a choice."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ChoiceSchema(StrictSchema):
+    purpose = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    category = ma.fields.String(load_default=None, allow_none=True,
+                                validate=ma.validate.Length(min=1, max=64))
+    channel = ma.fields.String(load_default=None, allow_none=True,
+                               validate=ma.validate.Length(min=1, max=32))
+    status = ma.fields.String(required=True,
+                              validate=ma.validate.OneOf(["granted", "denied", "withdrawn"]))
+
+
+class EvidenceSchema(StrictSchema):
+    user_agent = ma.fields.String(load_default=None, allow_none=True,
+                                  validate=ma.validate.Length(max=2048))
+    ip = ma.fields.String(load_default=None, allow_none=True,
+                          validate=ma.validate.Length(max=64),
+                          metadata={"description": "Never stored in clear: truncated to /24 "
+                                                   "(IPv6 /48) and keyed-hashed."})
+
+
+class ConsentWriteSchema(StrictSchema):
+    jurisdiction = ma.fields.String(load_default=None, allow_none=True,
+                                    validate=ma.validate.Length(max=32))
+    source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    notice_version = ma.fields.String(load_default=None, allow_none=True,
+                                      validate=ma.validate.Length(max=64))
+    choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
+                             validate=ma.validate.Length(min=1, max=100))
+    evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
+    gpc = ma.fields.Boolean(load_default=False)
+
+
+class ConsentQuerySchema(ma.Schema):
+    at = Timestamp(load_default=None,
+                                 metadata={"description": "RFC 3339: the state at that moment"})
+    jurisdiction = ma.fields.String(load_default=None,
+                                    metadata={"description": "For a subject with none recorded"})
+
+
+class ConsentEntrySchema(ma.Schema):
+    purpose = ma.fields.String()
+    category = ma.fields.String()
+    channel = ma.fields.String(allow_none=True)
+    allowed = ma.fields.Boolean()
+    reason = ma.fields.String(metadata={"enum": REASON_CODES})
+    since = Timestamp(allow_none=True)
+
+
+class ConsentStateSchema(ma.Schema):
+    subject_id = ma.fields.String()
+    jurisdiction = ma.fields.String()
+    personalization_off = ma.fields.Boolean()
+    sale_sharing_opt_out = ma.fields.Boolean()
+    gpc = ma.fields.Boolean()
+    policy_version = ma.fields.String()
+    evaluated_at = Timestamp()
+    at = Timestamp(allow_none=True)
+    entries = ma.fields.List(ma.fields.Nested(ConsentEntrySchema))
+
+
+class SignatureSchema(ma.Schema):
+    alg = ma.fields.String()
+    kid = ma.fields.String()
+    value = ma.fields.String()
+
+
+class ReceiptSchema(ma.Schema):
+    """A consent receipt (after ISO/IEC TS 27560 and the Kantara Consent Receipt)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    version = ma.fields.String()
+    receipt_id = ma.fields.String()
+    issued_at = ma.fields.String()
+    subject_id = ma.fields.String()
+    jurisdiction = ma.fields.String()
+    collection_method = ma.fields.String()
+    notice_version = ma.fields.String(allow_none=True)
+    policy_version = ma.fields.String()
+    controller = ma.fields.Dict()
+    policy_url = ma.fields.String()
+    choices = ma.fields.List(ma.fields.Dict())
+    signature = ma.fields.Nested(SignatureSchema,
+                                 metadata={"description": "Ed25519 over the canonical JSON of "
+                                                          "the receipt without `signature`; "
+                                                          "keys at /.well-known/consentry-keys"})
+
+
+class ConsentWriteResultSchema(ConsentStateSchema):
+    receipt = ma.fields.Nested(ReceiptSchema)
+
+
+class EventSchema(ma.Schema):
+    event_id = ma.fields.String()
+    kind = ma.fields.String(metadata={"enum": ["choice", "switch"]})
+    purpose = ma.fields.String(allow_none=True)
+    category = ma.fields.String(allow_none=True)
+    channel = ma.fields.String(allow_none=True)
+    switch = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    jurisdiction = ma.fields.String(allow_none=True)
+    source = ma.fields.String()
+    notice_version = ma.fields.String(allow_none=True)
+    evidence = ma.fields.Dict(allow_none=True)
+    receipt_id = ma.fields.String(allow_none=True)
+    actor = ma.fields.String()
+    received_at = Timestamp()
+
+
+class HistorySchema(ma.Schema):
+    events = ma.fields.List(ma.fields.Nested(EventSchema))
+    next = ma.fields.String(allow_none=True)
+
+
+class OptOutSchema(StrictSchema):
+    scope = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        ["personalization", "sale_sharing", "all"]))
+    source = ma.fields.String(load_default="preference_center",
+                              validate=ma.validate.Length(min=1, max=64))
+    gpc = ma.fields.Boolean(load_default=False)
+
+
+class OptOutQuerySchema(ma.Schema):
+    scope = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        ["personalization", "sale_sharing", "all"]))
+    source = ma.fields.String(load_default="preference_center",
+                              validate=ma.validate.Length(min=1, max=64))

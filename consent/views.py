@@ -1,15 +1,34 @@
-"""HTTP views of the consent domain."""
+"""HTTP views of the consent domain: policy and the preference-center API."""
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from consent import service
 from consent.policy_state import current_policy
-from consent.schemas import PolicySchema
-from consentry.auth import scoped
+from consent.schemas import (
+    ConsentQuerySchema,
+    ConsentStateSchema,
+    ConsentWriteResultSchema,
+    ConsentWriteSchema,
+    HistorySchema,
+    OptOutQuerySchema,
+    OptOutSchema,
+    PolicySchema,
+    ReceiptSchema,
+)
+from consentry.auth import current_principal, scoped
+from consentry.db import get_session, utcnow
+from consentry.idempotency import idempotent
+from consentry.pagination import PageArgsSchema
 
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
+
+
+def _gpc_header() -> bool:
+    return request.headers.get("Sec-GPC", "").strip() == "1"
 
 
 @blp.route("/v1/policy")
@@ -33,3 +52,102 @@ class PolicyView(MethodView):
             "jurisdictions": list(policy.jurisdictions.values()),
             "retention": dict(policy.retention_classes),
         }
+
+
+@blp.route("/v1/subjects/<subject_id>/consents")
+class Consents(MethodView):
+    @scoped("preferences:write")
+    @idempotent
+    @blp.arguments(ConsentWriteSchema)
+    @blp.response(200, ConsentWriteResultSchema)
+    def put(self, body, subject_id):
+        """Record choices (each an append-only event); answer the new state and a receipt.
+
+        A `Sec-GPC: 1` header (or `"gpc": true`) records a sale/sharing opt-out with
+        source `gpc`. Honours `Idempotency-Key`.
+        """
+        service.check_subject_id(subject_id)
+        choices = [service.ChoiceInput(**c) for c in body["choices"]]
+        state, receipt = service.record_choices(
+            get_session(), subject_id, choices=choices, source=body["source"],
+            actor=current_principal().name, jurisdiction=body["jurisdiction"],
+            notice_version=body["notice_version"], evidence=body["evidence"],
+            gpc=body["gpc"] or _gpc_header(),
+            idempotency_key=request.headers.get("Idempotency-Key"))
+        now = utcnow()
+        return {**service.describe_state(subject_id, state, current_policy(), now),
+                "receipt": receipt}
+
+    @scoped("preferences:read")
+    @blp.arguments(ConsentQuerySchema, location="query")
+    @blp.response(200, ConsentStateSchema)
+    def get(self, args, subject_id):
+        """The effective status and reason of every toggle, now or `?at=` a past moment."""
+        service.check_subject_id(subject_id)
+        policy = current_policy()
+        session = get_session()
+        at = args["at"]
+        if at is None:
+            state = service.load_state(session, subject_id) or service.ConsentState()
+            moment = utcnow()
+        else:
+            state = service.replay_state(session, subject_id, at)
+            moment = at
+        if args["jurisdiction"] and args["jurisdiction"] not in policy.jurisdictions:
+            raise service.Invalid("Unknown jurisdiction.", fields={
+                "jurisdiction": [f"Unknown jurisdiction {args['jurisdiction']!r}."]})
+        answer = service.describe_state(subject_id, state, policy, moment, args["jurisdiction"])
+        answer["at"] = at
+        return answer
+
+
+@blp.route("/v1/subjects/<subject_id>/consents/history")
+class ConsentHistory(MethodView):
+    @scoped("preferences:read")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, HistorySchema)
+    def get(self, args, subject_id):
+        """The subject's consent events, newest first."""
+        service.check_subject_id(subject_id)
+        return service.history(get_session(), subject_id, args["limit"], args["cursor"])
+
+
+@blp.route("/v1/subjects/<subject_id>/receipts/<receipt_id>")
+class ReceiptView(MethodView):
+    @scoped("preferences:read")
+    @blp.response(200, ReceiptSchema)
+    def get(self, subject_id, receipt_id):
+        """A consent receipt again; its signature verifies with /.well-known/consentry-keys."""
+        service.check_subject_id(subject_id)
+        return service.get_receipt(get_session(), subject_id, receipt_id)
+
+
+@blp.route("/v1/subjects/<subject_id>/opt-out")
+class OptOut(MethodView):
+    @scoped("preferences:write")
+    @idempotent
+    @blp.arguments(OptOutSchema)
+    @blp.response(200, ConsentWriteResultSchema)
+    def post(self, body, subject_id):
+        """Global switches: `personalization` (do not personalize me), `sale_sharing`, `all`."""
+        service.check_subject_id(subject_id)
+        state, receipt = service.set_opt_out(
+            get_session(), subject_id, scope=body["scope"], on=True, source=body["source"],
+            actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
+            idempotency_key=request.headers.get("Idempotency-Key"))
+        return {**service.describe_state(subject_id, state, current_policy(), utcnow()),
+                "receipt": receipt}
+
+    @scoped("preferences:write")
+    @idempotent
+    @blp.arguments(OptOutQuerySchema, location="query")
+    @blp.response(200, ConsentWriteResultSchema)
+    def delete(self, args, subject_id):
+        """Undo one opt-out (`?scope=`). A request carrying GPC keeps sale/sharing off."""
+        service.check_subject_id(subject_id)
+        state, receipt = service.set_opt_out(
+            get_session(), subject_id, scope=args["scope"], on=False, source=args["source"],
+            actor=current_principal().name, gpc=_gpc_header(),
+            idempotency_key=request.headers.get("Idempotency-Key"))
+        return {**service.describe_state(subject_id, state, current_policy(), utcnow()),
+                "receipt": receipt}

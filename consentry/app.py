@@ -86,7 +86,9 @@ def _blueprints():
 
 def _domain_initialisers():
     """Each domain's `init_app`: registers its stores, jobs and CLI groups."""
-    return []
+    from consent.web import init_app as consent_init
+
+    return [consent_init]
 
 
 def _configure_logging(app: Flask) -> None:
@@ -107,7 +109,13 @@ def _request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         valid = 0 < len(incoming) <= 128 and incoming.isprintable()
         g.request_id = incoming if valid else uuid.uuid4().hex
-        db.write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+        g.write_token = db.write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _reset_write_intent(_exc):
+        token = g.pop("write_token", None)
+        if token is not None:
+            db.write_intent.reset(token)
 
     @app.after_request
     def _finish(response):

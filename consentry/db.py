@@ -57,7 +57,8 @@ class Base(DeclarativeBase):
     """Base of every Consentry model."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON(none_as_null=True),
+                           list[str]: JSON(none_as_null=True)}
 
 
 def utcnow() -> datetime:
@@ -87,7 +88,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+            write = conn.get_execution_options().get("consentry_write")
+            if write is None:
+                write = write_intent.get()
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -100,6 +104,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(consentry_write=False), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:

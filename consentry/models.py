@@ -1,10 +1,11 @@
-"""Models of the application core: API keys and scheduler leases."""
+"""Models of the application core: API keys, scheduler leases, idempotency records."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -33,3 +34,20 @@ class Lease(Base):
     holder: Mapped[str | None] = mapped_column(String(200))
     acquired_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a write sent with an Idempotency-Key."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[int]
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (UniqueConstraint("actor", "key"),)

@@ -138,8 +138,8 @@ def runner(app):
 
 @pytest.fixture
 def session(app):
-    """A session on the test database, for checking what the service stored."""
-    with app.app_context(), get_db(app).sessions() as s:
+    """A read-only session for checking what the service stored (rollback() to refresh)."""
+    with app.app_context(), get_db(app).read_sessions() as s:
         yield s
 
 

@@ -1,0 +1,277 @@
+"""The consent ledger: record choices and switches, read state now and at any past moment."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audit.service import append_entry
+from consent.gate import evaluate
+from consent.models import ConsentEvent, Receipt, SubjectChange, SubjectState
+from consent.policy import Policy
+from consent.policy_state import current_policy
+from consent.state import ConsentState, Event, fold  # noqa: F401  (ConsentState re-exported)
+from consentry.errors import Invalid, NotFound
+from consentry.pagination import decode_cursor, encode_cursor
+
+SUBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+MAX_CHOICES = 100
+OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
+                  "sale_sharing": ("sale_sharing_opt_out",),
+                  "all": ("personalization_off", "sale_sharing_opt_out")}
+
+
+def check_subject_id(subject_id: str) -> str:
+    """Return `subject_id` if it is 1-128 chars of [A-Za-z0-9._:@-], else a 422."""
+    if not SUBJECT_ID.match(subject_id):
+        raise Invalid(f"Invalid subject_id {subject_id[:140]!r}.", fields={"subject_id": [
+            "Must be 1-128 characters of A-Z a-z 0-9 . _ : @ -"]})
+    return subject_id
+
+
+@dataclass(frozen=True)
+class ChoiceInput:
+    purpose: str
+    status: str
+    category: str | None = None
+    channel: str | None = None
+
+
+def check_choices(policy: Policy, choices: list[ChoiceInput], jurisdiction: str | None) -> None:
+    """Reject unknown purposes, categories, channels and jurisdictions, naming each."""
+    fields: dict[str, list[str]] = {}
+    if jurisdiction is not None and jurisdiction not in policy.jurisdictions:
+        fields["jurisdiction"] = [f"Unknown jurisdiction {jurisdiction!r}."]
+    if len(choices) > MAX_CHOICES:
+        fields["choices"] = [f"At most {MAX_CHOICES} choices a request."]
+    for i, choice in enumerate(choices[:MAX_CHOICES]):
+        if choice.purpose not in policy.purposes:
+            fields[f"choices.{i}.purpose"] = [f"Unknown purpose {choice.purpose!r}."]
+        if choice.category is not None and choice.category not in policy.categories:
+            fields[f"choices.{i}.category"] = [f"Unknown category {choice.category!r}."]
+        if choice.channel is not None and choice.channel not in policy.channels:
+            fields[f"choices.{i}.channel"] = [f"Unknown channel {choice.channel!r}."]
+    if fields:
+        raise Invalid("The request names something the policy does not know.", fields=fields)
+
+
+def protect_evidence(evidence: dict | None) -> dict | None:
+    """Keep the user agent; keep the IP only truncated (/24, /48) and keyed-hashed."""
+    if not evidence:
+        return None
+    kept: dict = {}
+    if evidence.get("user_agent"):
+        kept["user_agent"] = str(evidence["user_agent"])[:512]
+    ip = evidence.get("ip")
+    if ip:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise Invalid("evidence.ip is not an IP address.",
+                          fields={"evidence.ip": [f"Not an IP address: {str(ip)[:60]!r}."]}
+                          ) from exc
+        prefix = 24 if address.version == 4 else 48
+        network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+        kept["ip_prefix"] = str(network)
+        kept["ip_hash"] = current_app.extensions["consentry.secrets"].keyed_hash("ip", str(address))
+    return kept or None
+
+
+def _to_event(row: ConsentEvent) -> Event:
+    return Event(kind=row.kind, received_at=row.received_at, jurisdiction=row.jurisdiction,
+                 purpose=row.purpose, category=row.category, channel=row.channel,
+                 status=row.status, switch=row.switch, source=row.source)
+
+
+def load_state(session: Session, subject_id: str) -> ConsentState | None:
+    """The subject's current state, or None for a subject never seen."""
+    row = session.get(SubjectState, subject_id)
+    return ConsentState.from_json(row.state) if row else None
+
+
+def replay_state(session: Session, subject_id: str, at: datetime | None = None) -> ConsentState:
+    """Fold the subject's events (up to `at`, inclusive) into a state."""
+    query = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+    if at is not None:
+        query = query.where(ConsentEvent.received_at <= at)
+    return fold(_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id)))
+
+
+def _write(session: Session, subject_id: str, events: list[dict], *, actor: str, action: str,
+           source: str, jurisdiction: str | None, notice_version: str | None,
+           evidence: dict | None, idempotency_key: str | None,
+           receipt_choices: list[dict]) -> tuple[ConsentState, dict]:
+    """Append events, the audit entry, the new state, the change and the receipt together."""
+    policy = current_policy()
+    receipt_id = str(uuid.uuid4())
+    for event in events:
+        event["event_id"] = str(uuid.uuid4())
+    # The audit append locks the chain head first, so writes to one subject (indeed all
+    # consent writes) are serialised and event order, state and change feed agree.
+    entry = append_entry(
+        session, action, actor=actor, subject_id=subject_id,
+        details={"source": source, "jurisdiction": jurisdiction, "receipt_id": receipt_id,
+                 "notice_version": notice_version, "policy_version": policy.version,
+                 "events": [{k: e.get(k) for k in ("event_id", "purpose", "category",
+                                                   "channel", "switch", "status")}
+                            for e in events]},
+        personal={"evidence": evidence} if evidence else None)
+    now = entry.ts
+    before = load_state(session, subject_id)
+    state = before or ConsentState()
+    rows = []
+    for event in events:
+        row = ConsentEvent(subject_id=subject_id, jurisdiction=jurisdiction,
+                           notice_version=notice_version, evidence=evidence,
+                           receipt_id=receipt_id, idempotency_key=idempotency_key, actor=actor,
+                           received_at=now, **{"source": source, **event})
+        rows.append(row)
+        state = fold([_to_event(row)], state)
+    session.add_all(rows)
+    stored = session.get(SubjectState, subject_id)
+    if stored is None:
+        session.add(SubjectState(subject_id=subject_id, state=state.to_json(), version=1,
+                                 updated_at=now))
+    else:
+        stored.state, stored.version, stored.updated_at = state.to_json(), stored.version + 1, now
+    if before is None or before.to_json() != state.to_json():
+        session.add(SubjectChange(seq=entry.seq, subject_id=subject_id, changed_at=now))
+    receipt = _issue_receipt(session, policy, subject_id, receipt_id, now, state, source,
+                             notice_version, receipt_choices, rows)
+    session.flush()
+    return state, receipt
+
+
+def _issue_receipt(session, policy: Policy, subject_id, receipt_id, now, state, source,
+                   notice_version, receipt_choices, rows) -> dict:
+    juris = policy.jurisdiction(state.jurisdiction)
+    body = {
+        "version": "consentry-receipt/1",
+        "receipt_id": receipt_id,
+        "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "subject_id": subject_id,
+        "jurisdiction": juris.id,
+        "collection_method": source,
+        "notice_version": notice_version,
+        "policy_version": policy.version,
+        "controller": {"name": policy.controller},
+        "policy_url": policy.policy_url,
+        "choices": [
+            {**c, "event_id": r.event_id,
+             "purpose_label": policy.purposes[c["purpose"]].label if c.get("purpose") else None}
+            for c, r in zip(receipt_choices, rows, strict=True)
+        ],
+    }
+    signature = current_app.extensions["consentry.secrets"].sign(body)
+    session.add(Receipt(receipt_id=receipt_id, subject_id=subject_id, issued_at=now, body=body,
+                        signature=signature))
+    return {**body, "signature": signature}
+
+
+def record_choices(session: Session, subject_id: str, *, choices: list[ChoiceInput],
+                   source: str, actor: str, jurisdiction: str | None = None,
+                   notice_version: str | None = None, evidence: dict | None = None,
+                   gpc: bool = False, idempotency_key: str | None = None):
+    """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out."""
+    policy = current_policy()
+    check_choices(policy, choices, jurisdiction)
+    protected = protect_evidence(evidence)
+    events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
+               "channel": c.channel, "status": c.status} for c in choices]
+    shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
+              "status": c.status} for c in choices]
+    if gpc:
+        events.append({"kind": "switch", "switch": "sale_sharing_opt_out", "status": "on",
+                       "source": "gpc"})
+        shown.append({"switch": "sale_sharing_opt_out", "status": "on", "source": "gpc"})
+    return _write(session, subject_id, events, actor=actor, action="consent.recorded",
+                  source=source, jurisdiction=jurisdiction, notice_version=notice_version,
+                  evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown)
+
+
+def set_opt_out(session: Session, subject_id: str, *, scope: str, on: bool, source: str,
+                actor: str, gpc: bool = False, idempotency_key: str | None = None):
+    """Turn the global switches of `scope` on (opt out) or off (undo the opt-out).
+
+    Undoing a sale/sharing opt-out in a request that itself carries GPC leaves it on:
+    the browser's signal still stands.
+    """
+    if scope not in OPT_OUT_SCOPES:
+        raise Invalid(f"Unknown opt-out scope {scope!r}.",
+                      fields={"scope": ["Must be one of personalization, sale_sharing, all."]})
+    status = "on" if on else "off"
+    events, shown = [], []
+    for switch in OPT_OUT_SCOPES[scope]:
+        if not on and gpc and switch == "sale_sharing_opt_out":
+            continue
+        events.append({"kind": "switch", "switch": switch, "status": status})
+        shown.append({"switch": switch, "status": status})
+    if gpc:
+        events.append({"kind": "switch", "switch": "sale_sharing_opt_out", "status": "on",
+                       "source": "gpc"})
+        shown.append({"switch": "sale_sharing_opt_out", "status": "on", "source": "gpc"})
+    return _write(session, subject_id, events, actor=actor,
+                  action="consent.opt_out" if on else "consent.opt_out_undone", source=source,
+                  jurisdiction=None, notice_version=None, evidence=None,
+                  idempotency_key=idempotency_key, receipt_choices=shown)
+
+
+def consent_entries(state: ConsentState, policy: Policy, now: datetime) -> list[dict]:
+    """Every purpose × category (× channel where the subject chose per channel), evaluated."""
+    channels_by_purpose: dict[str, set[str]] = {}
+    for purpose, _category, channel in state.choices:
+        if channel is not None:
+            channels_by_purpose.setdefault(purpose, set()).add(channel)
+    entries = []
+    for purpose in policy.purposes:
+        for channel in [None, *sorted(channels_by_purpose.get(purpose, ()))]:
+            evaluation = evaluate(state, policy, purpose, channel, None, now)
+            for verdict in evaluation.verdicts:
+                entries.append({"purpose": purpose, "category": verdict.category,
+                                "channel": channel, "allowed": verdict.allowed,
+                                "reason": verdict.reason, "since": verdict.since})
+    return entries
+
+
+def describe_state(subject_id: str, state: ConsentState, policy: Policy, now: datetime,
+                   jurisdiction: str | None = None) -> dict:
+    """The GET /consents answer for `state`."""
+    juris = policy.jurisdiction(state.jurisdiction or jurisdiction)
+    effective = state if state.jurisdiction else replace(state, jurisdiction=juris.id)
+    return {
+        "subject_id": subject_id,
+        "jurisdiction": juris.id,
+        "personalization_off": state.switch_on("personalization_off"),
+        "sale_sharing_opt_out": state.switch_on("sale_sharing_opt_out"),
+        "gpc": state.switch_on("gpc"),
+        "policy_version": policy.version,
+        "evaluated_at": now,
+        "entries": consent_entries(effective, policy, now),
+    }
+
+
+def history(session: Session, subject_id: str, limit: int, cursor: str | None) -> dict:
+    """The subject's events, newest first, a page at a time."""
+    position = decode_cursor(cursor, "before")
+    query = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+    if position:
+        query = query.where(ConsentEvent.id < int(position["before"]))
+    rows = session.scalars(query.order_by(ConsentEvent.id.desc()).limit(limit + 1)).all()
+    page = rows[:limit]
+    nxt = encode_cursor({"before": page[-1].id}) if len(rows) > limit else None
+    return {"events": page, "next": nxt}
+
+
+def get_receipt(session: Session, subject_id: str, receipt_id: str) -> dict:
+    """A receipt of this subject with its signature; another subject's is not found."""
+    receipt = session.get(Receipt, receipt_id) if len(receipt_id) <= 36 else None
+    if receipt is None or receipt.subject_id != subject_id:
+        raise NotFound("No such receipt for this subject.")
+    return {**receipt.body, "signature": receipt.signature}

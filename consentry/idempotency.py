@@ -1,0 +1,118 @@
+"""`Idempotency-Key` for writes: a retry with the same key and body gets the first answer.
+
+The record is written in the same transaction as the write it guards, so either both
+exist or neither does. Same key with another body → 409. Records are kept at least
+24 hours (retention purges them after that through the store registry).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import timedelta
+
+from flask import Response, current_app, g, jsonify, request
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from consentry.db import get_session, utcnow
+from consentry.errors import Conflict, Invalid
+from consentry.models import IdempotencyRecord
+from consentry.stores import BatchResult, Held, Store
+
+KEEP = timedelta(hours=24)
+# Request headers that change what a write means, so they are part of its fingerprint.
+MEANINGFUL_HEADERS = ("Sec-GPC",)
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() + b"\0" + request.path.encode() + b"\0")
+    digest.update(request.query_string + b"\0")
+    for header in MEANINGFUL_HEADERS:
+        digest.update(request.headers.get(header, "").encode() + b"\0")
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def idempotent(view):
+    """Honour `Idempotency-Key` on a write view (place it right below `scoped`)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        if not 1 <= len(key) <= 200 or not key.isprintable():
+            raise Invalid("Idempotency-Key must be 1-200 printable characters.",
+                          fields={"Idempotency-Key": ["Invalid value."]})
+        session = get_session()
+        actor = g.principal.name
+        fingerprint = _fingerprint()
+        record = session.scalar(select(IdempotencyRecord).where(
+            IdempotencyRecord.actor == actor, IdempotencyRecord.key == key))
+        if record is not None:
+            return _replay(record, fingerprint)
+        try:
+            with session.begin_nested():
+                record = IdempotencyRecord(actor=actor, key=key, fingerprint=fingerprint,
+                                           subject_id=kwargs.get("subject_id"),
+                                           created_at=utcnow(), status=0, body={})
+                session.add(record)
+        except IntegrityError as exc:
+            raise Conflict("A request with this Idempotency-Key is in progress; retry.",
+                           code="idempotency_in_progress") from exc
+        response = current_app.make_response(view(*args, **kwargs))
+        if response.status_code < 300 and response.is_json:
+            record.status = response.status_code
+            record.body = response.get_json()
+        else:
+            session.delete(record)
+        return response
+
+    return wrapper
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was used with a different request.",
+                       code="idempotency_key_reused")
+    if record.status == 0:
+        raise Conflict("A request with this Idempotency-Key is in progress; retry.",
+                       code="idempotency_in_progress")
+    response = jsonify(record.body)
+    response.status_code = record.status
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def purge_records(session, cutoffs, held: Held, limit: int, dry_run: bool) -> BatchResult:
+    """Retention: drop records older than 24 hours (their own window, not a policy class)."""
+    cutoff = utcnow() - KEEP
+    expired = IdempotencyRecord.created_at < cutoff
+    not_held = ~IdempotencyRecord.subject_id.in_(held.subject_ids) if held.subject_ids else None
+    held_count = 0
+    if not_held is not None:
+        held_count = session.scalar(select(func.count()).select_from(IdempotencyRecord).where(
+            expired, IdempotencyRecord.subject_id.in_(held.subject_ids))) or 0
+    query = select(IdempotencyRecord.id).where(expired)
+    if not_held is not None:
+        query = query.where(not_held)
+    ids = session.scalars(query.order_by(IdempotencyRecord.id).limit(limit)).all()
+    if ids and not dry_run:
+        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
+    return BatchResult(matched=len(ids), deleted=0 if dry_run else len(ids), held=held_count,
+                       done=len(ids) < limit or dry_run)
+
+
+def erase_records(session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: drop the subject's idempotency records (they hold response bodies)."""
+    where = IdempotencyRecord.subject_id == subject_id
+    count = len(session.scalars(select(IdempotencyRecord.id).where(where)).all())
+    if subject_id in held.subject_ids:
+        return BatchResult(matched=count, held=count)
+    session.execute(delete(IdempotencyRecord).where(where))
+    return BatchResult(matched=count, deleted=count)
+
+
+STORE = Store(name="idempotency_records", purge=purge_records, erase=erase_records)

@@ -1,0 +1,40 @@
+"""Opaque cursors and limits for every list endpoint (API.md "Lists")."""
+
+from __future__ import annotations
+
+import json
+
+import marshmallow as ma
+
+from consentry.canonical import b64url, b64url_decode
+from consentry.errors import Invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+class PageArgsSchema(ma.Schema):
+    """`?limit=&cursor=` of a list endpoint."""
+
+    limit = ma.fields.Integer(load_default=DEFAULT_LIMIT,
+                              validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    cursor = ma.fields.String(load_default=None)
+
+
+def encode_cursor(position: dict) -> str:
+    """Return an opaque cursor for `position`."""
+    return b64url(json.dumps(position, separators=(",", ":")).encode())
+
+
+def decode_cursor(cursor: str | None, *keys: str, field: str = "cursor") -> dict | None:
+    """Decode a cursor made by encode_cursor; a malformed one is a 422 naming `field`."""
+    if cursor is None:
+        return None
+    try:
+        position = json.loads(b64url_decode(cursor))
+        if not isinstance(position, dict) or any(k not in position for k in keys):
+            raise ValueError
+    except ValueError as exc:
+        raise Invalid("Malformed cursor.", fields={field: ["Not a cursor this service gave."]}
+                      ) from exc
+    return position
