@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from webargs.fields import DelimitedList
 
 from consentry.fields import Timestamp
 
@@ -192,3 +193,69 @@ class OptOutQuerySchema(ma.Schema):
         ["personalization", "sale_sharing", "all"]))
     source = ma.fields.String(load_default="preference_center",
                               validate=ma.validate.Length(min=1, max=64))
+
+
+class DeniedSchema(ma.Schema):
+    category = ma.fields.String()
+    reason = ma.fields.String(metadata={"enum": REASON_CODES})
+
+
+class AllowedSignalsQuerySchema(ma.Schema):
+    purpose = ma.fields.String(required=True)
+    channel = ma.fields.String(load_default=None)
+    jurisdiction = ma.fields.String(load_default=None, metadata={
+        "description": "Used when the subject has none recorded (else the policy default)"})
+    categories = DelimitedList(ma.fields.String(), metadata={
+        "description": "Comma-separated; default: every category of the policy"})
+
+
+class AllowedSignalsSchema(ma.Schema):
+    subject_id = ma.fields.String()
+    purpose = ma.fields.String()
+    channel = ma.fields.String(allow_none=True)
+    jurisdiction = ma.fields.String()
+    allowed = ma.fields.List(ma.fields.String())
+    denied = ma.fields.List(ma.fields.Nested(DeniedSchema))
+    policy_version = ma.fields.String()
+    evaluated_at = Timestamp()
+    max_age = ma.fields.Integer()
+    token = ma.fields.String(metadata={"description": "Compact JWS (EdDSA); verify offline "
+                                                      "with /.well-known/consentry-keys"})
+
+
+class SignalCheckSchema(StrictSchema):
+    purpose = ma.fields.String(required=True)
+    channel = ma.fields.String(load_default=None, allow_none=True)
+    jurisdiction = ma.fields.String(load_default=None, allow_none=True)
+    subjects = ma.fields.List(ma.fields.String(), required=True,
+                              validate=ma.validate.Length(min=1, max=1000))
+    categories = ma.fields.List(ma.fields.String(), load_default=None, allow_none=True)
+
+
+class SubjectResultSchema(ma.Schema):
+    allowed = ma.fields.List(ma.fields.String())
+    denied = ma.fields.List(ma.fields.Nested(DeniedSchema))
+    jurisdiction = ma.fields.String()
+
+
+class SignalCheckResultSchema(ma.Schema):
+    results = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(SubjectResultSchema))
+    policy_version = ma.fields.String()
+    evaluated_at = Timestamp()
+
+
+class ChangesQuerySchema(ma.Schema):
+    after = ma.fields.String(load_default=None, metadata={
+        "description": "Cursor from `next`; `head` to start at the newest change"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
+
+
+class ChangeSchema(ma.Schema):
+    subject_id = ma.fields.String()
+    changed_at = Timestamp()
+    seq = ma.fields.Integer()
+
+
+class ChangesSchema(ma.Schema):
+    changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
+    next = ma.fields.String()

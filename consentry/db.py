@@ -74,7 +74,11 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        if parsed.database in (None, "", ":memory:"):
+            engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        else:  # a small pool: connecting (and its PRAGMAs) per request costs more than a query
+            engine = create_engine(url, pool_size=5, max_overflow=10,
+                                   connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):

@@ -1,0 +1,175 @@
+"""Serve an app with gunicorn and load it from threads in this process; print figures.
+
+Every bench compares against the bare Flask endpoint (bench/bare_app.py) served with
+the same settings in the same run, so the ratio is what carries across machines.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(target: str, env: dict | None = None, workers: int = 2,
+           worker_class: str = "sync", threads: int = 1):
+    """Run `gunicorn target` on a free port; yield the port."""
+    port = free_port()
+    cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--worker-class", worker_class, "--threads", str(threads),
+           "--log-level", "warning", "--backlog", "2048", target]
+    full_env = {**os.environ, "CONSENTRY_LOG_LEVEL": "WARNING", **(env or {})}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{target} did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+Request = tuple[str, str, bytes | None, dict]
+
+
+def load(port: int, make_request: Callable[[int, int], Request], connections: int = 16,
+         seconds: float = 10.0, keepalive: bool = False) -> dict:
+    """Drive `connections` client threads for `seconds`; return throughput and latencies."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    failures = [0] * connections
+    stop = time.monotonic() + seconds
+
+    def worker(n: int):
+        conn = None
+        i = 0
+        while time.monotonic() < stop:
+            method, path, body, headers = make_request(n, i)
+            i += 1
+            start = time.perf_counter()
+            try:
+                if conn is None or not keepalive:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status >= 400:
+                    failures[n] += 1
+                    if failures[n] == 1:
+                        print(f"  ! {method} {path} -> {response.status}", file=sys.stderr)
+                if not keepalive:
+                    conn.close()
+            except OSError:
+                failures[n] += 1
+                conn = None
+                continue
+            latencies[n].append(time.perf_counter() - start)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    flat = sorted(x for per in latencies for x in per)
+    count = len(flat)
+    return {
+        "requests": count,
+        "failures": sum(failures),
+        "rps": count / elapsed,
+        "p50_ms": 1000 * flat[count // 2] if count else float("nan"),
+        "p99_ms": 1000 * flat[min(count - 1, int(count * 0.99))] if count else float("nan"),
+        "mean_ms": 1000 * statistics.fmean(flat) if count else float("nan"),
+    }
+
+
+def bare_request(_n: int, _i: int) -> Request:
+    return "POST", "/bare", b'{"x": 1}', {"Content-Type": "application/json"}
+
+
+def measure_bare(connections: int, seconds: float) -> dict:
+    with served("bench.bare_app:app") as port:
+        load(port, bare_request, connections, 1.0)  # warm-up
+        return load(port, bare_request, connections, seconds)
+
+
+def prepare_database(url: str | None) -> tuple[str, dict, str]:
+    """Migrate a fresh database (SQLite file or a PostgreSQL schema); return url, env, key."""
+    tmp = tempfile.mkdtemp(prefix="consentry-bench-")
+    if url is None:
+        url = f"sqlite:///{tmp}/bench.db"
+    elif url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        schema = f"bench_{os.getpid()}"
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}
+                                              ).render_as_string(hide_password=False)
+    env = {"CONSENTRY_DATABASE_URL": url, "CONSENTRY_SECRETS_DIR": f"{tmp}/secrets"}
+    run_env = {**os.environ, **env}
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
+                   env=run_env, check=True, capture_output=True)
+    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "keys", "create", "--name",
+                          "bench", "--scope", "admin"], cwd=ROOT, env=run_env, check=True,
+                         capture_output=True, text=True)
+    return url, env, out.stdout.strip().splitlines()[-1]
+
+
+def report(title: str, rows: list[tuple[str, dict]], baseline: dict) -> None:
+    print(f"\n{title}  [{machine()}]")
+    print(f"  {'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'ratio':>6}")
+    for name, r in [("bare Flask endpoint", baseline), *rows]:
+        ratio = r["rps"] / baseline["rps"] if baseline["rps"] else float("nan")
+        print(f"  {name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['failures']:7d} {ratio:6.2f}")
+
+
+def as_json(obj) -> bytes:
+    return json.dumps(obj).encode()

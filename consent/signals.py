@@ -1,0 +1,93 @@
+"""The signal gate's service: single and batch lookups, tokens and the change feed.
+
+Every answer comes from `consent.gate.evaluate`; this module only loads states
+(one query for any number of subjects) and shapes the answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consent.gate import Evaluation, evaluate
+from consent.models import SubjectChange, SubjectState
+from consent.policy import Policy
+from consent.state import ConsentState
+from consent.token import token_payload
+from consentry.errors import Invalid
+from consentry.pagination import decode_cursor, encode_cursor
+
+MAX_BATCH = 1000
+
+
+def check_question(policy: Policy, purpose: str, channel: str | None,
+                   jurisdiction: str | None = None) -> None:
+    """Unknown purpose, channel or jurisdiction → 422 naming it."""
+    fields = {}
+    if purpose not in policy.purposes:
+        fields["purpose"] = [f"Unknown purpose {purpose!r}."]
+    if channel is not None and channel not in policy.channels:
+        fields["channel"] = [f"Unknown channel {channel!r}."]
+    if jurisdiction is not None and jurisdiction not in policy.jurisdictions:
+        fields["jurisdiction"] = [f"Unknown jurisdiction {jurisdiction!r}."]
+    if fields:
+        raise Invalid("The question names something the policy does not know.", fields=fields)
+
+
+def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentState]:
+    """Load the states of many subjects in one round trip; unknown ones are absent."""
+    if not subject_ids:
+        return {}
+    rows = session.execute(select(SubjectState.subject_id, SubjectState.state)
+                           .where(SubjectState.subject_id.in_(subject_ids)))
+    return {sid: ConsentState.from_json(state) for sid, state in rows}
+
+
+def allowed_signals(session: Session, policy: Policy, subject_id: str, purpose: str,
+                    channel: str | None, categories: list[str] | None,
+                    jurisdiction: str | None, now: datetime) -> tuple[Evaluation, str]:
+    """Evaluate one subject; return the evaluation and its signed token."""
+    state = states_for(session, [subject_id]).get(subject_id) or ConsentState()
+    evaluation = evaluate(state, policy, purpose, channel, categories, now, jurisdiction)
+    return evaluation, sign_token(subject_id, evaluation, policy, now)
+
+
+def sign_token(subject_id: str, evaluation: Evaluation, policy: Policy, now: datetime) -> str:
+    payload = token_payload(subject_id, evaluation, policy.version, int(now.timestamp()),
+                            policy.token_max_age_seconds)
+    return current_app.extensions["consentry.secrets"].sign_token(payload)
+
+
+def check_batch(session: Session, policy: Policy, subject_ids: list[str], purpose: str,
+                channel: str | None, categories: list[str] | None,
+                jurisdiction: str | None, now: datetime) -> dict[str, Evaluation]:
+    """Evaluate up to MAX_BATCH subjects with one query."""
+    unique = list(dict.fromkeys(subject_ids))
+    states = states_for(session, unique)
+    empty = ConsentState()
+    return {sid: evaluate(states.get(sid, empty), policy, purpose, channel, categories, now,
+                          jurisdiction)
+            for sid in unique}
+
+
+def changes(session: Session, after: str | None, limit: int) -> dict:
+    """Subjects whose state changed after the cursor, in commit order.
+
+    `after=head` starts at the newest change (a fresh cache needs no history). `next`
+    is always the cursor to ask with next, also when the page is empty.
+    """
+    if after == "head":
+        last = session.scalar(select(func.max(SubjectChange.seq))) or 0
+        return {"changes": [], "next": encode_cursor({"seq": last})}
+    position = decode_cursor(after, "seq", field="after")
+    seq = int(position["seq"]) if position else 0
+    rows = session.scalars(select(SubjectChange).where(SubjectChange.seq > seq)
+                           .order_by(SubjectChange.seq).limit(limit)).all()
+    if rows:
+        seq = rows[-1].seq
+    return {"changes": [{"subject_id": r.subject_id, "changed_at": r.changed_at, "seq": r.seq}
+                        for r in rows],
+            "next": encode_cursor({"seq": seq})}

@@ -1,0 +1,85 @@
+"""HTTP views of the signal gate (personalization engines)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from consent import signals
+from consent.policy_state import current_policy
+from consent.schemas import (
+    AllowedSignalsQuerySchema,
+    AllowedSignalsSchema,
+    ChangesQuerySchema,
+    ChangesSchema,
+    SignalCheckResultSchema,
+    SignalCheckSchema,
+)
+from consent.service import SUBJECT_ID, check_subject_id
+from consentry.auth import scoped
+from consentry.db import get_session, utcnow
+from consentry.errors import Invalid
+
+blp = Blueprint("signals", __name__, description="Signal gate for personalization engines")
+
+
+@blp.route("/v1/subjects/<subject_id>/allowed-signals")
+class AllowedSignals(MethodView):
+    @scoped("signals:read")
+    @blp.arguments(AllowedSignalsQuerySchema, location="query")
+    @blp.response(200, AllowedSignalsSchema)
+    def get(self, args, subject_id):
+        """Which signal categories this purpose and channel may use, each denial with a reason.
+
+        An unknown subject gets the jurisdiction's defaults; an unknown category is
+        never allowed.
+        """
+        check_subject_id(subject_id)
+        policy = current_policy()
+        signals.check_question(policy, args["purpose"], args["channel"], args["jurisdiction"])
+        now = utcnow()
+        evaluation, token = signals.allowed_signals(
+            get_session(), policy, subject_id, args["purpose"], args["channel"],
+            args.get("categories"), args["jurisdiction"], now)
+        return {"subject_id": subject_id, "purpose": evaluation.purpose,
+                "channel": evaluation.channel, "jurisdiction": evaluation.jurisdiction,
+                "allowed": evaluation.allowed, "denied": evaluation.denied,
+                "policy_version": policy.version, "evaluated_at": now,
+                "max_age": policy.token_max_age_seconds, "token": token}
+
+
+@blp.route("/v1/signals/check")
+class SignalCheck(MethodView):
+    @scoped("signals:read")
+    @blp.arguments(SignalCheckSchema)
+    @blp.response(200, SignalCheckResultSchema)
+    def post(self, body):
+        """Batch: up to 1,000 subjects in one call, answered with one database query."""
+        policy = current_policy()
+        signals.check_question(policy, body["purpose"], body["channel"], body["jurisdiction"])
+        bad = [s for s in body["subjects"] if not _valid_subject(s)]
+        if bad:
+            raise Invalid("Invalid subject ids.", fields={"subjects": [
+                f"Invalid subject_id {s[:140]!r}." for s in bad[:10]]})
+        now = utcnow()
+        results = signals.check_batch(get_session(), policy, body["subjects"], body["purpose"],
+                                      body["channel"], body["categories"],
+                                      body["jurisdiction"], now)
+        return {"results": {sid: {"allowed": e.allowed, "denied": e.denied,
+                                  "jurisdiction": e.jurisdiction}
+                            for sid, e in results.items()},
+                "policy_version": policy.version, "evaluated_at": now}
+
+
+def _valid_subject(subject_id: str) -> bool:
+    return bool(SUBJECT_ID.match(subject_id))
+
+
+@blp.route("/v1/changes")
+class Changes(MethodView):
+    @scoped("signals:read")
+    @blp.arguments(ChangesQuerySchema, location="query")
+    @blp.response(200, ChangesSchema)
+    def get(self, args):
+        """Subjects whose effective state changed, in commit order; follow `next`."""
+        return signals.changes(get_session(), args["after"], args["limit"])

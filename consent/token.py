@@ -1,0 +1,40 @@
+"""Signed consent tokens: what the gate answered, verifiable offline by an engine.
+
+A token is a compact JWS (EdDSA / Ed25519) whose payload carries `kid` in its header
+and `sub`, `purpose`, `channel`, `allowed`, `policy_version`, `jurisdiction`, `iat`
+and `exp` (Unix seconds). `verify_token` needs only `cryptography` and the JWKS
+published at `/.well-known/consentry-keys`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from consentry.signing import SignatureError, keys_by_kid, verify_jws
+
+
+class TokenExpired(SignatureError):
+    """A token whose `exp` has passed."""
+
+
+def token_payload(subject_id: str, evaluation, policy_version: str, issued_at: int,
+                  max_age: int) -> dict:
+    """The claims of a consent token for one evaluation."""
+    return {
+        "sub": subject_id,
+        "purpose": evaluation.purpose,
+        "channel": evaluation.channel,
+        "jurisdiction": evaluation.jurisdiction,
+        "allowed": evaluation.allowed,
+        "policy_version": policy_version,
+        "iat": issued_at,
+        "exp": issued_at + max_age,
+    }
+
+
+def verify_token(token: str, jwks: dict | list, now: float | None = None) -> dict:
+    """Return the token's claims if its signature verifies and it has not expired."""
+    claims = verify_jws(keys_by_kid(jwks), token)
+    if (now if now is not None else time.time()) >= claims.get("exp", 0):
+        raise TokenExpired("token expired")
+    return claims
