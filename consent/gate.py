@@ -27,8 +27,8 @@ answer without it is a denial, the reason is `consent_expired`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from consent.policy import Policy
 from consent.state import Choice, ConsentState
@@ -48,16 +48,14 @@ REASONS = (
 )
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     category: str
     allowed: bool
     reason: str
     since: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     purpose: str
     channel: str | None
     jurisdiction: str
@@ -73,6 +71,18 @@ class Evaluation:
                 for v in self.verdicts if not v.allowed]
 
 
+def _standard(policy: Policy) -> dict[str, bool]:
+    """Category id → is it `standard`, cached per policy (the hot path asks per call)."""
+    cached = _STANDARD_CACHE.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        cached = (policy, {c.id: c.sensitivity == "standard" for c in policy.categories.values()})
+        _STANDARD_CACHE[id(policy)] = cached
+    return cached[1]
+
+
+_STANDARD_CACHE: dict[int, tuple[Policy, dict[str, bool]]] = {}
+
+
 def evaluate(state: ConsentState, policy: Policy, purpose: str, channel: str | None,
              categories: Iterable[str] | None, now: datetime,
              jurisdiction: str | None = None) -> Evaluation:
@@ -82,7 +92,8 @@ def evaluate(state: ConsentState, policy: Policy, purpose: str, channel: str | N
     the subject has none recorded. `purpose` must be a policy purpose (callers validate).
     """
     juris = policy.jurisdiction(state.jurisdiction or jurisdiction)
-    wanted = list(policy.categories) if categories is None else list(dict.fromkeys(categories))
+    standard = _standard(policy)
+    wanted = standard.keys() if categories is None else dict.fromkeys(categories)
     max_age = (timedelta(days=policy.consent_max_age_days)
                if policy.consent_max_age_days else None)
 
@@ -90,68 +101,61 @@ def evaluate(state: ConsentState, policy: Policy, purpose: str, channel: str | N
         return max_age is not None and choice.status == "granted" and now - choice.since > max_age
 
     switch = _switch_verdict(state, purpose, juris.sale_sharing_purposes, juris.gpc)
-    purpose_choice = _most_specific(state, [(purpose, None, channel), (purpose, None, None)])
+    if switch is not None:
+        return Evaluation(purpose, channel, juris.id, tuple(
+            Verdict(cid, False, switch[0], switch[1]) if cid in standard
+            else Verdict(cid, False, "unknown_category") for cid in wanted))
+    choices = state.choices
+    purpose_choice = choices.get((purpose, None, channel)) or choices.get((purpose, None, None))
+    if purpose_choice is not None and purpose_choice.status != "granted":
+        reason = "purpose_denied" if purpose_choice.status == "denied" else "withdrawn"
+        return Evaluation(purpose, channel, juris.id, tuple(
+            Verdict(cid, False, reason, purpose_choice.since) if cid in standard
+            else Verdict(cid, False, "unknown_category") for cid in wanted))
     basis = juris.basis.get(purpose, "opt_in")
+    purpose_expired = purpose_choice is not None and expired(purpose_choice)
     verdicts = []
     for cid in wanted:
-        category = policy.categories.get(cid)
-        if category is None:
+        is_standard = standard.get(cid)
+        if is_standard is None:
             verdicts.append(Verdict(cid, False, "unknown_category"))
             continue
-        if switch is not None:
-            verdicts.append(Verdict(cid, False, switch[0], switch[1]))
-            continue
-        if purpose_choice is not None and purpose_choice.status in ("denied", "withdrawn"):
-            reason = "purpose_denied" if purpose_choice.status == "denied" else "withdrawn"
-            verdicts.append(Verdict(cid, False, reason, purpose_choice.since))
-            continue
+        choice = choices.get((purpose, cid, channel)) or choices.get((purpose, cid, None))
         saw_expired = False
-        choice = _most_specific(state, [(purpose, cid, channel), (purpose, cid, None)])
-        if choice is not None and expired(choice):
+        if choice is not None and max_age is not None and expired(choice):
             saw_expired, choice = True, None
         if choice is not None:
-            reason = {"granted": "explicit_grant", "denied": "explicit_denial",
-                      "withdrawn": "withdrawn"}[choice.status]
-            verdicts.append(Verdict(cid, choice.status == "granted", reason, choice.since))
+            status = choice.status
+            verdicts.append(Verdict(cid, status == "granted", _CHOICE_REASONS[status],
+                                    choice.since))
             continue
-        verdict = _without_category_choice(cid, category.sensitivity, purpose_choice, basis,
-                                           expired)
-        purpose_grant_expired = (category.sensitivity == "standard"
-                                 and purpose_choice is not None and expired(purpose_choice))
-        if saw_expired or purpose_grant_expired:
-            if not verdict.allowed:
-                verdict = Verdict(cid, False, "consent_expired")
+        if not is_standard:
+            verdict = Verdict(cid, False, "requires_explicit_consent")
+        elif purpose_choice is not None and not purpose_expired:
+            verdict = Verdict(cid, True, "explicit_grant", purpose_choice.since)
+        elif basis == "opt_out":
+            verdict = Verdict(cid, True, "default_opt_out_basis")
+        else:
+            verdict = Verdict(cid, False, "requires_explicit_consent")
+        if not verdict.allowed and (saw_expired or (is_standard and purpose_expired)):
+            verdict = Verdict(cid, False, "consent_expired")
         verdicts.append(verdict)
     return Evaluation(purpose, channel, juris.id, tuple(verdicts))
 
 
+_CHOICE_REASONS = {"granted": "explicit_grant", "denied": "explicit_denial",
+                   "withdrawn": "withdrawn"}
+
+
 def _switch_verdict(state: ConsentState, purpose: str, sale_purposes, gpc_honoured: bool):
-    if purpose == "personalization" and state.switch_on("personalization_off"):
-        return "personalization_off", state.switches["personalization_off"]
+    switches = state.switches
+    if not switches:
+        return None
+    if purpose == "personalization" and "personalization_off" in switches:
+        return "personalization_off", switches["personalization_off"]
     if purpose in sale_purposes:
-        if gpc_honoured and state.switch_on("gpc"):
-            return "gpc", state.switches["gpc"]
-        if state.switch_on("sale_sharing_opt_out"):
-            return "sale_sharing_opt_out", state.switches["sale_sharing_opt_out"]
+        if gpc_honoured and "gpc" in switches:
+            return "gpc", switches["gpc"]
+        if "sale_sharing_opt_out" in switches:
+            return "sale_sharing_opt_out", switches["sale_sharing_opt_out"]
     return None
-
-
-def _most_specific(state: ConsentState, keys) -> Choice | None:
-    """The first of `keys` (most specific first) the subject made a choice for."""
-    for key in keys:
-        choice = state.choices.get(key)
-        if choice is not None:
-            return choice
-    return None
-
-
-def _without_category_choice(cid: str, sensitivity: str, purpose_choice: Choice | None,
-                             basis: str, expired) -> Verdict:
-    if sensitivity != "standard":
-        return Verdict(cid, False, "requires_explicit_consent")
-    if purpose_choice is not None and purpose_choice.status == "granted" \
-            and not expired(purpose_choice):
-        return Verdict(cid, True, "explicit_grant", purpose_choice.since)
-    if basis == "opt_out":
-        return Verdict(cid, True, "default_opt_out_basis")
-    return Verdict(cid, False, "requires_explicit_consent")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -85,3 +85,40 @@ class SubjectChange(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     subject_id: Mapped[str] = mapped_column(String(128), index=True)
     changed_at: Mapped[datetime]
+
+
+class Decision(Base):
+    """What an engine showed a person and which signals drove it."""
+
+    __tablename__ = "decisions"
+
+    decision_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(128))
+    surface: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(64))
+    item: Mapped[dict[str, Any]]
+    signals_used: Mapped[list[dict[str, Any]]] = mapped_column(JSON(none_as_null=True))
+    rule: Mapped[dict[str, Any] | None]
+    decided_at: Mapped[datetime] = mapped_column(index=True)
+    recorded_at: Mapped[datetime]
+    conformant: Mapped[bool]
+    violations: Mapped[list[dict[str, Any]]] = mapped_column(JSON(none_as_null=True))
+    policy_version: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_decisions_subject_id_decided_at", "subject_id", "decided_at"),)
+
+
+class DecisionSignal(Base):
+    """One category a decision used: lets the transparency report aggregate in SQL."""
+
+    __tablename__ = "decision_signals"
+
+    decision_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("decisions.decision_id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    surface: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_decision_signals_decided_at_surface", "decided_at", "surface"),)

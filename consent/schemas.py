@@ -259,3 +259,124 @@ class ChangeSchema(ma.Schema):
 class ChangesSchema(ma.Schema):
     changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
     next = ma.fields.String()
+
+
+class ItemSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    label = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
+
+
+class TextOrTranslations(ma.fields.Field):
+    """A string, or a map of language → string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) <= 1000:
+            return value
+        if isinstance(value, dict) and value and all(
+                isinstance(k, str) and len(k) <= 8 and isinstance(v, str) and len(v) <= 1000
+                for k, v in value.items()):
+            return value
+        raise ma.ValidationError("Must be a string or a map of language to string "
+                                 "(at most 1,000 characters each).")
+
+
+class SignalUsedSchema(StrictSchema):
+    category = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    summary = TextOrTranslations(load_default=None, allow_none=True)
+    weight = ma.fields.Integer(load_default=None, allow_none=True,
+                               metadata={"description": "Strongest signal leads the headline"})
+
+
+class RuleSchema(StrictSchema):
+    id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    description = TextOrTranslations(load_default=None, allow_none=True)
+    model = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+
+class DecisionSchema(StrictSchema):
+    subject_id = ma.fields.String(required=True)
+    surface = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    channel = ma.fields.String(load_default=None, allow_none=True)
+    purpose = ma.fields.String(load_default="personalization")
+    item = ma.fields.Nested(ItemSchema, required=True)
+    signals_used = ma.fields.List(ma.fields.Nested(SignalUsedSchema), load_default=list,
+                                  validate=ma.validate.Length(max=50))
+    rule = ma.fields.Nested(RuleSchema, load_default=None, allow_none=True)
+    decided_at = Timestamp(required=True)
+
+
+class ViolationSchema(ma.Schema):
+    category = ma.fields.String()
+    reason = ma.fields.String(metadata={"enum": REASON_CODES})
+
+
+class DecisionResultSchema(ma.Schema):
+    decision_id = ma.fields.String()
+    conformant = ma.fields.Boolean()
+    violations = ma.fields.List(ma.fields.Nested(ViolationSchema))
+
+
+class ExplanationReasonSchema(ma.Schema):
+    category = ma.fields.String()
+    label = ma.fields.String()
+    summary = ma.fields.String(allow_none=True)
+    allowed_at_the_time = ma.fields.Boolean()
+    note = ma.fields.String()
+
+
+class ControlSchema(ma.Schema):
+    action = ma.fields.String(metadata={"enum": ["deny_category", "personalization_off",
+                                                 "open_preference_center"]})
+    category = ma.fields.String()
+    purpose = ma.fields.String()
+    label = ma.fields.String()
+    url = ma.fields.String()
+
+
+class ExplanationSchema(ma.Schema):
+    decision_id = ma.fields.String()
+    subject_id = ma.fields.String()
+    surface = ma.fields.String()
+    item = ma.fields.Dict()
+    headline = ma.fields.String()
+    reasons = ma.fields.List(ma.fields.Nested(ExplanationReasonSchema))
+    rule = ma.fields.Dict(allow_none=True)
+    controls = ma.fields.List(ma.fields.Nested(ControlSchema))
+    conformant = ma.fields.Boolean()
+    policy_version = ma.fields.String()
+    decided_at = Timestamp()
+    language = ma.fields.String()
+
+
+class ExplanationListQuerySchema(ma.Schema):
+    surface = ma.fields.String(load_default=None)
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
+    cursor = ma.fields.String(load_default=None)
+
+
+class ExplanationListSchema(ma.Schema):
+    explanations = ma.fields.List(ma.fields.Nested(ExplanationSchema))
+    next = ma.fields.String(allow_none=True)
+
+
+class CategoryShareSchema(ma.Schema):
+    category = ma.fields.String()
+    decisions = ma.fields.Integer()
+    share = ma.fields.Float()
+
+
+class SurfaceReportSchema(ma.Schema):
+    surface = ma.fields.String()
+    decisions = ma.fields.Integer()
+    categories = ma.fields.List(ma.fields.Nested(CategoryShareSchema))
+    without_personal_signals = ma.fields.Integer()
+    non_profiling_share = ma.fields.Float()
+
+
+class TransparencySchema(ma.Schema):
+    window_days = ma.fields.Integer()
+    generated_at = Timestamp()
+    surfaces = ma.fields.List(ma.fields.Nested(SurfaceReportSchema))

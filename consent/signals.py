@@ -41,8 +41,9 @@ def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentSta
     """Load the states of many subjects in one round trip; unknown ones are absent."""
     if not subject_ids:
         return {}
-    rows = session.execute(select(SubjectState.subject_id, SubjectState.state)
-                           .where(SubjectState.subject_id.in_(subject_ids)))
+    where = (SubjectState.subject_id == subject_ids[0] if len(subject_ids) == 1
+             else SubjectState.subject_id.in_(subject_ids))
+    rows = session.execute(select(SubjectState.subject_id, SubjectState.state).where(where))
     return {sid: ConsentState.from_json(state) for sid, state in rows}
 
 

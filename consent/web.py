@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
 from sqlalchemy import func, select, update
 
+from consent import decisions
 from consent.models import ConsentEvent
 from consentry import idempotency
 from consentry.stores import BatchResult, Held, Store, register_store
@@ -29,3 +32,8 @@ def erase_evidence(session, subject_id: str, held: Held) -> BatchResult:
 def init_app(app: Flask) -> None:
     register_store(app, Store(name="consent_evidence", purge=_keep_events, erase=erase_evidence))
     register_store(app, idempotency.STORE)
+    decisions_class = app.extensions["consentry.policy"].decisions_class
+    register_store(app, Store(
+        name="decisions",
+        purge=functools.partial(decisions.purge_decisions, decisions_class=decisions_class),
+        erase=decisions.erase_decisions))

@@ -78,11 +78,12 @@ def _record_policy(app: Flask) -> None:
 
 
 def _blueprints():
+    from consent.decision_views import blp as decisions_blp
     from consent.signals_views import blp as signals_blp
     from consent.views import blp as consent_blp
     from consentry.ops import blp as ops_blp
 
-    return [ops_blp, consent_blp, signals_blp]
+    return [ops_blp, consent_blp, signals_blp, decisions_blp]
 
 
 def _domain_initialisers():

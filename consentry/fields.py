@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import marshmallow as ma
+from flask import Response
 
 
 class Timestamp(ma.fields.AwareDateTime):
@@ -15,10 +17,20 @@ class Timestamp(ma.fields.AwareDateTime):
             return None
         if isinstance(value, str):
             return value
-        text = value.astimezone(UTC).isoformat()
-        return text.replace("+00:00", "Z")
+        return rfc3339(value)
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         if isinstance(value, str) and value.endswith(("z", "Z")):
             value = value[:-1] + "+00:00"
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+
+
+def rfc3339(value: datetime) -> str:
+    """The one text form of a timestamp in responses: RFC 3339, UTC, `Z`."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    """A JSON response built directly, for hot paths whose schema is documentation only."""
+    return Response(json.dumps(body, separators=(",", ":")), status=status,
+                    mimetype="application/json")

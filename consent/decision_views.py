@@ -1,0 +1,93 @@
+"""HTTP views: decisions, "why am I seeing this", recommender transparency."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from consent import decisions
+from consent.explain import explain, pick_language
+from consent.policy_state import current_policy
+from consent.schemas import (
+    DecisionResultSchema,
+    DecisionSchema,
+    ExplanationListQuerySchema,
+    ExplanationListSchema,
+    ExplanationSchema,
+    TransparencySchema,
+)
+from consent.service import check_subject_id
+from consentry.auth import current_principal, scoped
+from consentry.db import get_session, utcnow
+from consentry.idempotency import idempotent
+
+blp = Blueprint("decisions", __name__, description="Decisions and why am I seeing this")
+
+
+@blp.route("/v1/decisions")
+class Decisions(MethodView):
+    @scoped("decisions:write")
+    @idempotent
+    @blp.arguments(DecisionSchema)
+    @blp.response(201, DecisionResultSchema)
+    def post(self, body):
+        """Record what was shown and why; judged against consent at `decided_at`."""
+        check_subject_id(body["subject_id"])
+        decision = decisions.record_decision(
+            get_session(), current_policy(), subject_id=body["subject_id"],
+            surface=body["surface"], channel=body["channel"], purpose=body["purpose"],
+            item={k: v for k, v in body["item"].items() if v is not None},
+            signals_used=[{k: v for k, v in s.items() if v is not None}
+                          for s in body["signals_used"]],
+            rule={k: v for k, v in body["rule"].items() if v is not None}
+            if body["rule"] else None,
+            decided_at=body["decided_at"], actor=current_principal().name)
+        return {"decision_id": decision.decision_id, "conformant": decision.conformant,
+                "violations": decision.violations}
+
+
+def _language() -> str:
+    return pick_language(request.accept_languages)
+
+
+@blp.route("/v1/subjects/<subject_id>/explanations/<decision_id>")
+class Explanation(MethodView):
+    @scoped("explanations:read")
+    @blp.response(200, ExplanationSchema, headers={"Content-Language": {"schema": {
+        "type": "string"}}})
+    def get(self, subject_id, decision_id):
+        """Why this person saw this: a plain headline, every reason, and the controls.
+
+        Another subject's decision is a 404. `Accept-Language` picks English or German.
+        """
+        check_subject_id(subject_id)
+        decision = decisions.get_decision(get_session(), subject_id, decision_id)
+        language = _language()
+        return explain(decision, current_policy(), language), 200, {
+            "Content-Language": language}
+
+
+@blp.route("/v1/subjects/<subject_id>/explanations")
+class Explanations(MethodView):
+    @scoped("explanations:read")
+    @blp.arguments(ExplanationListQuerySchema, location="query")
+    @blp.response(200, ExplanationListSchema)
+    def get(self, args, subject_id):
+        """The subject's recent explanations, newest first."""
+        check_subject_id(subject_id)
+        page, nxt = decisions.recent_decisions(get_session(), subject_id, args["surface"],
+                                               args["limit"], args["cursor"])
+        policy, language = current_policy(), _language()
+        return {"explanations": [explain(d, policy, language) for d in page], "next": nxt}
+
+
+@blp.route("/v1/transparency/recommenders")
+class Transparency(MethodView):
+    @scoped("policy:read")
+    @blp.response(200, TransparencySchema)
+    def get(self):
+        """Main parameters of the recommenders (DSA Art. 27): per surface, last 30 days."""
+        now = utcnow()
+        return {"window_days": decisions.TRANSPARENCY_WINDOW.days, "generated_at": now,
+                "surfaces": decisions.transparency(get_session(), now)}

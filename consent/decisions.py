@@ -1,0 +1,188 @@
+"""Decisions: record what an engine showed, judge it against consent at `decided_at`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from audit.service import append_entry
+from consent.gate import evaluate
+from consent.models import Decision, DecisionSignal, SubjectState
+from consent.policy import Policy
+from consent.service import replay_state
+from consent.state import ConsentState
+from consentry.db import utcnow
+from consentry.errors import Invalid, NotFound
+from consentry.metrics import get_metrics
+from consentry.pagination import decode_cursor, encode_cursor
+from consentry.stores import BatchResult, Held
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+TRANSPARENCY_WINDOW = timedelta(days=30)
+
+
+def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentState:
+    """The subject's state at `moment`: the state row when nothing changed since, else replay."""
+    row = session.get(SubjectState, subject_id)
+    if row is None:
+        return ConsentState()
+    if row.updated_at <= moment:
+        return ConsentState.from_json(row.state)
+    return replay_state(session, subject_id, moment)
+
+
+def record_decision(session: Session, policy: Policy, *, subject_id: str, surface: str,
+                    channel: str | None, purpose: str, item: dict, signals_used: list[dict],
+                    rule: dict | None, decided_at: datetime, actor: str) -> Decision:
+    """Store a decision, marking it non-conformant (and auditing why) if it used a category
+    the subject had not allowed at `decided_at`."""
+    now = utcnow()
+    fields: dict[str, list[str]] = {}
+    if decided_at > now + FUTURE_TOLERANCE:
+        fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
+    if purpose not in policy.purposes:
+        fields["purpose"] = [f"Unknown purpose {purpose!r}."]
+    if channel is not None and channel not in policy.channels:
+        fields["channel"] = [f"Unknown channel {channel!r}."]
+    for i, signal in enumerate(signals_used):
+        if signal["category"] not in policy.categories:
+            fields[f"signals_used.{i}.category"] = [f"Unknown category {signal['category']!r}."]
+    if fields:
+        raise Invalid("The decision does not fit the policy.", fields=fields)
+    categories = list(dict.fromkeys(s["category"] for s in signals_used))
+    violations = []
+    if categories:
+        state = _state_at(session, subject_id, decided_at)
+        evaluation = evaluate(state, policy, purpose, channel, categories, decided_at)
+        violations = evaluation.denied
+    decision = Decision(decision_id=str(uuid.uuid4()), subject_id=subject_id, surface=surface,
+                        channel=channel, purpose=purpose, item=item, signals_used=signals_used,
+                        rule=rule, decided_at=decided_at, recorded_at=now,
+                        conformant=not violations, violations=violations,
+                        policy_version=policy.version, actor=actor)
+    session.add(decision)
+    session.flush()
+    session.add_all(DecisionSignal(decision_id=decision.decision_id, category=c,
+                                   surface=surface, decided_at=decided_at) for c in categories)
+    if violations:
+        counter = get_metrics().counter("consentry_decision_violations_total",
+                                        "Decisions that used a category without consent",
+                                        ["category", "surface"])
+        for violation in violations:
+            append_entry(session, "decision.violation", actor=actor, subject_id=subject_id,
+                         details={"decision_id": decision.decision_id, "surface": surface,
+                                  "purpose": purpose, "channel": channel,
+                                  "category": violation["category"],
+                                  "reason": violation["reason"],
+                                  "decided_at": decided_at.isoformat()})
+            counter.labels(violation["category"], surface).inc()
+    return decision
+
+
+def get_decision(session: Session, subject_id: str, decision_id: str) -> Decision:
+    """One of this subject's decisions; another subject's is not found (never forbidden)."""
+    decision = session.get(Decision, decision_id) if len(decision_id) <= 36 else None
+    if decision is None or decision.subject_id != subject_id:
+        raise NotFound("No such decision for this subject.")
+    return decision
+
+
+def recent_decisions(session: Session, subject_id: str, surface: str | None, limit: int,
+                     cursor: str | None) -> tuple[list[Decision], str | None]:
+    """The subject's decisions, newest first."""
+    position = decode_cursor(cursor, "t", "id")
+    query = select(Decision).where(Decision.subject_id == subject_id)
+    if surface:
+        query = query.where(Decision.surface == surface)
+    if position:
+        t = datetime.fromisoformat(position["t"])
+        query = query.where((Decision.decided_at < t) | (
+            (Decision.decided_at == t) & (Decision.decision_id < position["id"])))
+    rows = session.scalars(query.order_by(Decision.decided_at.desc(),
+                                          Decision.decision_id.desc()).limit(limit + 1)).all()
+    page = rows[:limit]
+    nxt = (encode_cursor({"t": page[-1].decided_at.isoformat(), "id": page[-1].decision_id})
+           if len(rows) > limit else None)
+    return page, nxt
+
+
+def transparency(session: Session, now: datetime) -> list[dict]:
+    """Per surface over the last 30 days: which categories drove decisions, how often, and
+    the share that used none (the non-profiling experience). Counts only."""
+    since = now - TRANSPARENCY_WINDOW
+    totals = dict(session.execute(
+        select(Decision.surface, func.count()).where(Decision.decided_at >= since)
+        .group_by(Decision.surface)).all())
+    with_signals = dict(session.execute(
+        select(DecisionSignal.surface, func.count(func.distinct(DecisionSignal.decision_id)))
+        .where(DecisionSignal.decided_at >= since).group_by(DecisionSignal.surface)).all())
+    by_category: dict[str, dict[str, int]] = {}
+    for surface, category, count in session.execute(
+            select(DecisionSignal.surface, DecisionSignal.category, func.count())
+            .where(DecisionSignal.decided_at >= since)
+            .group_by(DecisionSignal.surface, DecisionSignal.category)):
+        by_category.setdefault(surface, {})[category] = count
+    report = []
+    for surface in sorted(totals):
+        total = totals[surface]
+        none = total - with_signals.get(surface, 0)
+        report.append({
+            "surface": surface,
+            "decisions": total,
+            "categories": [{"category": c, "decisions": n, "share": round(n / total, 4)}
+                           for c, n in sorted(by_category.get(surface, {}).items(),
+                                              key=lambda kv: (-kv[1], kv[0]))],
+            "without_personal_signals": none,
+            "non_profiling_share": round(none / total, 4),
+        })
+    return report
+
+
+# -- retention: decisions are behavioral data ------------------------------------------
+
+def purge_decisions(session: Session, cutoffs: dict[str, datetime], held: Held, limit: int,
+                    dry_run: bool, *, decisions_class: str) -> BatchResult:
+    """Delete (or count) up to `limit` decisions older than their class's cutoff."""
+    cutoff = cutoffs.get(decisions_class)
+    if cutoff is None:
+        return BatchResult(done=True)
+    expired = Decision.decided_at < cutoff
+    held_clause = None
+    if held.subject_ids:
+        held_clause = Decision.subject_id.in_(held.subject_ids)
+    if held.categories:
+        by_category = Decision.decision_id.in_(select(DecisionSignal.decision_id).where(
+            DecisionSignal.category.in_(held.categories)))
+        held_clause = by_category if held_clause is None else (held_clause | by_category)
+    held_count = 0
+    query = select(Decision.decision_id).where(expired)
+    if held_clause is not None:
+        held_count = session.scalar(select(func.count()).select_from(Decision)
+                                    .where(expired, held_clause)) or 0
+        query = query.where(~held_clause)
+    ids = session.scalars(query.order_by(Decision.decided_at).limit(limit)).all()
+    if ids and not dry_run:
+        session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
+        session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
+    return BatchResult(matched=len(ids), deleted=0 if dry_run else len(ids), held=held_count,
+                       done=dry_run or len(ids) < limit)
+
+
+def erase_decisions(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: delete every decision about the subject, except what a hold protects."""
+    ids = session.scalars(select(Decision.decision_id)
+                          .where(Decision.subject_id == subject_id)).all()
+    if subject_id in held.subject_ids:
+        return BatchResult(matched=len(ids), held=len(ids))
+    kept: set[str] = set()
+    if held.categories and ids:
+        kept = set(session.scalars(select(DecisionSignal.decision_id).where(
+            DecisionSignal.decision_id.in_(ids), DecisionSignal.category.in_(held.categories))))
+        ids = [i for i in ids if i not in kept]
+    if ids:
+        session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
+        session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
+    return BatchResult(matched=len(ids) + len(kept), deleted=len(ids), held=len(kept))

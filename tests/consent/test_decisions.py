@@ -1,0 +1,198 @@
+"""Decisions, explanations a person can read, conformance at decided_at, transparency."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from audit.models import AuditEntry
+from consent import decisions
+from consent.models import Decision
+from consentry.db import get_db
+from consentry.stores import Held
+
+
+def iso(moment):
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.fixture
+def engine(make_key):
+    return make_key("decisions:write", "explanations:read", "policy:read", name="engine-1")
+
+
+def decide(client, key, subject="u-42", signals=None, decided_at=None, **extra):
+    body = {
+        "subject_id": subject, "surface": "homepage_hero", "channel": "web",
+        "purpose": "personalization",
+        "item": {"id": "sku-123", "label": "Trail running shoes"},
+        "signals_used": signals if signals is not None else [
+            {"category": "behavioral", "summary": "viewed Running Shoes 3 times this month"}],
+        "rule": {"id": "R1", "description": "3+ views of a category → show its top items"},
+        "decided_at": decided_at or iso(datetime.now(UTC)),
+        **extra,
+    }
+    return client.post("/v1/decisions", json=body, headers=key)
+
+
+def test_conformant_decision_and_its_explanation(client, engine, put_consents):
+    put_consents("u-42", [{"purpose": "personalization", "status": "granted"}], jurisdiction="EU")
+    r = decide(client, engine)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["conformant"] is True and body["violations"] == []
+    ex = client.get(f"/v1/subjects/u-42/explanations/{body['decision_id']}", headers=engine)
+    assert ex.status_code == 200 and ex.headers["Content-Language"] == "en"
+    ex = ex.get_json()
+    assert ex["headline"] == ("You're seeing Trail running shoes because you viewed Running "
+                              "Shoes 3 times this month.")
+    assert ex["reasons"] == [{"category": "behavioral", "label": "Activity in our product",
+                              "summary": "viewed Running Shoes 3 times this month",
+                              "allowed_at_the_time": True}]
+    assert {"action": "deny_category", "category": "behavioral", "purpose": "personalization",
+            "label": "Stop using my activity in our product"} in ex["controls"]
+    assert {"action": "personalization_off", "label": "Turn off personalization"} in ex["controls"]
+    link = next(c for c in ex["controls"] if c["action"] == "open_preference_center")
+    assert link["url"].startswith("https://")
+
+
+def test_explanation_in_german(client, engine):
+    decision_id = decide(client, engine, signals=[
+        {"category": "transactional", "summary": {"en": "bought hiking boots",
+                                                  "de": "Wanderschuhe gekauft haben"}}],
+        item={"id": "sku-9", "label": "Wandersocken"}).get_json()["decision_id"]
+    ex = client.get(f"/v1/subjects/u-42/explanations/{decision_id}",
+                    headers={**engine, "Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert ex.headers["Content-Language"] == "de"
+    body = ex.get_json()
+    assert body["headline"] == "Sie sehen Wandersocken, weil Sie Wanderschuhe gekauft haben."
+    assert body["reasons"][0]["label"] == "Ihre Käufe"
+    assert {"action": "personalization_off", "label": "Personalisierung ausschalten"} in \
+        body["controls"]
+    assert any(c.get("label") == "Meine Käufe nicht mehr verwenden" for c in body["controls"])
+
+
+def test_decision_without_signals_reads_as_not_personal(client, engine):
+    decision_id = decide(client, engine, signals=[], rule=None).get_json()["decision_id"]
+    ex = client.get(f"/v1/subjects/u-42/explanations/{decision_id}", headers=engine).get_json()
+    assert ex["headline"] == ("You're seeing Trail running shoes. We did not use information "
+                              "about you to choose it.")
+    assert [c["action"] for c in ex["controls"]][:1] == ["personalization_off"]
+
+
+def test_violation_is_stored_audited_counted_and_explained_truthfully(
+        client, engine, put_consents, session):
+    put_consents("u-42", [{"purpose": "personalization", "status": "granted"}], jurisdiction="EU")
+    r = decide(client, engine, signals=[
+        {"category": "behavioral", "summary": "viewed shoes"},
+        {"category": "location_precise", "summary": "are near our Berlin store"}])
+    body = r.get_json()
+    assert r.status_code == 201 and body["conformant"] is False
+    assert body["violations"] == [{"category": "location_precise",
+                                   "reason": "requires_explicit_consent"}]
+    audit = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "decision.violation")).all()
+    assert [(a.details["category"], a.details["decision_id"]) for a in audit] == [
+        ("location_precise", body["decision_id"])]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert ('consentry_decision_violations_total{category="location_precise",'
+            'surface="homepage_hero"} 1.0') in metrics
+    ex = client.get(f"/v1/subjects/u-42/explanations/{body['decision_id']}",
+                    headers=engine).get_json()
+    assert [r["category"] for r in ex["reasons"]] == ["behavioral", "location_precise"]
+    assert ex["reasons"][1]["allowed_at_the_time"] is False and ex["reasons"][1]["note"]
+    assert ex["conformant"] is False
+
+
+def test_conformance_is_judged_at_decided_at(client, engine, put_consents):
+    put_consents("u-7", [{"purpose": "personalization", "category": "health",
+                          "status": "granted"}], jurisdiction="EU")
+    while_granted = iso(datetime.now(UTC))
+    time.sleep(0.01)
+    put_consents("u-7", [{"purpose": "personalization", "category": "health",
+                          "status": "withdrawn"}])
+    signals = [{"category": "health", "summary": "logged runs"}]
+    late = decide(client, engine, subject="u-7", signals=signals, decided_at=while_granted)
+    assert late.get_json()["conformant"] is True
+    now = decide(client, engine, subject="u-7", signals=signals)
+    assert now.get_json()["violations"] == [{"category": "health", "reason": "withdrawn"}]
+    before = decide(client, engine, subject="u-7", signals=signals,
+                    decided_at="2020-01-01T00:00:00Z")
+    assert before.get_json()["conformant"] is False
+
+
+def test_decided_at_limits_and_validation(client, engine):
+    future = iso(datetime.now(UTC) + timedelta(minutes=6))
+    r = decide(client, engine, decided_at=future)
+    assert r.status_code == 422 and "decided_at" in r.get_json()["error"]["fields"]
+    assert decide(client, engine, decided_at=iso(datetime.now(UTC) + timedelta(minutes=4))
+                  ).status_code == 201
+    assert decide(client, engine, decided_at="2025-01-01T00:00:00Z").status_code == 201
+    r = decide(client, engine, signals=[{"category": "auras", "summary": "x"}])
+    assert r.status_code == 422 and "signals_used.0.category" in r.get_json()["error"]["fields"]
+    r = decide(client, engine, purpose="mind_control")
+    assert r.status_code == 422 and "purpose" in r.get_json()["error"]["fields"]
+    assert decide(client, engine, subject="bad subject").status_code == 422
+    assert decide(client, engine, decided_at="2025-01-01T00:00:00").status_code == 422
+
+
+def test_another_subjects_decision_is_404(client, engine):
+    decision_id = decide(client, engine, subject="u-1").get_json()["decision_id"]
+    assert client.get(f"/v1/subjects/u-2/explanations/{decision_id}",
+                      headers=engine).status_code == 404
+    assert client.get("/v1/subjects/u-1/explanations/nope", headers=engine).status_code == 404
+
+
+def test_recent_explanations_filter_and_paginate(client, engine):
+    for i in range(5):
+        decide(client, engine, subject="u-5", surface="email" if i % 2 else "homepage_hero",
+               decided_at=iso(datetime(2026, 11, 1, 12, i, tzinfo=UTC)))
+    page = client.get("/v1/subjects/u-5/explanations?surface=homepage_hero&limit=2",
+                      headers=engine).get_json()
+    assert [e["decided_at"] for e in page["explanations"]] == [
+        "2026-11-01T12:04:00Z", "2026-11-01T12:02:00Z"]
+    rest = client.get(f"/v1/subjects/u-5/explanations?surface=homepage_hero&cursor={page['next']}",
+                      headers=engine).get_json()
+    assert [e["decided_at"] for e in rest["explanations"]] == ["2026-11-01T12:00:00Z"]
+    assert rest["next"] is None
+
+
+def test_transparency_summary_matches_stored_decisions(client, engine):
+    now = datetime.now(UTC)
+    decide(client, engine, subject="a", signals=[{"category": "behavioral", "summary": "x"}])
+    decide(client, engine, subject="b", signals=[{"category": "behavioral", "summary": "x"},
+                                                 {"category": "transactional", "summary": "y"}])
+    decide(client, engine, subject="c", signals=[])
+    decide(client, engine, subject="d", signals=[], surface="email")
+    decide(client, engine, subject="e", signals=[{"category": "behavioral", "summary": "x"}],
+           decided_at=iso(now - timedelta(days=31)))
+    body = client.get("/v1/transparency/recommenders", headers=engine).get_json()
+    hero = next(s for s in body["surfaces"] if s["surface"] == "homepage_hero")
+    assert hero["decisions"] == 3 and hero["without_personal_signals"] == 1
+    assert hero["non_profiling_share"] == round(1 / 3, 4)
+    assert hero["categories"] == [
+        {"category": "behavioral", "decisions": 2, "share": round(2 / 3, 4)},
+        {"category": "transactional", "decisions": 1, "share": round(1 / 3, 4)}]
+    email = next(s for s in body["surfaces"] if s["surface"] == "email")
+    assert email["non_profiling_share"] == 1.0
+    assert "a" not in repr(body["surfaces"][0].get("subject_id", ""))
+
+
+def test_decisions_fall_under_the_behavioral_retention_class(app, client, engine):
+    now = datetime.now(UTC)
+    old = decide(client, engine, subject="old", decided_at=iso(now - timedelta(days=91)))
+    held = decide(client, engine, subject="held", decided_at=iso(now - timedelta(days=91)))
+    fresh = decide(client, engine, subject="fresh", decided_at=iso(now - timedelta(days=89)))
+    store = app.extensions["consentry.stores"]["decisions"]
+    cutoffs = {"behavioral": now - timedelta(days=90), "transactional": now - timedelta(days=730)}
+    with app.app_context(), get_db(app).transaction() as s:
+        result = store.purge(s, cutoffs, Held(subject_ids=frozenset({"held"})), 1000, False)
+    assert (result.deleted, result.held) == (1, 1)
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        left = set(s.scalars(select(Decision.decision_id)))
+    assert left == {held.get_json()["decision_id"], fresh.get_json()["decision_id"]}
+    assert old.get_json()["decision_id"] not in left
+    with app.app_context(), get_db(app).transaction() as s:
+        erased = decisions.erase_decisions(s, "fresh", Held())
+    assert erased.deleted == 1
