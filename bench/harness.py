@@ -173,3 +173,29 @@ def report(title: str, rows: list[tuple[str, dict]], baseline: dict) -> None:
 
 def as_json(obj) -> bytes:
     return json.dumps(obj).encode()
+
+
+def commit_ceiling(url: str, seconds: float = 2.0) -> float:
+    """Durable commits per second of one tiny insert on the same database: the physical
+    limit of any write that must be durable before it is acknowledged."""
+    from sqlalchemy import text
+
+    from consentry.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_ceiling (id INTEGER PRIMARY KEY, "
+                          "v VARCHAR(200))"))
+    count = 0
+    stop = time.perf_counter() + seconds
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        while time.perf_counter() < stop:
+            with conn.begin():
+                conn.execute(text("INSERT INTO bench_ceiling (v) VALUES (:v)"), {"v": "x" * 200})
+            count += 1
+    rate = count / (time.perf_counter() - start)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE bench_ceiling"))
+    engine.dispose()
+    return rate
