@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.chain import entry_document, entry_hash
@@ -30,15 +30,16 @@ def subject_ref(subject_id: str) -> str:
 
 def _subject_data_key(session: Session, ref: str, create: bool) -> bytes | None:
     master = AESGCM(_secrets().master_key)
-    row = session.get(SubjectKey, ref)
+    row = session.execute(select(SubjectKey.wrapped_key).where(SubjectKey.subject_ref == ref)
+                          ).one_or_none()
     if row is None:
         if not create:
             return None
         key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(12)
         wrapped = nonce + master.encrypt(nonce, key, ref.encode())
-        session.add(SubjectKey(subject_ref=ref, wrapped_key=wrapped, created_at=utcnow()))
-        session.flush()
+        session.execute(insert(SubjectKey), [{"subject_ref": ref, "wrapped_key": wrapped,
+                                              "created_at": utcnow()}])
         return key
     if row.wrapped_key is None:
         return None
@@ -87,23 +88,23 @@ def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
     the subject's key so erasure can shred it without breaking the chain.
     The head row is locked, so `seq` has no gaps and no duplicates under concurrency.
     """
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
+    # Core statements, not the unit of work: this runs on every write, under the lock.
+    head_seq, head_hash = session.execute(
+        select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
     ref = subject_ref(subject_id) if subject_id is not None else None
     body = dict(details or {})
     if personal:
         if ref is None:
             raise ValueError("personal fields need a subject")
         body["personal"] = _seal(session, ref, personal)
-    seq = head.seq + 1
+    seq = head_seq + 1
     now = utcnow()
-    document = entry_document(seq, now, actor, action, ref, body, head.entry_hash)
+    document = entry_document(seq, now, actor, action, ref, body, head_hash)
     digest = entry_hash(document)
-    entry = AuditEntry(seq=seq, ts=now, actor=actor, action=action, subject_ref=ref,
-                       details=body, prev_hash=head.entry_hash, entry_hash=digest)
-    session.add(entry)
-    head.seq = seq
-    head.entry_hash = digest
-    session.flush()
-    return entry
+    values = {"seq": seq, "ts": now, "actor": actor, "action": action, "subject_ref": ref,
+              "details": body, "prev_hash": head_hash, "entry_hash": digest}
+    session.execute(insert(AuditEntry), [values])
+    session.execute(update(AuditHead).where(AuditHead.id == 1)
+                    .values(seq=seq, entry_hash=digest))
+    return AuditEntry(**values)

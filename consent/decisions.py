@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
@@ -26,7 +26,8 @@ TRANSPARENCY_WINDOW = timedelta(days=30)
 
 def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentState:
     """The subject's state at `moment`: the state row when nothing changed since, else replay."""
-    row = session.get(SubjectState, subject_id)
+    row = session.execute(select(SubjectState.state, SubjectState.updated_at)
+                          .where(SubjectState.subject_id == subject_id)).one_or_none()
     if row is None:
         return ConsentState()
     if row.updated_at <= moment:
@@ -58,15 +59,17 @@ def record_decision(session: Session, policy: Policy, *, subject_id: str, surfac
         state = _state_at(session, subject_id, decided_at)
         evaluation = evaluate(state, policy, purpose, channel, categories, decided_at)
         violations = evaluation.denied
-    decision = Decision(decision_id=str(uuid.uuid4()), subject_id=subject_id, surface=surface,
-                        channel=channel, purpose=purpose, item=item, signals_used=signals_used,
-                        rule=rule, decided_at=decided_at, recorded_at=now,
-                        conformant=not violations, violations=violations,
-                        policy_version=policy.version, actor=actor)
-    session.add(decision)
-    session.flush()
-    session.add_all(DecisionSignal(decision_id=decision.decision_id, category=c,
-                                   surface=surface, decided_at=decided_at) for c in categories)
+    values = {"decision_id": str(uuid.uuid4()), "subject_id": subject_id, "surface": surface,
+              "channel": channel, "purpose": purpose, "item": item,
+              "signals_used": signals_used, "rule": rule, "decided_at": decided_at,
+              "recorded_at": now, "conformant": not violations, "violations": violations,
+              "policy_version": policy.version, "actor": actor}
+    session.execute(insert(Decision), [values])  # Core: the engines' hot write path
+    if categories:
+        session.execute(insert(DecisionSignal), [
+            {"decision_id": values["decision_id"], "category": c, "surface": surface,
+             "decided_at": decided_at} for c in categories])
+    decision = Decision(**values)
     if violations:
         counter = get_metrics().counter("consentry_decision_violations_total",
                                         "Decisions that used a category without consent",

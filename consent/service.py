@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
@@ -17,7 +17,7 @@ from consent.gate import evaluate
 from consent.models import ConsentEvent, Receipt, SubjectChange, SubjectState
 from consent.policy import Policy
 from consent.policy_state import current_policy
-from consent.state import ConsentState, Event, fold  # noqa: F401  (ConsentState re-exported)
+from consent.state import ConsentState, Event, apply, fold
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
 
@@ -124,28 +124,38 @@ def _write(session: Session, subject_id: str, events: list[dict], *, actor: str,
                             for e in events]},
         personal={"evidence": evidence} if evidence else None)
     now = entry.ts
-    before = load_state(session, subject_id)
+    stored = session.execute(select(SubjectState.state, SubjectState.version)
+                             .where(SubjectState.subject_id == subject_id)).one_or_none()
+    before = ConsentState.from_json(stored.state) if stored else None
     state = before or ConsentState()
     rows = []
     for event in events:
-        row = ConsentEvent(subject_id=subject_id, jurisdiction=jurisdiction,
-                           notice_version=notice_version, evidence=evidence,
-                           receipt_id=receipt_id, idempotency_key=idempotency_key, actor=actor,
-                           received_at=now, **{"source": source, **event})
+        row = {"subject_id": subject_id, "jurisdiction": jurisdiction, "purpose": None,
+               "category": None, "channel": None, "switch": None,
+               "notice_version": notice_version, "evidence": evidence, "receipt_id": receipt_id,
+               "idempotency_key": idempotency_key, "actor": actor, "received_at": now,
+               "source": source, **event}
         rows.append(row)
-        state = fold([_to_event(row)], state)
-    session.add_all(rows)
-    stored = session.get(SubjectState, subject_id)
+        state = apply(state, Event(kind=row["kind"], received_at=now, jurisdiction=jurisdiction,
+                                   purpose=row["purpose"], category=row["category"],
+                                   channel=row["channel"], status=row["status"],
+                                   switch=row["switch"], source=row["source"]))
+    # Core statements rather than the unit of work: this is the hot write path and it
+    # runs while the audit chain's row lock is held.
+    session.execute(insert(ConsentEvent), rows)
     if stored is None:
-        session.add(SubjectState(subject_id=subject_id, state=state.to_json(), version=1,
-                                 updated_at=now))
+        session.execute(insert(SubjectState), [{"subject_id": subject_id,
+                                                 "state": state.to_json(), "version": 1,
+                                                 "updated_at": now}])
     else:
-        stored.state, stored.version, stored.updated_at = state.to_json(), stored.version + 1, now
+        session.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
+                        .values(state=state.to_json(), version=stored.version + 1,
+                                updated_at=now))
     if before is None or before.to_json() != state.to_json():
-        session.add(SubjectChange(seq=entry.seq, subject_id=subject_id, changed_at=now))
+        session.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
+                                                  "changed_at": now}])
     receipt = _issue_receipt(session, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows)
-    session.flush()
     return state, receipt
 
 
@@ -164,14 +174,15 @@ def _issue_receipt(session, policy: Policy, subject_id, receipt_id, now, state, 
         "controller": {"name": policy.controller},
         "policy_url": policy.policy_url,
         "choices": [
-            {**c, "event_id": r.event_id,
+            {**c, "event_id": r["event_id"],
              "purpose_label": policy.purposes[c["purpose"]].label if c.get("purpose") else None}
             for c, r in zip(receipt_choices, rows, strict=True)
         ],
     }
     signature = current_app.extensions["consentry.secrets"].sign(body)
-    session.add(Receipt(receipt_id=receipt_id, subject_id=subject_id, issued_at=now, body=body,
-                        signature=signature))
+    session.execute(insert(Receipt), [{"receipt_id": receipt_id, "subject_id": subject_id,
+                                       "issued_at": now, "body": body,
+                                       "signature": signature}])
     return {**body, "signature": signature}
 
 

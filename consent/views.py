@@ -21,10 +21,24 @@ from consent.schemas import (
 )
 from consentry.auth import current_principal, scoped
 from consentry.db import get_session, utcnow
+from consentry.fields import json_response, rfc3339
 from consentry.idempotency import idempotent
 from consentry.pagination import PageArgsSchema
 
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
+
+
+def _state_response(answer: dict, receipt: dict | None = None):
+    """The state answer as JSON, built directly (ConsentStateSchema documents its shape):
+    it is the preference center's whole matrix, and dumping it field by field is slow."""
+    body = {**answer, "evaluated_at": rfc3339(answer["evaluated_at"]),
+            "entries": [{**e, "since": rfc3339(e["since"]) if e["since"] else None}
+                        for e in answer["entries"]]}
+    if "at" in body:
+        body["at"] = rfc3339(body["at"]) if body["at"] else None
+    if receipt is not None:
+        body["receipt"] = receipt
+    return json_response(body)
 
 
 def _gpc_header() -> bool:
@@ -74,9 +88,8 @@ class Consents(MethodView):
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        now = utcnow()
-        return {**service.describe_state(subject_id, state, current_policy(), now),
-                "receipt": receipt}
+        return _state_response(service.describe_state(subject_id, state, current_policy(),
+                                                      utcnow()), receipt)
 
     @scoped("preferences:read")
     @blp.arguments(ConsentQuerySchema, location="query")
@@ -98,7 +111,7 @@ class Consents(MethodView):
                 "jurisdiction": [f"Unknown jurisdiction {args['jurisdiction']!r}."]})
         answer = service.describe_state(subject_id, state, policy, moment, args["jurisdiction"])
         answer["at"] = at
-        return answer
+        return _state_response(answer)
 
 
 @blp.route("/v1/subjects/<subject_id>/consents/history")
@@ -135,8 +148,8 @@ class OptOut(MethodView):
             get_session(), subject_id, scope=body["scope"], on=True, source=body["source"],
             actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return {**service.describe_state(subject_id, state, current_policy(), utcnow()),
-                "receipt": receipt}
+        return _state_response(service.describe_state(subject_id, state, current_policy(),
+                                                      utcnow()), receipt)
 
     @scoped("preferences:write")
     @idempotent
@@ -149,5 +162,5 @@ class OptOut(MethodView):
             get_session(), subject_id, scope=args["scope"], on=False, source=args["source"],
             actor=current_principal().name, gpc=_gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return {**service.describe_state(subject_id, state, current_policy(), utcnow()),
-                "receipt": receipt}
+        return _state_response(service.describe_state(subject_id, state, current_policy(),
+                                                      utcnow()), receipt)
