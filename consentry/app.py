@@ -58,11 +58,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):
-        _record_policy(app)
+        record_policy(app)
     return app
 
 
-def _record_policy(app: Flask) -> None:
+def record_policy(app: Flask) -> None:
     """Audit a change of policy version; skipped (with a warning) before migrations ran."""
     from sqlalchemy import inspect
 
@@ -71,7 +71,9 @@ def _record_policy(app: Flask) -> None:
     database = db.get_db(app)
     with app.app_context():
         if not inspect(database.engine).has_table("policy_state"):
-            app.logger.warning("database not migrated yet: run `flask --app wsgi db upgrade`")
+            logging.getLogger("consentry").info(
+                "policy version not recorded: database not migrated yet "
+                "(`flask --app wsgi db upgrade` records it)")
             return
         with database.transaction() as session:
             record_policy_loaded(session, app.extensions["consentry.policy"])

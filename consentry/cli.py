@@ -24,7 +24,10 @@ dev_cli = AppGroup("dev", help="Development helpers used by `make run`.")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the schema to the newest migration (or REVISION)."""
+    from consentry.app import record_policy
+
     migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    record_policy(current_app._get_current_object())
     click.echo(f"database at {revision}")
 
 

@@ -12,4 +12,4 @@ echo
 "$BIN/flask" --app wsgi scheduler &
 SCHED=$!
 trap 'kill -TERM $SCHED 2>/dev/null; wait $SCHED 2>/dev/null' EXIT INT TERM
-"$BIN/gunicorn" --bind "$HOST:$PORT" --workers 2 --access-logfile - wsgi:app
+"$BIN/gunicorn" --bind "$HOST:$PORT" --workers 2 wsgi:app
