@@ -1,6 +1,6 @@
 """decisions and their signal categories
 
-Revision ID: 0005_decisions
+Revision ID: 0003_decisions
 Revises: 0002_consent
 Create Date: 2026-11-28 21:34:36.948120
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import consentry.db
 
-revision = '0005_decisions'
+revision = '0003_decisions'
 down_revision = '0002_consent'
 branch_labels = None
 depends_on = None
