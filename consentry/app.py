@@ -80,13 +80,16 @@ def _record_policy(app: Flask) -> None:
 def _blueprints():
     from consent.views import blp as consent_blp
     from consentry.ops import blp as ops_blp
+    from retention.views import blp as retention_blp
 
-    return [ops_blp, consent_blp]
+    return [ops_blp, consent_blp, retention_blp]
 
 
 def _domain_initialisers():
     """Each domain's `init_app`: registers its stores, jobs and CLI groups."""
-    return []
+    from retention.web import init_app as init_retention
+
+    return [init_retention]
 
 
 def _configure_logging(app: Flask) -> None:
