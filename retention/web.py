@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 from flask import Flask, current_app
@@ -65,7 +66,7 @@ def run_command(dry_run: bool, target_names: tuple[str, ...]) -> None:
         names = run.targets or service.target_names(policy)
         finished: set[str] = set()
         with click.progressbar(length=max(len(names), 1), label="purging",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             def progress(name: str, entry: dict) -> None:
                 if entry["status"] != "running" and name not in finished:
                     finished.add(name)
