@@ -214,3 +214,33 @@ def test_held_rows_are_skipped_and_counted(retention_app, external, external_url
         assert remaining(external, "ev") == {1, 2, 3}
         assert (entry["deleted"], entry["held"]) == (0, 2)
     assert report["totals"]["held"] == entry["held"]
+
+
+def test_text_with_extreme_zone_offsets_is_compared_in_utc(retention_app, external,
+                                                           external_url):
+    east, west = timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))
+    cases = {  # id → (UTC time, zone it is written in); odd ids are past the cutoff
+        1: (BEHAVIORAL_CUTOFF - timedelta(seconds=1), east),
+        2: (BEHAVIORAL_CUTOFF + timedelta(seconds=1), west),
+        3: (BEHAVIORAL_CUTOFF - timedelta(hours=36), west),
+        4: (BEHAVIORAL_CUTOFF + timedelta(hours=36), east),
+        5: (BEHAVIORAL_CUTOFF - timedelta(hours=47), east),
+        6: (BEHAVIORAL_CUTOFF + timedelta(hours=47), west),
+    }
+    rows = [{"id": i, "user_id": "u", "kind": "behavioral", "ts": ts.astimezone(zone).isoformat()}
+            for i, (ts, zone) in cases.items()]
+    rows.append({"id": 8, "user_id": "u", "kind": "behavioral", "ts": "not a time"})
+    rows.append({"id": 9, "user_id": "u", "kind": "behavioral", "ts": "1700000000"})
+    make_table(external, "ev", "TEXT", rows)
+    app = retention_app([target("ev", external_url)])
+    if external.dialect.name == "postgresql":  # PostgreSQL refuses to cast junk: leave it out
+        with external.begin() as conn:
+            conn.execute(text("DELETE FROM ev WHERE id_plain IN (8, 9)"))
+
+    report = run_now(app, as_of=AS_OF)
+
+    assert by_target(report)["ev"]["status"] == "succeeded", report
+    if external.dialect.name == "sqlite":  # text that is no ISO time is never taken as old
+        assert remaining(external, "ev") == {2, 4, 6, 8, 9}
+    else:
+        assert remaining(external, "ev") == {2, 4, 6}
