@@ -41,7 +41,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError
-from sqlalchemy.pool import NullPool
 
 from consent.policy import Policy, RetentionTarget
 from consentry.stores import Held
@@ -68,11 +67,14 @@ def open_engine(url: str) -> Engine:
         parsed = make_url(url)
     except Exception as exc:
         raise TargetError(f"invalid database URL: {exc}") from exc
+    # One pooled connection, reused by every step of a target and disposed after it:
+    # closing the last connection of a WAL database checkpoints it, so don't churn them.
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_engine(parsed, pool_size=1, max_overflow=2,
+                               connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
         return engine
-    return create_engine(parsed, poolclass=NullPool)
+    return create_engine(parsed, pool_size=1, max_overflow=2)
 
 
 def _sqlite_connect(dbapi_conn, _record) -> None:
@@ -188,7 +190,7 @@ def older_than(p: Prepared, cutoff: datetime) -> ColumnElement[bool]:
             # is no date (an epoch number as text, say) from being taken as old.
             (col >= (cutoff.date() + timedelta(days=2)).isoformat(), literal_column("0")),
             (col < (cutoff.date() - timedelta(days=1)).isoformat(),
-             func.substr(col, 5, 1) == "-"),
+             col.op("GLOB", is_comparison=True)("????-*")),
             else_=func.julianday(col) < func.julianday(
                 cutoff.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")),
         ), Boolean)
