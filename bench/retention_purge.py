@@ -82,6 +82,7 @@ def run_purge(workdir: Path, target_db: Path, now: datetime) -> dict:
     migrate.upgrade(app_db)
     app = create_app({"DATABASE_URL": app_db, "SECRETS_DIR": str(workdir / "secrets"),
                       "POLICY_FILE": str(policy_file), "LOG_LEVEL": "WARNING"})
+    print(f"RSS with the app loaded, before the purge: {rss_mb():.0f} MB")
     worker = Runner(app, "bench")
     assert worker.acquire()
     with app.app_context(), get_db(app).transaction() as session:
@@ -133,7 +134,7 @@ def main() -> None:
         shutil.copyfile(target_db, copy_db)
         print(f"built {args.rows:,} rows ({args.rows // 2:,} expired, journal_mode="
               f"{args.journal_mode}) in "
-              f"{time.perf_counter() - t:.1f} s; RSS before purge {rss_mb():.0f} MB")
+              f"{time.perf_counter() - t:.1f} s")
         purge = run_purge(workdir, target_db, now)
         purge_rss = rss_mb()
         raw_deleted, raw_seconds = run_raw(copy_db, cutoff)
