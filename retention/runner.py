@@ -77,14 +77,26 @@ class Runner:
             with self.db.transaction() as session:
                 erasure = service.claim_erasure(session, self.holder)
             if erasure is not None:
-                self.execute_erasure(erasure.id)
+                try:
+                    self.execute_erasure(erasure.id)
+                except Exception as exc:
+                    log.exception("erasure %s failed", erasure.id)
+                    with self.db.transaction() as session:
+                        service.fail_erasure(session, session.get(Erasure, erasure.id),
+                                             f"{type(exc).__name__}: {exc}"[:500])
                 done += 1
                 continue
             with self.db.transaction() as session:
                 run = service.claim_run(session, self.holder)
             if run is None:
                 break
-            self.execute_run(run.id)
+            try:
+                self.execute_run(run.id)
+            except Exception as exc:
+                log.exception("retention run %s failed", run.id)
+                with self.db.transaction() as session:
+                    service.fail_run(session, session.get(RetentionRun, run.id),
+                                     f"{type(exc).__name__}: {exc}"[:500])
             done += 1
         return done
 
@@ -123,6 +135,9 @@ class Runner:
             except SQLAlchemyError as exc:
                 entry.update(status="failed", error=_db_error(exc))
                 log.warning("retention target %s failed", name, exc_info=True)
+            except Exception as exc:  # a broken store must not stop the other targets
+                entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                log.exception("retention target %s failed", name)
             entry["seconds"] = round(time.monotonic() - started, 3)
             self._save(run_id, report, force=True)
             if progress:
@@ -224,6 +239,9 @@ class Runner:
                 entry.update(deleted=result.deleted, held=result.held)
             except SQLAlchemyError as exc:
                 entry.update(status="failed", error=_db_error(exc))
+            except Exception as exc:  # a broken store must not stop the erasure elsewhere
+                entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                log.exception("erasure in store %s failed", name)
         for target in policy.retention_targets:
             entry = report[target.name] = {"status": "succeeded", "deleted": 0, "held": 0,
                                            "error": None}

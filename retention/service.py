@@ -29,7 +29,7 @@ from retention.models import Erasure, LegalHold, RetentionRun
 from retention.targets import safe_url
 
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
-MAX_LIMIT = 1000
+MAX_ERASURE_RESTARTS = 3
 
 
 def validate_subject_id(subject_id: str) -> str:
@@ -339,11 +339,17 @@ def abandon_dead_work(session: Session, policy: Policy) -> list[str]:
         append_entry(session, "retention.run.abandoned", actor="scheduler",
                      details={"run_id": run.id, "holder": run.holder,
                               "totals": totals(run.report.get("targets", {}))})
+        if run.trigger == "resume":
+            continue  # resumed once already: the next scheduled purge takes it from here
         queue_run(session, policy, dry_run=run.dry_run, targets=_still_known(policy, run),
                   trigger="resume", actor="scheduler", resumes=run.id)
     for erasure in session.scalars(select(Erasure).where(Erasure.status == "running")):
+        restarts = int(erasure.report.get("restarts", 0))
+        if restarts >= MAX_ERASURE_RESTARTS:
+            fail_erasure(session, erasure, f"the runner stopped {restarts + 1} times")
+            continue
         erasure.status = "queued"
-        erasure.report = {**erasure.report, "restarts": int(erasure.report.get("restarts", 0)) + 1}
+        erasure.report = {**erasure.report, "restarts": restarts + 1}
         append_entry(session, "erasure.restarted", actor="scheduler",
                      details={"erasure_id": erasure.id, "holder": erasure.holder})
     return abandoned
@@ -461,6 +467,17 @@ def finish_erasure(session: Session, erasure: Erasure, targets: dict[str, dict[s
                           "rows_deleted": document["rows_deleted"],
                           "rows_kept_under_holds": document["rows_kept_under_holds"],
                           "targets": document["targets"], "audit_key_destroyed": shredded})
+    erasure.subject_id = None
+
+
+def fail_erasure(session: Session, erasure: Erasure, message: str) -> None:
+    """Close an erasure that could not be carried out; audited. It may be requested again."""
+    erasure.status = "failed"
+    erasure.error = message
+    erasure.finished_at = utcnow()
+    append_entry(session, "erasure.failed", actor=erasure.requested_by,
+                 subject_id=erasure.subject_id,
+                 details={"erasure_id": erasure.id, "error": message})
     erasure.subject_id = None
 
 

@@ -132,3 +132,21 @@ def test_cli_run_prints_the_report_as_a_table(retention_app, external, external_
 
     unknown = runner.invoke(args=["retention", "run", "--target", "nope"])
     assert unknown.exit_code != 0 and "unknown target" in unknown.output
+
+
+def test_a_broken_store_fails_alone(make_app):
+    app = make_app()
+
+    def broken(*_args):
+        raise RuntimeError("decisions table is being rebuilt")
+
+    healthy = ListStore([("u1", "behavioral", AS_OF - timedelta(days=100), 0)])
+    register_store(app, Store("broken", broken, broken))
+    register_store(app, Store("healthy", healthy.purge, healthy.erase))
+
+    report = run_now(app, as_of=AS_OF)
+
+    assert report["status"] == "failed"
+    assert by_target(report)["broken"]["status"] == "failed"
+    assert "being rebuilt" in by_target(report)["broken"]["error"]
+    assert by_target(report)["healthy"]["deleted"] == 1
