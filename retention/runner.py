@@ -303,12 +303,17 @@ def schedule_slot(spec: str, now: datetime) -> datetime:
     from apscheduler.triggers.cron import CronTrigger
 
     trigger = CronTrigger.from_crontab(value if kind == "cron" else spec, timezone="UTC")
-    probe = trigger.get_next_fire_time(None, now - timedelta(days=32))
-    slot = probe
-    while probe is not None and probe <= now + timedelta(seconds=1):
-        slot = probe
-        probe = trigger.get_next_fire_time(probe, probe + timedelta(seconds=1))
-    return (slot or now).astimezone(UTC)
+    horizon = now + timedelta(seconds=1)  # a job may start a hair after its fire time
+    for lookback in (timedelta(hours=1), timedelta(days=1), timedelta(days=32),
+                     timedelta(days=367)):
+        probe = trigger.get_next_fire_time(None, now - lookback)
+        slot = None
+        while probe is not None and probe <= horizon:
+            slot = probe
+            probe = trigger.get_next_fire_time(probe, probe + timedelta(seconds=1))
+        if slot is not None:
+            return slot.astimezone(UTC)
+    return now
 
 
 def purge_job(app: Flask, holder: str) -> None:
