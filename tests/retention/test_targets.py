@@ -190,7 +190,7 @@ def test_batches_are_bounded_and_progress_is_reported(retention_app, external, e
 
 
 @pytest.mark.parametrize("hold", [{"subject_id": "u1"}, {"category": "behavioral"}])
-def test_held_rows_are_skipped_and_counted(retention_app, external, external_url, client,
+def test_held_rows_are_skipped_and_counted(retention_app, external, external_url,
                                            make_key, hold):
     old = (AS_OF - timedelta(days=200)).isoformat()
     rows = [{"id": 1, "user_id": "u1", "kind": "behavioral", "ts": old},
