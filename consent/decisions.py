@@ -166,12 +166,17 @@ def purge_decisions(session: Session, cutoffs: dict[str, datetime], held: Held, 
         held_count = session.scalar(select(func.count()).select_from(Decision)
                                     .where(expired, held_clause)) or 0
         query = query.where(~held_clause)
+    if dry_run:  # count everything in one call; nothing is deleted
+        matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        return BatchResult(matched=matched, held=held_count, done=True)
     ids = session.scalars(query.order_by(Decision.decided_at).limit(limit)).all()
-    if ids and not dry_run:
+    if ids:
         session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
         session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
-    return BatchResult(matched=len(ids), deleted=0 if dry_run else len(ids), held=held_count,
-                       done=dry_run or len(ids) < limit)
+    done = len(ids) < limit
+    # held rows are reported once, with the batch that finishes the store
+    return BatchResult(matched=len(ids), deleted=len(ids), held=held_count if done else 0,
+                       done=done)
 
 
 def erase_decisions(session: Session, subject_id: str, held: Held) -> BatchResult:

@@ -84,15 +84,17 @@ def _blueprints():
     from consent.signals_views import blp as signals_blp
     from consent.views import blp as consent_blp
     from consentry.ops import blp as ops_blp
+    from retention.views import blp as retention_blp
 
-    return [ops_blp, consent_blp, signals_blp, decisions_blp]
+    return [ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp]
 
 
 def _domain_initialisers():
     """Each domain's `init_app`: registers its stores, jobs and CLI groups."""
-    from consent.web import init_app as consent_init
+    from consent.web import init_app as init_consent
+    from retention.web import init_app as init_retention
 
-    return [consent_init]
+    return [init_consent, init_retention]
 
 
 def _configure_logging(app: Flask) -> None:

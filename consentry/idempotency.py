@@ -98,11 +98,15 @@ def purge_records(session, cutoffs, held: Held, limit: int, dry_run: bool) -> Ba
     query = select(IdempotencyRecord.id).where(expired)
     if not_held is not None:
         query = query.where(not_held)
+    if dry_run:  # count everything in one call; nothing is deleted
+        matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        return BatchResult(matched=matched, held=held_count, done=True)
     ids = session.scalars(query.order_by(IdempotencyRecord.id).limit(limit)).all()
-    if ids and not dry_run:
+    if ids:
         session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
-    return BatchResult(matched=len(ids), deleted=0 if dry_run else len(ids), held=held_count,
-                       done=len(ids) < limit or dry_run)
+    done = len(ids) < limit
+    return BatchResult(matched=len(ids), deleted=len(ids), held=held_count if done else 0,
+                       done=done)
 
 
 def erase_records(session, subject_id: str, held: Held) -> BatchResult:

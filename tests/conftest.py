@@ -40,7 +40,16 @@ _PG_SKIP_REASON: list[str] = []
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without PostgreSQL: fail the run if it is required, else drop that half with one line."""
+    """Without PostgreSQL: fail the run if it is required, else drop that half with one line.
+
+    Tests marked `postgres_only` (several processes against one server) run on that half only.
+    """
+    sqlite_only_copies = [item for item in items if item.get_closest_marker("postgres_only")
+                          and getattr(item, "callspec", None)
+                          and item.callspec.params.get("database_url") == "sqlite"]
+    if sqlite_only_copies:
+        items[:] = [item for item in items if item not in sqlite_only_copies]
+        config.hook.pytest_deselected(items=sqlite_only_copies)
     if not any(_uses_postgres(item) for item in items):
         return
     why = _pg_available()

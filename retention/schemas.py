@@ -1,0 +1,129 @@
+"""Marshmallow schemas of the retention API."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from retention.models import RUN_STATUSES
+
+
+class ListQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 1000))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 500))
+
+
+class RunListQuerySchema(ListQuerySchema):
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(RUN_STATUSES))
+
+
+class HoldListQuerySchema(ListQuerySchema):
+    include_lifted = ma.fields.Boolean(load_default=False)
+
+
+class RunRequestSchema(ma.Schema):
+    dry_run = ma.fields.Boolean(load_default=False)
+    targets = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 200)),
+                             load_default=None, allow_none=True,
+                             validate=ma.validate.Length(max=1000),
+                             metadata={"description": "Target names; leave out for every target"})
+
+
+class RunQueuedSchema(ma.Schema):
+    run_id = ma.fields.String(required=True)
+    status = ma.fields.String()
+
+
+class TargetReportSchema(ma.Schema):
+    name = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["pending", "running", "succeeded", "failed",
+                                                 "skipped"]})
+    matched = ma.fields.Integer()
+    deleted = ma.fields.Integer()
+    held = ma.fields.Integer(metadata={"description": "Rows skipped for legal holds"})
+    error = ma.fields.String(allow_none=True)
+    timestamp_form = ma.fields.String()
+    longest_batch_ms = ma.fields.Float()
+    batches = ma.fields.Integer()
+
+
+class TotalsSchema(ma.Schema):
+    matched = ma.fields.Integer()
+    deleted = ma.fields.Integer()
+    held = ma.fields.Integer()
+
+
+class RunSchema(ma.Schema):
+    run_id = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": list(RUN_STATUSES)})
+    dry_run = ma.fields.Boolean()
+    trigger = ma.fields.String()
+    requested_by = ma.fields.String()
+    targets_requested = ma.fields.List(ma.fields.String(), allow_none=True)
+    scheduled_for = ma.fields.String(allow_none=True)
+    resumes = ma.fields.String(allow_none=True)
+    cutoffs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(allow_none=True),
+                             metadata={"description": "Class → cutoff (null: kept)"})
+    targets = ma.fields.List(ma.fields.Nested(TargetReportSchema))
+    totals = ma.fields.Nested(TotalsSchema)
+    policy_version = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String()
+    started_at = ma.fields.String(allow_none=True)
+    finished_at = ma.fields.String(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+
+
+class RunListSchema(ma.Schema):
+    runs = ma.fields.List(ma.fields.Nested(RunSchema))
+    next = ma.fields.String(allow_none=True)
+
+
+class HoldRequestSchema(ma.Schema):
+    subject_id = ma.fields.String(load_default=None)
+    category = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 2000))
+    until = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class HoldSchema(ma.Schema):
+    id = ma.fields.String()
+    subject_id = ma.fields.String(allow_none=True)
+    category = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    until = ma.fields.String(allow_none=True)
+    created_by = ma.fields.String()
+    created_at = ma.fields.String()
+    lifted_at = ma.fields.String(allow_none=True)
+    active = ma.fields.Boolean()
+
+
+class HoldListSchema(ma.Schema):
+    holds = ma.fields.List(ma.fields.Nested(HoldSchema))
+    next = ma.fields.String(allow_none=True)
+
+
+class RetentionPolicySchema(ma.Schema):
+    policy_version = ma.fields.String()
+    classes = ma.fields.List(ma.fields.Dict())
+    decisions_class = ma.fields.String()
+    targets = ma.fields.List(ma.fields.Dict())
+    schedule = ma.fields.String()
+
+
+class ErasureQueuedSchema(ma.Schema):
+    erasure_id = ma.fields.String(required=True)
+    status = ma.fields.String()
+
+
+class ErasureSchema(ma.Schema):
+    erasure_id = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["queued", "running", "succeeded", "failed"]})
+    subject_ref = ma.fields.String()
+    requested_by = ma.fields.String()
+    created_at = ma.fields.String()
+    started_at = ma.fields.String(allow_none=True)
+    finished_at = ma.fields.String(allow_none=True)
+    targets = ma.fields.List(ma.fields.Nested(TargetReportSchema))
+    error = ma.fields.String(allow_none=True)
+    certificate = ma.fields.Dict(allow_none=True, metadata={
+        "description": "{document, signature}: the signature (Ed25519, canonical JSON) "
+                       "verifies with the key of its kid at /.well-known/consentry-keys"})

@@ -1,0 +1,122 @@
+"""HTTP views of retention: policy, runs, legal holds and erasures."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from consentry.auth import current_principal, scoped
+from consentry.db import get_session
+from retention import service
+from retention.schemas import (
+    ErasureQueuedSchema,
+    ErasureSchema,
+    HoldListQuerySchema,
+    HoldListSchema,
+    HoldRequestSchema,
+    HoldSchema,
+    RetentionPolicySchema,
+    RunListQuerySchema,
+    RunListSchema,
+    RunQueuedSchema,
+    RunRequestSchema,
+    RunSchema,
+)
+
+blp = Blueprint("retention", __name__, description="Retention runs, legal holds and erasure")
+
+
+def _policy():
+    return current_app.extensions["consentry.policy"]
+
+
+@blp.route("/v1/retention/policy")
+class RetentionPolicyView(MethodView):
+    @scoped("retention:admin")
+    @blp.response(200, RetentionPolicySchema)
+    def get(self):
+        """Retention classes, their days and every target."""
+        return service.describe_policy(_policy())
+
+
+@blp.route("/v1/retention/runs")
+class RunsView(MethodView):
+    @scoped("retention:admin")
+    @blp.arguments(RunRequestSchema)
+    @blp.response(202, RunQueuedSchema)
+    def post(self, body):
+        """Queue a run (a dry run only counts); the scheduler starts it within seconds."""
+        run = service.queue_run(get_session(), _policy(), dry_run=body["dry_run"],
+                                targets=body["targets"], trigger="api",
+                                actor=current_principal().name)
+        return {"run_id": run.id, "status": run.status}
+
+    @scoped("retention:admin")
+    @blp.arguments(RunListQuerySchema, location="query")
+    @blp.response(200, RunListSchema)
+    def get(self, query):
+        """Runs, newest first."""
+        runs, cursor = service.list_runs(get_session(), query["limit"], query["cursor"],
+                                         query["status"])
+        return {"runs": [service.run_document(r) for r in runs], "next": cursor}
+
+
+@blp.route("/v1/retention/runs/<run_id>")
+class RunView(MethodView):
+    @scoped("retention:admin")
+    @blp.response(200, RunSchema)
+    def get(self, run_id):
+        """A run: status, cutoffs, per-target rows matched, deleted and held."""
+        return service.run_document(service.get_run(get_session(), run_id))
+
+
+@blp.route("/v1/retention/holds")
+class HoldsView(MethodView):
+    @scoped("retention:admin")
+    @blp.arguments(HoldRequestSchema)
+    @blp.response(201, HoldSchema)
+    def post(self, body):
+        """Place a legal hold on a subject or a category."""
+        hold = service.create_hold(get_session(), _policy(), subject_id=body["subject_id"],
+                                   category=body["category"], reason=body["reason"],
+                                   until=body["until"], actor=current_principal().name)
+        return service.hold_document(hold)
+
+    @scoped("retention:admin")
+    @blp.arguments(HoldListQuerySchema, location="query")
+    @blp.response(200, HoldListSchema)
+    def get(self, query):
+        """Legal holds, newest first (active ones unless include_lifted)."""
+        holds, cursor = service.list_holds(get_session(), query["limit"], query["cursor"],
+                                           query["include_lifted"])
+        return {"holds": [service.hold_document(h) for h in holds], "next": cursor}
+
+
+@blp.route("/v1/retention/holds/<hold_id>")
+class HoldView(MethodView):
+    @scoped("retention:admin")
+    @blp.response(200, HoldSchema)
+    def delete(self, hold_id):
+        """Lift a legal hold."""
+        hold = service.lift_hold(get_session(), hold_id, current_principal().name)
+        return service.hold_document(hold)
+
+
+@blp.route("/v1/subjects/<subject_id>/erasure")
+class ErasureRequestView(MethodView):
+    @scoped("erasure:write")
+    @blp.response(202, ErasureQueuedSchema)
+    def post(self, subject_id):
+        """Erase a subject (GDPR Art. 17); the scheduler carries it out within seconds."""
+        erasure = service.queue_erasure(get_session(), subject_id, current_principal().name)
+        return {"erasure_id": erasure.id, "status": erasure.status}
+
+
+@blp.route("/v1/erasures/<erasure_id>")
+class ErasureView(MethodView):
+    @scoped("erasure:write")
+    @blp.response(200, ErasureSchema)
+    def get(self, erasure_id):
+        """An erasure: rows deleted per target, what holds kept, the signed certificate."""
+        return service.erasure_document(service.get_erasure(get_session(), erasure_id))

@@ -1,0 +1,75 @@
+"""Retention and erasure reach the service's own stores: decisions, evidence, idempotency."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from consent.models import ConsentEvent, Decision
+from consentry.db import get_db
+from consentry.models import IdempotencyRecord
+from tests.retention.conftest import by_target, run_now
+from tests.retention.test_api import poll
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def count(app, model, **where):
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        query = select(func.count()).select_from(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return s.scalar(query)
+
+
+def test_erasure_clears_decisions_evidence_and_idempotency_but_keeps_consent_proof(
+        app, client, make_key):
+    admin = make_key("admin")
+    r = client.put("/v1/subjects/u-42/consents", headers={**admin, "Idempotency-Key": "k-1"},
+                   json={"source": "pc", "choices": [{"purpose": "personalization",
+                                                      "status": "granted"}],
+                         "evidence": {"user_agent": "Firefox", "ip": "203.0.113.7"}})
+    assert r.status_code == 200
+    client.post("/v1/decisions", headers=admin, json={
+        "subject_id": "u-42", "surface": "hero", "item": {"id": "1", "label": "Shoes"},
+        "signals_used": [{"category": "behavioral", "summary": "viewed shoes"}],
+        "decided_at": iso(datetime.now(UTC))})
+    erasure_id = client.post("/v1/subjects/u-42/erasure", headers=admin).get_json()["erasure_id"]
+    poll(app)
+    body = client.get(f"/v1/erasures/{erasure_id}", headers=admin).get_json()
+    assert body["status"] == "succeeded", body
+    targets = body["certificate"]["document"]["targets"]
+    assert targets["decisions"]["deleted"] == 1
+    assert targets["idempotency_records"]["deleted"] == 1
+    assert targets["consent_evidence"]["deleted"] == 1
+    assert count(app, Decision, subject_id="u-42") == 0
+    assert count(app, IdempotencyRecord, subject_id="u-42") == 0
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        events = s.scalars(select(ConsentEvent).where(ConsentEvent.subject_id == "u-42")).all()
+    assert [(e.status, e.evidence) for e in events] == [("granted", None)]
+    state = client.get("/v1/subjects/u-42/consents", headers=admin).get_json()
+    assert next(e for e in state["entries"] if e["purpose"] == "personalization"
+                and e["category"] == "behavioral")["reason"] == "explicit_grant"
+
+
+def test_a_purge_deletes_decisions_past_the_behavioral_window(app, client, make_key):
+    admin = make_key("admin")
+    now = datetime.now(UTC)
+    for subject, age in [("old", 91), ("new", 89), ("held", 120)]:
+        client.post("/v1/decisions", headers=admin, json={
+            "subject_id": subject, "surface": "hero", "item": {"id": "1"},
+            "signals_used": [{"category": "behavioral"}],
+            "decided_at": iso(now - timedelta(days=age))})
+    client.post("/v1/retention/holds", headers=admin,
+                json={"subject_id": "held", "reason": "litigation"})
+    dry = by_target(run_now(app, dry_run=True, as_of=now))["decisions"]
+    assert (dry["matched"], dry["deleted"], dry["held"]) == (1, 0, 1)
+    report = run_now(app, as_of=now)
+    assert by_target(report)["decisions"]["deleted"] == 1
+    assert by_target(report)["decisions"]["held"] == 1
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        left = set(s.scalars(select(Decision.subject_id)))
+    assert left == {"new", "held"}
