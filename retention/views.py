@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from consentry.auth import current_principal, scoped
 from consentry.db import get_session
+from consentry.idempotency import idempotent
 from retention import service
 from retention.schemas import (
     ErasureQueuedSchema,
@@ -43,6 +44,7 @@ class RetentionPolicyView(MethodView):
 @blp.route("/v1/retention/runs")
 class RunsView(MethodView):
     @scoped("retention:admin")
+    @idempotent
     @blp.arguments(RunRequestSchema)
     @blp.response(202, RunQueuedSchema)
     def post(self, body):
@@ -74,6 +76,7 @@ class RunView(MethodView):
 @blp.route("/v1/retention/holds")
 class HoldsView(MethodView):
     @scoped("retention:admin")
+    @idempotent
     @blp.arguments(HoldRequestSchema)
     @blp.response(201, HoldSchema)
     def post(self, body):
@@ -96,6 +99,7 @@ class HoldsView(MethodView):
 @blp.route("/v1/retention/holds/<hold_id>")
 class HoldView(MethodView):
     @scoped("retention:admin")
+    @idempotent
     @blp.response(200, HoldSchema)
     def delete(self, hold_id):
         """Lift a legal hold."""
@@ -106,6 +110,7 @@ class HoldView(MethodView):
 @blp.route("/v1/subjects/<subject_id>/erasure")
 class ErasureRequestView(MethodView):
     @scoped("erasure:write")
+    @idempotent
     @blp.response(202, ErasureQueuedSchema)
     def post(self, subject_id):
         """Erase a subject (GDPR Art. 17); the scheduler carries it out within seconds."""

@@ -73,3 +73,17 @@ def test_a_purge_deletes_decisions_past_the_behavioral_window(app, client, make_
     with app.app_context(), get_db(app).transaction(write=False) as s:
         left = set(s.scalars(select(Decision.subject_id)))
     assert left == {"new", "held"}
+
+
+def test_retention_writes_honour_idempotency_keys(app, client, make_key):
+    admin = {**make_key("admin"), "Idempotency-Key": "erase-u-7-once"}
+    first = client.post("/v1/subjects/u-7/erasure", headers=admin)
+    again = client.post("/v1/subjects/u-7/erasure", headers=admin)
+    assert first.status_code == again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    hold = {**make_key("admin"), "Idempotency-Key": "hold-1"}
+    body = {"subject_id": "u-8", "reason": "litigation"}
+    assert client.post("/v1/retention/holds", json=body, headers=hold).status_code == 201
+    assert client.post("/v1/retention/holds", json={**body, "reason": "other"},
+                       headers=hold).status_code == 409
