@@ -29,7 +29,7 @@ blp = Blueprint("decisions", __name__, description="Decisions and why am I seein
 class Decisions(MethodView):
     @scoped("decisions:write")
     @idempotent
-    @blp.arguments(DecisionSchema)
+    @blp.arguments(DecisionSchema())
     @blp.response(201, DecisionResultSchema)
     def post(self, body):
         """Record what was shown and why; judged against consent at `decided_at`."""
@@ -71,7 +71,7 @@ class Explanation(MethodView):
 @blp.route("/v1/subjects/<subject_id>/explanations")
 class Explanations(MethodView):
     @scoped("explanations:read")
-    @blp.arguments(ExplanationListQuerySchema, location="query")
+    @blp.arguments(ExplanationListQuerySchema(), location="query")
     @blp.response(200, ExplanationListSchema)
     def get(self, args, subject_id):
         """The subject's recent explanations, newest first."""

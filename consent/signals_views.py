@@ -27,7 +27,7 @@ blp = Blueprint("signals", __name__, description="Signal gate for personalizatio
 @blp.route("/v1/subjects/<subject_id>/allowed-signals")
 class AllowedSignals(MethodView):
     @scoped("signals:read")
-    @blp.arguments(AllowedSignalsQuerySchema, location="query")
+    @blp.arguments(AllowedSignalsQuerySchema(), location="query")
     @blp.response(200, AllowedSignalsSchema)
     def get(self, args, subject_id):
         """Which signal categories this purpose and channel may use, each denial with a reason.
@@ -54,7 +54,7 @@ class AllowedSignals(MethodView):
 @blp.route("/v1/signals/check")
 class SignalCheck(MethodView):
     @scoped("signals:read")
-    @blp.arguments(SignalCheckSchema)
+    @blp.arguments(SignalCheckSchema())
     @blp.response(200, SignalCheckResultSchema)
     def post(self, body):
         """Batch: up to 1,000 subjects in one call, answered with one database query."""
@@ -81,7 +81,7 @@ def _valid_subject(subject_id: str) -> bool:
 @blp.route("/v1/changes")
 class Changes(MethodView):
     @scoped("signals:read")
-    @blp.arguments(ChangesQuerySchema, location="query")
+    @blp.arguments(ChangesQuerySchema(), location="query")
     @blp.response(200, ChangesSchema)
     def get(self, args):
         """Subjects whose effective state changed, in commit order; follow `next`."""

@@ -72,7 +72,7 @@ class PolicyView(MethodView):
 class Consents(MethodView):
     @scoped("preferences:write")
     @idempotent
-    @blp.arguments(ConsentWriteSchema)
+    @blp.arguments(ConsentWriteSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def put(self, body, subject_id):
         """Record choices (each an append-only event); answer the new state and a receipt.
@@ -92,7 +92,7 @@ class Consents(MethodView):
                                                       utcnow()), receipt)
 
     @scoped("preferences:read")
-    @blp.arguments(ConsentQuerySchema, location="query")
+    @blp.arguments(ConsentQuerySchema(), location="query")
     @blp.response(200, ConsentStateSchema)
     def get(self, args, subject_id):
         """The effective status and reason of every toggle, now or `?at=` a past moment."""
@@ -117,7 +117,7 @@ class Consents(MethodView):
 @blp.route("/v1/subjects/<subject_id>/consents/history")
 class ConsentHistory(MethodView):
     @scoped("preferences:read")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, HistorySchema)
     def get(self, args, subject_id):
         """The subject's consent events, newest first."""
@@ -139,7 +139,7 @@ class ReceiptView(MethodView):
 class OptOut(MethodView):
     @scoped("preferences:write")
     @idempotent
-    @blp.arguments(OptOutSchema)
+    @blp.arguments(OptOutSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def post(self, body, subject_id):
         """Global switches: `personalization` (do not personalize me), `sale_sharing`, `all`."""
@@ -153,7 +153,7 @@ class OptOut(MethodView):
 
     @scoped("preferences:write")
     @idempotent
-    @blp.arguments(OptOutQuerySchema, location="query")
+    @blp.arguments(OptOutQuerySchema(), location="query")
     @blp.response(200, ConsentWriteResultSchema)
     def delete(self, args, subject_id):
         """Undo one opt-out (`?scope=`). A request carrying GPC keeps sale/sharing off."""

@@ -45,7 +45,7 @@ class RetentionPolicyView(MethodView):
 class RunsView(MethodView):
     @scoped("retention:admin")
     @idempotent
-    @blp.arguments(RunRequestSchema)
+    @blp.arguments(RunRequestSchema())
     @blp.response(202, RunQueuedSchema)
     def post(self, body):
         """Queue a run (a dry run only counts); the scheduler starts it within seconds."""
@@ -55,7 +55,7 @@ class RunsView(MethodView):
         return {"run_id": run.id, "status": run.status}
 
     @scoped("retention:admin")
-    @blp.arguments(RunListQuerySchema, location="query")
+    @blp.arguments(RunListQuerySchema(), location="query")
     @blp.response(200, RunListSchema)
     def get(self, query):
         """Runs, newest first."""
@@ -77,7 +77,7 @@ class RunView(MethodView):
 class HoldsView(MethodView):
     @scoped("retention:admin")
     @idempotent
-    @blp.arguments(HoldRequestSchema)
+    @blp.arguments(HoldRequestSchema())
     @blp.response(201, HoldSchema)
     def post(self, body):
         """Place a legal hold on a subject or a category."""
@@ -87,7 +87,7 @@ class HoldsView(MethodView):
         return service.hold_document(hold)
 
     @scoped("retention:admin")
-    @blp.arguments(HoldListQuerySchema, location="query")
+    @blp.arguments(HoldListQuerySchema(), location="query")
     @blp.response(200, HoldListSchema)
     def get(self, query):
         """Legal holds, newest first (active ones unless include_lifted)."""
