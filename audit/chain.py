@@ -34,3 +34,26 @@ def entry_document(seq: int, ts: datetime | str, actor: str, action: str,
 def entry_hash(document: dict) -> str:
     """SHA-256 (hex) of the canonical JSON of an entry document."""
     return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+LOG_ID = "consentry-audit"
+CHECKPOINT_VERSION = 1
+
+
+def checkpoint_document(tree_size: int, root_hash: str, ts: datetime | str) -> dict:
+    """Return the signed statement of a checkpoint: the log's tree head at a time."""
+    return {
+        "v": CHECKPOINT_VERSION,
+        "log": LOG_ID,
+        "tree_size": tree_size,
+        "root_hash": root_hash,
+        "ts": ts if isinstance(ts, str) else format_ts(ts),
+    }
+
+
+def entry_line(document: dict) -> bytes:
+    """One line of an export's entries.jsonl: the canonical JSON that is hashed, and LF.
+
+    The line is exactly the hashed bytes, so a verifier hashes it without re-encoding.
+    """
+    return canonical_json(document) + b"\n"

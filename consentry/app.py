@@ -78,15 +78,18 @@ def _record_policy(app: Flask) -> None:
 
 
 def _blueprints():
+    from audit.views import blp as audit_blp
     from consent.views import blp as consent_blp
     from consentry.ops import blp as ops_blp
 
-    return [ops_blp, consent_blp]
+    return [ops_blp, consent_blp, audit_blp]
 
 
 def _domain_initialisers():
     """Each domain's `init_app`: registers its stores, jobs and CLI groups."""
-    return []
+    from audit.web import init_app as init_audit
+
+    return [init_audit]
 
 
 def _configure_logging(app: Flask) -> None:

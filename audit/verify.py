@@ -1,0 +1,574 @@
+"""Verify an audit export bundle offline: `python -m audit.verify BUNDLE [--public-key FILE]`.
+
+Needs only the standard library, `cryptography` and the pure modules
+`consentry.canonical`, `consentry.signing`, `audit.chain` and `audit.merkle`: no
+database, no service. Exit 0 intact, 1 tampered, 2 unusable input. Damage is named
+per entry: modified, removed, inserted, duplicated, reordered, truncated; and per
+signature: bad signature, unknown key. Entries whose subject key was destroyed
+(crypto-shredding) are reported as shredded: their proofs still hold.
+
+Intact bundles take a fast path that hashes each line once; only a bundle that
+fails it is parsed in full to name what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from audit import merkle
+from audit.chain import checkpoint_document
+from consentry.signing import SignatureError, keys_by_kid, verify_document
+
+KINDS = ("modified", "removed", "inserted", "duplicated", "reordered", "truncated",
+         "bad signature", "unknown key")
+ENTRIES = "entries.jsonl"
+UNSIGNED_FILES = ("manifest.json", "manifest.sig")
+_sha256 = hashlib.sha256
+
+
+class Unusable(Exception):
+    """The input cannot be checked at all (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of damage: its kind (one of KINDS), where, and what was seen."""
+
+    kind: str
+    where: str
+    detail: str = ""
+    seq: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.where}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class Report:
+    """The verdict on a bundle."""
+
+    findings: list[Finding] = field(default_factory=list)
+    shredded: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    count: int = 0
+    unusable: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.unusable:
+            return 2
+        return 1 if self.findings else 0
+
+    def kinds(self) -> set[str]:
+        return {f.kind for f in self.findings}
+
+    def add(self, kind: str, where: str, detail: str = "", seq: int | None = None) -> None:
+        assert kind in KINDS, kind
+        self.findings.append(Finding(kind, where, detail, seq))
+
+
+# --- where the files come from ------------------------------------------------------------
+
+class Source:
+    """The files of a bundle: a zip on disk or, in tests, a dict of name → bytes."""
+
+    def __init__(self, files: dict[str, bytes] | None = None, zip_path: str | None = None):
+        self._files = files
+        self._zip = None
+        if zip_path is not None:
+            try:
+                self._zip = zipfile.ZipFile(zip_path)
+            except (OSError, zipfile.BadZipFile) as exc:
+                raise Unusable(f"{zip_path}: not a readable zip bundle ({exc})") from exc
+
+    def names(self) -> list[str]:
+        if self._zip is not None:
+            return [i.filename for i in self._zip.infolist() if not i.is_dir()]
+        return list(self._files or {})
+
+    def open(self, name: str):
+        try:
+            if self._zip is not None:
+                return self._zip.open(name)
+            return io.BytesIO(self._files[name])
+        except KeyError:
+            raise FileNotFoundError(name) from None
+
+    def read(self, name: str) -> bytes:
+        with self.open(name) as f:
+            return f.read()
+
+    def sha256(self, name: str) -> str:
+        sha = _sha256()
+        with self.open(name) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+        return sha.hexdigest()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+class _AnyKid(dict):
+    """One PEM key, with no key id of its own: it answers for any key id."""
+
+    def __init__(self, key: Ed25519PublicKey):
+        super().__init__()
+        self.key = key
+
+    def get(self, _kid, default=None):
+        return self.key
+
+
+def load_public_keys(path: str) -> dict:
+    """Load published keys: a JWKS (as /.well-known/consentry-keys), one JWK, or a PEM."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise Unusable(f"cannot read public key file {path}: {exc}") from exc
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = load_pem_public_key(data)
+            if not isinstance(key, Ed25519PublicKey):
+                raise Unusable(f"{path}: not an Ed25519 public key")
+            return _AnyKid(key)
+        doc = json.loads(data)
+        return keys_by_kid(doc if "keys" in doc else [doc])
+    except (ValueError, KeyError, TypeError, SignatureError) as exc:
+        raise Unusable(f"{path}: not a JWKS, JWK or PEM public key ({exc})") from exc
+
+
+def _check_signature(report: Report, keys: dict, document, signature, where: str) -> bool:
+    if not isinstance(signature, dict) or not isinstance(document, dict):
+        report.add("bad signature", where, "signature missing or malformed")
+        return False
+    if keys.get(signature.get("kid")) is None:
+        report.add("unknown key", where, f"key id {signature.get('kid')!r} is not published")
+        return False
+    try:
+        verify_document(keys, document, signature)
+    except SignatureError as exc:
+        report.add("bad signature", where, str(exc))
+        return False
+    return True
+
+
+def _json(source: Source, name: str):
+    try:
+        return json.loads(source.read(name))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return ValueError
+
+
+def _checkpoint(report: Report, keys: dict, statement, where: str) -> dict | None:
+    """Check a checkpoint statement's signature; return its document if it is well formed."""
+    if not isinstance(statement, dict) or not isinstance(statement.get("checkpoint"), dict):
+        report.add("modified", where, "not a checkpoint statement")
+        return None
+    doc = statement["checkpoint"]
+    try:
+        canonical = checkpoint_document(int(doc["tree_size"]), str(doc["root_hash"]),
+                                        str(doc["ts"]))
+    except (KeyError, TypeError, ValueError):
+        report.add("modified", where, "checkpoint fields missing")
+        return None
+    if canonical != doc:
+        report.add("modified", where, "unexpected checkpoint fields")
+    _check_signature(report, keys, doc, statement.get("signature"), where)
+    return doc
+
+
+# --- entries ------------------------------------------------------------------------------
+
+@dataclass
+class _Record:
+    line: int
+    raw: bytes
+    digest: str
+    seq: int | None
+    prev: str | None
+    doc: dict | None
+
+
+def _lines(source: Source) -> Iterator[bytes]:
+    with source.open(ENTRIES) as f:
+        yield from f
+
+
+def _proofs(source: Source, report: Report) -> dict[int, list[bytes]]:
+    proofs: dict[int, list[bytes]] = {}
+    try:
+        for raw in io.BytesIO(source.read("inclusion.jsonl")):
+            item = json.loads(raw)
+            proofs[int(item["seq"])] = [bytes.fromhex(h) for h in item["proof"]]
+    except FileNotFoundError:
+        report.add("removed", "inclusion.jsonl", "the inclusion proofs are missing")
+    except (ValueError, KeyError, TypeError):
+        report.add("modified", "inclusion.jsonl", "unreadable inclusion proofs")
+    return proofs
+
+
+def _fast_check(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
+                shredded_refs: set[str], report: Report) -> bool:
+    """Hash each line once and follow the chain; True when everything holds."""
+    rng = manifest["range"]
+    filtered = manifest.get("filter") is not None
+    size, root = int(manifest["tree_size"]), bytes.fromhex(manifest["root_hash"])
+    expected_seqs = sorted(proofs) if filtered else None
+    prev = (rng.get("first_prev_hash") or "").encode()
+    seq = rng.get("first_seq")
+    count = 0
+    digest = ""
+    for line in _lines(source):
+        if not line.endswith(b"\n"):
+            return False
+        raw = line[:-1]
+        digest = _sha256(raw).hexdigest()
+        if filtered:
+            if count >= len(expected_seqs):
+                return False
+            seq = expected_seqs[count]
+            if b'"seq":%d,' % seq not in raw or not merkle.verify_inclusion(
+                    seq - 1, size, merkle.leaf_hash(bytes.fromhex(digest)), proofs[seq], root):
+                return False
+        else:
+            if b'"prev_hash":"' + prev + b'"' not in raw or b'"seq":%d,' % seq not in raw:
+                return False
+            prev = digest.encode()
+            seq += 1
+        if b'"personal":' in raw:
+            _note_shredded(raw, shredded_refs, report)
+        count += 1
+    if count != manifest["count"]:
+        return False
+    report.count = count
+    if filtered or count == 0:
+        return count == len(proofs)
+    last = rng["last_seq"]
+    if digest != rng.get("last_entry_hash") or last not in proofs:
+        return False
+    return merkle.verify_inclusion(last - 1, size, merkle.leaf_hash(bytes.fromhex(digest)),
+                                   proofs[last], root)
+
+
+def _note_shredded(raw: bytes, shredded_refs: set[str], report: Report) -> None:
+    try:
+        doc = json.loads(raw)
+        personal = doc["details"]["personal"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if isinstance(personal, dict) and (personal.get("shredded")
+                                       or doc.get("subject_ref") in shredded_refs):
+        report.shredded.append(doc["seq"])
+
+
+def _parse(source: Source) -> tuple[list[_Record], bool]:
+    """Every line as a record; also whether the last line was cut short."""
+    records: list[_Record] = []
+    cut = False
+    for number, line in enumerate(_lines(source), 1):
+        raw = line[:-1] if line.endswith(b"\n") else line
+        if not line.endswith(b"\n"):
+            cut = True
+        try:
+            doc = json.loads(raw)
+            seq = doc["seq"] if isinstance(doc, dict) and type(doc.get("seq")) is int else None
+            prev = doc.get("prev_hash") if isinstance(doc, dict) else None
+        except ValueError:
+            doc, seq, prev = None, None, None
+        records.append(_Record(number, raw, _sha256(raw).hexdigest(), seq,
+                               prev if isinstance(prev, str) else None, doc))
+    return records, cut
+
+
+def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
+              report: Report) -> None:
+    """Name each piece of damage in entries.jsonl (the bundle failed the fast path)."""
+    rng = manifest["range"]
+    filtered = manifest.get("filter") is not None
+    size, root = int(manifest["tree_size"]), bytes.fromhex(manifest["root_hash"])
+    if filtered:
+        expected = sorted(proofs)
+    elif rng.get("first_seq") is None:
+        expected = []
+    else:
+        expected = list(range(rng["first_seq"], rng["last_seq"] + 1))
+    position = {s: i for i, s in enumerate(expected)}
+    records, cut = _parse(source)
+    if cut:
+        last = records[-1]
+        report.add("truncated", f"line {last.line}", "the file ends inside an entry")
+        if last.seq is None or last.doc is None:
+            records.pop()
+    by_seq: dict[int, list[_Record]] = {}
+    for r in records:
+        if r.seq is not None:
+            by_seq.setdefault(r.seq, []).append(r)
+
+    def good(r: _Record) -> bool:
+        """The record is the authentic entry for its seq."""
+        s = r.seq
+        if s not in position:
+            return False
+        if filtered:
+            return merkle.verify_inclusion(s - 1, size, merkle.leaf_hash(bytes.fromhex(r.digest)),
+                                           proofs[s], root)
+        i = position[s]
+        if i == len(expected) - 1:
+            return r.digest == rng.get("last_entry_hash")
+        after = by_seq.get(expected[i + 1])
+        if after:
+            return any(a.prev == r.digest for a in after)
+        # the next entry is missing too: fall back on the link backwards
+        before = by_seq.get(expected[i - 1], []) if i else []
+        links = {b.digest for b in before} | ({rng.get("first_prev_hash")} if i == 0 else set())
+        return r.prev in links
+
+    accepted: dict[int, _Record] = {}
+    for s, candidates in by_seq.items():
+        fits = [r for r in candidates if good(r)]
+        if fits:  # of identical copies, keep the one nearest where it belongs
+            accepted[s] = min(fits, key=lambda r: abs(r.line - 1 - position[s]))
+    accepted_ids = {id(r) for r in accepted.values()}
+    authentic_bytes = {r.raw: r for r in accepted.values()}
+
+    # Walk the file: accepted records separate segments of unexplained lines and gaps.
+    unexplained: list[_Record] = []
+    prev_index = -1
+    order_broken: _Record | None = None
+
+    def close_segment(upto: int, trailing: bool) -> None:
+        missing = [expected[i] for i in range(prev_index + 1, upto) if expected[i] not in accepted]
+        extras = []
+        for r in unexplained:
+            original = authentic_bytes.get(r.raw)
+            if original is not None:
+                report.add("duplicated", f"entry seq {original.seq}",
+                           f"line {r.line} repeats line {original.line}", original.seq)
+            else:
+                extras.append(r)
+        if missing and len(extras) == len(missing):
+            for s, r in zip(missing, extras, strict=True):
+                report.add("modified", f"entry seq {s}", f"line {r.line}", s)
+            return
+        for s in missing:
+            if trailing:
+                report.add("truncated", f"entry seq {s}", "missing from the end", s)
+            else:
+                report.add("removed", f"entry seq {s}", "", s)
+        for r in extras:
+            report.add("inserted", f"line {r.line}",
+                       f"seq {r.seq}" if r.seq is not None else "not an entry", r.seq)
+
+    for r in records:
+        if id(r) not in accepted_ids:
+            unexplained.append(r)
+            continue
+        index = position[r.seq]
+        if index < prev_index:
+            order_broken = order_broken or r
+            continue
+        close_segment(index, trailing=False)
+        unexplained = []
+        prev_index = index
+    close_segment(len(expected), trailing=True)
+    if order_broken is not None:
+        report.add("reordered", f"entry seq {order_broken.seq}",
+                   f"line {order_broken.line} comes after a later entry", order_broken.seq)
+    report.count = len(records)
+
+
+# --- the bundle ---------------------------------------------------------------------------
+
+def verify_source(source: Source, public_keys: dict | None = None,
+                  previous_checkpoint: dict | None = None) -> Report:
+    """Check every signature, hash and proof of a bundle; name what is wrong."""
+    report = Report()
+    manifest = _json(source, "manifest.json")
+    if manifest is None or manifest is ValueError or not isinstance(manifest, dict):
+        raise Unusable("manifest.json is missing or not JSON: not an audit export bundle")
+    try:
+        int(manifest["tree_size"])
+        bytes.fromhex(manifest["root_hash"])
+        rng = manifest["range"]
+        files = dict(manifest["files"])
+        int(manifest["count"])
+        if not isinstance(rng, dict):
+            raise TypeError("range")
+    except (KeyError, TypeError, ValueError) as exc:
+        report.add("modified", "manifest.json", f"field {exc} missing or malformed")
+        return report
+    if public_keys is None:
+        bundled = _json(source, "keys.json")
+        try:
+            public_keys = keys_by_kid(bundled)
+        except (AttributeError, KeyError, TypeError, ValueError, SignatureError):
+            public_keys = {}
+        report.notes.append("signatures checked against keys.json inside the bundle; pass "
+                            "--public-key with the published keys to rule out a forgery")
+    signature = _json(source, "manifest.sig")
+    _check_signature(report, public_keys, manifest,
+                     signature if isinstance(signature, dict) else None, "manifest.json")
+
+    # Every file is the one the signed manifest names.
+    present = set(source.names())
+    for name, digest in files.items():
+        if name not in present:
+            report.add("removed", name, "file listed in the manifest is missing")
+        elif name != ENTRIES and source.sha256(name) != digest:
+            report.add("modified", name, "SHA-256 differs from the manifest")
+    for name in sorted(present - set(files) - set(UNSIGNED_FILES)):
+        report.add("inserted", name, "file not listed in the manifest")
+
+    checkpoint = _checkpoint(report, public_keys, _json(source, "checkpoint.json"),
+                             "checkpoint.json")
+    if checkpoint is not None and (checkpoint["tree_size"] != int(manifest["tree_size"])
+                                   or checkpoint["root_hash"] != manifest["root_hash"]):
+        report.add("modified", "checkpoint.json", "tree head differs from the manifest")
+    _consistency(source, report, public_keys, manifest, previous_checkpoint)
+
+    if ENTRIES not in present:
+        if ENTRIES not in files:
+            report.add("removed", ENTRIES, "the entries are missing")
+        return report
+    shredded_refs = set(manifest.get("shredded_subjects") or [])
+    proofs = _proofs(source, report)
+    entries_hash_ok = source.sha256(ENTRIES) == files.get(ENTRIES)
+    before = len(report.findings)
+    try:
+        intact = _fast_check(source, manifest, proofs, shredded_refs, report)
+    except (KeyError, TypeError, ValueError):
+        intact = False
+    if not intact:
+        report.shredded.clear()
+        _diagnose(source, manifest, proofs, report)
+        if len(report.findings) == before:
+            report.add("modified", ENTRIES, "the entries do not match their proofs")
+    elif not entries_hash_ok:
+        report.add("modified", ENTRIES, "SHA-256 differs from the manifest")
+    return report
+
+
+def _consistency(source: Source, report: Report, keys: dict, manifest: dict,
+                 previous: dict | None) -> None:
+    """Check that this tree extends the previous checkpoint (the bundle's, or the caller's)."""
+    proof_doc = _json(source, "consistency.json")
+    bundled = _json(source, "previous_checkpoint.json")
+    if previous is None and bundled is None:
+        if proof_doc is not None:
+            report.add("removed", "previous_checkpoint.json", "consistency proof without it")
+        return
+    where = "previous checkpoint" if previous is not None else "previous_checkpoint.json"
+    old = _checkpoint(report, keys, previous if previous is not None else bundled, where)
+    if old is None:
+        return
+    size, root = int(manifest["tree_size"]), manifest["root_hash"]
+    if old["tree_size"] == size:
+        if old["root_hash"] != root:
+            report.add("modified", where, "same tree size, different root: history rewritten")
+        return
+    if not isinstance(proof_doc, dict):
+        if previous is not None:
+            raise Unusable("this bundle carries no consistency proof to check your checkpoint")
+        report.add("removed", "consistency.json", "the consistency proof is missing")
+        return
+    if proof_doc.get("from_size") != old["tree_size"]:
+        if previous is not None:
+            raise Unusable(f"this bundle proves consistency from tree size "
+                           f"{proof_doc.get('from_size')}, your checkpoint has size "
+                           f"{old['tree_size']}")
+        report.add("modified", "consistency.json", "proof is not from the previous checkpoint")
+        return
+    try:
+        ok = merkle.verify_consistency(old["tree_size"], size, bytes.fromhex(old["root_hash"]),
+                                       bytes.fromhex(root),
+                                       [bytes.fromhex(h) for h in proof_doc["proof"]])
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        report.add("modified", "consistency.json",
+                   f"tree {size} does not extend tree {old['tree_size']}: history rewritten")
+    else:
+        report.notes.append(f"consistent with the checkpoint of tree size {old['tree_size']}")
+
+
+def verify_bundle(path: str, public_keys: dict | None = None,
+                  previous_checkpoint: dict | None = None) -> Report:
+    """Verify the bundle at `path`; unusable input gives a report with `unusable` set."""
+    try:
+        source = Source(zip_path=path)
+    except Unusable as exc:
+        return Report(unusable=str(exc))
+    try:
+        return verify_source(source, public_keys, previous_checkpoint)
+    except Unusable as exc:
+        return Report(unusable=str(exc))
+    except zipfile.BadZipFile as exc:
+        return Report(unusable=f"{path}: damaged zip ({exc})")
+    finally:
+        source.close()
+
+
+def render(report: Report, limit: int = 50) -> str:
+    """The report as text for people: verdict last."""
+    out = [f"note: {n}" for n in report.notes]
+    if report.shredded:
+        seqs = ", ".join(str(s) for s in report.shredded[:limit])
+        more = f" and {len(report.shredded) - limit} more" if len(report.shredded) > limit else ""
+        out.append(f"shredded: {len(report.shredded)} entries whose subject key was destroyed "
+                   f"(personal fields unreadable, proofs intact): seq {seqs}{more}")
+    for finding in report.findings[:limit]:
+        out.append(str(finding))
+    if len(report.findings) > limit:
+        out.append(f"... and {len(report.findings) - limit} more findings")
+    if report.unusable:
+        out.append(f"UNUSABLE: {report.unusable}")
+    elif report.findings:
+        out.append(f"TAMPERED: {len(report.findings)} finding(s)")
+    else:
+        out.append(f"INTACT: {report.count} entries verified")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audit.verify",
+                                     description="Verify a Consentry audit export bundle offline.")
+    parser.add_argument("bundle")
+    parser.add_argument("--public-key", help="published keys: JWKS, JWK or PEM")
+    parser.add_argument("--previous-checkpoint",
+                        help="checkpoint.json of an earlier bundle this one must extend")
+    args = parser.parse_args(argv)
+    try:
+        keys = load_public_keys(args.public_key) if args.public_key else None
+        previous = None
+        if args.previous_checkpoint:
+            try:
+                previous = json.loads(Path(args.previous_checkpoint).read_bytes())
+            except (OSError, ValueError) as exc:
+                raise Unusable(f"cannot read {args.previous_checkpoint}: {exc}") from exc
+    except Unusable as exc:
+        print(f"UNUSABLE: {exc}")
+        return 2
+    report = verify_bundle(args.bundle, keys, previous)
+    print(render(report))
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
