@@ -340,11 +340,21 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
         links = {b.digest for b in before} | ({rng.get("first_prev_hash")} if i == 0 else set())
         return r.prev in links
 
-    accepted: dict[int, _Record] = {}
-    for s, candidates in by_seq.items():
-        fits = [r for r in candidates if good(r)]
-        if fits:  # of identical copies, keep the one nearest where it belongs
-            accepted[s] = min(fits, key=lambda r: abs(r.line - 1 - position[s]))
+    fitting = {s: [r for r in candidates if good(r)] for s, candidates in by_seq.items()}
+    accepted = {s: fits[0] for s, fits in fitting.items() if len(fits) == 1}
+
+    def placement(s: int, r: _Record) -> tuple[int, int]:
+        """Prefer the copy that sits between its neighbours, then the one nearest its place."""
+        i = position[s]
+        before = accepted.get(expected[i - 1]) if i else None
+        after = accepted.get(expected[i + 1]) if i + 1 < len(expected) else None
+        between = ((before is None or before.line < r.line)
+                   and (after is None or r.line < after.line))
+        return (0 if between else 1, abs(r.line - 1 - i))
+
+    for s, fits in fitting.items():
+        if len(fits) > 1:  # identical copies: one is the entry, the rest duplicates
+            accepted[s] = min(fits, key=lambda r, s=s: placement(s, r))
     accepted_ids = {id(r) for r in accepted.values()}
     authentic_bytes = {r.raw: r for r in accepted.values()}
 
