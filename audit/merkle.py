@@ -60,6 +60,16 @@ def subtree_root(leaves: Sequence[bytes], lo: int = 0, hi: int | None = None) ->
         return _sha256(b"").digest()
     if n == 1:
         return leaves[lo]
+    if n >= 64 and n & (n - 1) == 0:  # a perfect subtree: hash level by level, no recursion
+        if isinstance(leaves, LeafArray):
+            packed = leaves.packed
+            level = [bytes(packed[i:i + 32]) for i in range(lo * 32, hi * 32, 32)]
+        else:
+            level = list(leaves[lo:hi])
+        while len(level) > 1:
+            level = [_sha256(b"\x01" + level[i] + level[i + 1]).digest()
+                     for i in range(0, len(level), 2)]
+        return level[0]
     k = _split(n)
     return node_hash(subtree_root(leaves, lo, lo + k), subtree_root(leaves, lo + k, hi))
 

@@ -146,3 +146,14 @@ def test_wrong_proofs_are_rejected():
         if p:
             assert not merkle.verify_consistency(m, 25, mth(entries[:m]), head, p[:-1])
     assert not merkle.verify_inclusion(5, 3, leaves[0], [], head)
+
+
+def test_large_trees_match_the_definition():
+    entries = [i.to_bytes(3, "big") for i in range(300)]
+    leaves = merkle.LeafArray(b"".join(leaves_of(entries)))
+    for n in (64, 128, 200, 256, 300):
+        assert merkle.root(leaves[:n]) == mth(entries[:n])
+        assert merkle.root(leaves_of(entries[:n])) == mth(entries[:n])
+    for m in (1, 63, 64, 65, 199):
+        assert merkle.inclusion_proof(leaves, m) == path(m, entries)
+        assert merkle.consistency_proof(leaves, m) == proof(m, entries)
