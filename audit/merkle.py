@@ -61,17 +61,29 @@ def subtree_root(leaves: Sequence[bytes], lo: int = 0, hi: int | None = None) ->
     if n == 1:
         return leaves[lo]
     if n >= 64 and n & (n - 1) == 0:  # a perfect subtree: hash level by level, no recursion
-        if isinstance(leaves, LeafArray):
-            packed = leaves.packed
-            level = [bytes(packed[i:i + 32]) for i in range(lo * 32, hi * 32, 32)]
-        else:
-            level = list(leaves[lo:hi])
-        while len(level) > 1:
-            level = [_sha256(b"\x01" + level[i] + level[i + 1]).digest()
-                     for i in range(0, len(level), 2)]
-        return level[0]
+        chunk = min(n, _CHUNK)
+        return _perfect_root([_perfect_root(_leaf_list(leaves, start, start + chunk))
+                              for start in range(lo, hi, chunk)])
     k = _split(n)
     return node_hash(subtree_root(leaves, lo, lo + k), subtree_root(leaves, lo + k, hi))
+
+
+_CHUNK = 4096  # perfect subtrees are hashed this many leaves at a time: memory stays small
+
+
+def _leaf_list(leaves: Sequence[bytes], lo: int, hi: int) -> list[bytes]:
+    if isinstance(leaves, LeafArray):
+        packed = leaves.packed
+        return [bytes(packed[i:i + 32]) for i in range(lo * 32, hi * 32, 32)]
+    return list(leaves[lo:hi])
+
+
+def _perfect_root(level: list[bytes]) -> bytes:
+    """The root of a perfect tree (a power-of-two number of nodes), level by level."""
+    while len(level) > 1:
+        level = [_sha256(b"\x01" + level[i] + level[i + 1]).digest()
+                 for i in range(0, len(level), 2)]
+    return level[0]
 
 
 def root(leaves: Sequence[bytes]) -> bytes:

@@ -263,7 +263,8 @@ def _fast_lines(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
                             root):
                         return False
                 else:
-                    if b'"prev_hash":"' + prev + b'"' not in raw or b'"seq":%d,' % seq not in raw:
+                    # keys are sorted, so the entry's own prev_hash is followed by its seq
+                    if b'"prev_hash":"%s","seq":%d,' % (prev, seq) not in raw:
                         return False
                     prev = digest.encode()
                     seq += 1

@@ -157,3 +157,11 @@ def test_large_trees_match_the_definition():
     for m in (1, 63, 64, 65, 199):
         assert merkle.inclusion_proof(leaves, m) == path(m, entries)
         assert merkle.consistency_proof(leaves, m) == proof(m, entries)
+
+
+def test_trees_larger_than_a_hashing_chunk_match_the_definition():
+    entries = [i.to_bytes(3, "big") for i in range(9000)]
+    leaves = merkle.LeafArray(b"".join(leaves_of(entries)))
+    assert merkle.root(leaves) == mth(entries)
+    assert merkle.root(leaves[:8192]) == mth(entries[:8192])
+    assert merkle.inclusion_proof(leaves, 8999) == path(8999, entries)
