@@ -133,3 +133,33 @@ def test_every_kind_of_tampering_is_detected_and_named(bundles, which):
                 assert seq in {f.seq for f in report.findings}, (kind, seq, report.findings)
             caught[kind] += 1
     assert all(count == rounds for count in caught.values())
+
+
+@pytest.mark.parametrize("change, kind, where", [
+    (lambda f: f.update({"entries.csv": f["entries.csv"] + b"1,2,3\r\n"}), "modified",
+     "entries.csv"),
+    (lambda f: f.update({"checkpoint.json": f["checkpoint.json"].replace(b'"tree_size": ',
+                                                                          b'"tree_size": 1')}),
+     "modified", "checkpoint.json"),
+    (lambda f: f.pop("inclusion.jsonl"), "removed", "inclusion.jsonl"),
+    (lambda f: f.pop("entries.csv"), "removed", "entries.csv"),
+    (lambda f: f.update({"extra.txt": b"hello"}), "inserted", "extra.txt"),
+    (lambda f: f.pop("manifest.sig"), "bad signature", "manifest.json"),
+])
+def test_damage_to_the_other_files_is_named(bundles, change, kind, where):
+    full, _filtered, keys = bundles
+    files = dict(full)
+    change(files)
+    report = verify_source(Source(files), keys)
+    assert report.exit_code == 1
+    assert (kind, where) in {(f.kind, f.where) for f in report.findings}, report.findings
+
+
+def test_unusable_input_is_exit_2(bundles):
+    full, _filtered, keys = bundles
+    files = dict(full)
+    del files["manifest.json"]
+    from audit.verify import Unusable
+
+    with pytest.raises(Unusable):
+        verify_source(Source(files), keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 from audit import merkle
 from audit.service import destroy_subject_key
@@ -176,3 +177,18 @@ def test_python_m_audit_verify_runs_without_the_service(app, append, tmp_path):
     bad_key = tmp_path / "bad.pem"
     bad_key.write_text("garbage")
     assert run(str(bundle), "--public-key", str(bad_key)).returncode == 2
+
+
+def test_an_export_with_nothing_in_it_still_verifies(app, append, tmp_path):
+    append(2, subject_id="u-1")
+    bundle = make_bundle(app, tmp_path / "b.zip", subject_id="nobody")
+    assert json.loads(read_files(bundle)["manifest.json"])["count"] == 0
+    assert verify_bundle(str(bundle), published_keys(app)).exit_code == 0
+    since_future = make_bundle(app, tmp_path / "c.zip", since=datetime(2999, 1, 1, tzinfo=UTC))
+    assert verify_bundle(str(since_future), published_keys(app)).exit_code == 0
+
+
+def test_the_audit_api_is_in_the_openapi_document(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    assert {"/v1/audit/entries", "/v1/audit/checkpoints", "/v1/audit/exports",
+            "/v1/audit/exports/{export_id}"} <= set(paths)
