@@ -250,11 +250,12 @@ def _fast_lines(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
     with source.open(ENTRIES) as f:
         while block := f.read(1 << 20):  # whole blocks: zipfile's readline costs more than SHA
             file_sha.update(block)
-            lines = (rest + block).split(b"\n")
+            data = rest + block
+            lines = data.split(b"\n")
             rest = lines.pop()
-            for raw in lines:
-                digest = _sha256(raw).hexdigest()
-                if filtered:
+            if filtered:
+                for raw in lines:
+                    digest = _sha256(raw).hexdigest()
                     if count >= len(expected_seqs):
                         return False
                     seq = expected_seqs[count]
@@ -262,15 +263,20 @@ def _fast_lines(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
                             seq - 1, size, merkle.leaf_hash(bytes.fromhex(digest)), proofs[seq],
                             root):
                         return False
-                else:
+                    count += 1
+            else:
+                for raw in lines:
                     # keys are sorted, so the entry's own prev_hash is followed by its seq
                     if b'"prev_hash":"%s","seq":%d,' % (prev, seq) not in raw:
                         return False
-                    prev = digest.encode()
+                    prev = _sha256(raw).hexdigest().encode()
                     seq += 1
-                if b'"personal":' in raw:
-                    _note_shredded(raw, shredded_refs, report)
-                count += 1
+                count += len(lines)
+                digest = prev.decode()
+            if b'"personal":' in data:
+                for raw in lines:
+                    if b'"personal":' in raw:
+                        _note_shredded(raw, shredded_refs, report)
     if rest or count != manifest["count"]:  # a last line without its newline was cut short
         return False
     report.count = count
