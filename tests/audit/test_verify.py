@@ -192,3 +192,19 @@ def test_the_audit_api_is_in_the_openapi_document(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     assert {"/v1/audit/entries", "/v1/audit/checkpoints", "/v1/audit/exports",
             "/v1/audit/exports/{export_id}"} <= set(paths)
+
+
+def test_the_csv_reads_back_as_the_entries(app, append, tmp_path):
+    import csv
+    import io
+
+    append(3, subject_id="u-1", personal={"note": 'said "no", then\nyes'}, text='a,b "c"')
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    rows = list(csv.DictReader(io.StringIO(files["entries.csv"].decode(), newline="")))
+    entries = [json.loads(line) for line in files["entries.jsonl"].splitlines()]
+    assert [int(r["seq"]) for r in rows] == [e["seq"] for e in entries]
+    for row, entry in zip(rows[1:], entries[1:], strict=True):
+        assert json.loads(row["details"]) == {k: v for k, v in entry["details"].items()
+                                              if k != "personal"}
+        assert json.loads(row["personal"]) == {"note": 'said "no", then\nyes'}
+        assert row["ts"] == entry["ts"] and row["action"] == entry["action"]
