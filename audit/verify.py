@@ -289,6 +289,19 @@ def _fast_lines(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
                                    proofs[last], root)
 
 
+def _prefix_root(source: Source, size: int) -> bytes:
+    """The Merkle root of the first `size` entries of a bundle that starts at seq 1."""
+    frontier = merkle.Frontier()
+    rest = b""
+    with source.open(ENTRIES) as f:
+        while frontier.size < size and (block := f.read(1 << 20)):
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for raw in lines[:size - frontier.size]:
+                frontier.append(merkle.leaf_hash(_sha256(raw).digest()))
+    return frontier.root()
+
+
 def _note_shredded(raw: bytes, shredded_refs: set[str], report: Report) -> None:
     try:
         doc = json.loads(raw)
@@ -473,7 +486,7 @@ def verify_source(source: Source, public_keys: dict | None = None,
     if checkpoint is not None and (checkpoint["tree_size"] != int(manifest["tree_size"])
                                    or checkpoint["root_hash"] != manifest["root_hash"]):
         report.add("modified", "checkpoint.json", "tree head differs from the manifest")
-    _consistency(source, report, public_keys, manifest, previous_checkpoint)
+    prefix = _consistency(source, report, public_keys, manifest, previous_checkpoint)
 
     if ENTRIES not in present:
         if ENTRIES not in files:
@@ -486,6 +499,15 @@ def verify_source(source: Source, public_keys: dict | None = None,
         intact = _fast_check(source, manifest, proofs, shredded_refs, report)
     except (KeyError, TypeError, ValueError):
         intact = False
+    if intact and prefix is not None:
+        size, old_root = prefix
+        if _prefix_root(source, size) == old_root:
+            report.notes.append(f"consistent with the checkpoint of tree size {size} "
+                                f"(recomputed from the entries)")
+        else:
+            report.add("modified", "previous checkpoint",
+                       f"the log's first {size} entries do not hash to its root: "
+                       f"history rewritten")
     if not intact:
         report.shredded.clear()
         _diagnose(source, manifest, proofs, report)
@@ -495,35 +517,44 @@ def verify_source(source: Source, public_keys: dict | None = None,
 
 
 def _consistency(source: Source, report: Report, keys: dict, manifest: dict,
-                 previous: dict | None) -> None:
-    """Check that this tree extends the previous checkpoint (the bundle's, or the caller's)."""
+                 previous: dict | None) -> tuple[int, bytes] | None:
+    """Check that this tree extends the previous checkpoint (the bundle's, or the caller's).
+
+    When the caller's checkpoint is not the one the bundle has a proof from, but the
+    bundle holds the whole log from its first entry, return (size, root) for the entries
+    pass to recompute that prefix's root instead.
+    """
     proof_doc = _json(source, "consistency.json")
     bundled = _json(source, "previous_checkpoint.json")
     if previous is None and bundled is None:
         if proof_doc is not None:
             report.add("removed", "previous_checkpoint.json", "consistency proof without it")
-        return
+        return None
     where = "previous checkpoint" if previous is not None else "previous_checkpoint.json"
     old = _checkpoint(report, keys, previous if previous is not None else bundled, where)
     if old is None:
-        return
+        return None
     size, root = int(manifest["tree_size"]), manifest["root_hash"]
     if old["tree_size"] == size:
         if old["root_hash"] != root:
             report.add("modified", where, "same tree size, different root: history rewritten")
-        return
+        return None
+    proof_fits = isinstance(proof_doc, dict) and proof_doc.get("from_size") == old["tree_size"]
+    if previous is not None and not proof_fits:
+        rng = manifest["range"]
+        if (manifest.get("filter") is None and rng.get("first_seq") == 1
+                and old["tree_size"] <= (rng.get("last_seq") or 0)):
+            return old["tree_size"], bytes.fromhex(old["root_hash"])
+        raise Unusable(f"this bundle proves consistency from tree size "
+                       f"{proof_doc.get('from_size') if isinstance(proof_doc, dict) else None}"
+                       f" and does not hold the log's first {old['tree_size']} entries to "
+                       f"check your checkpoint")
     if not isinstance(proof_doc, dict):
-        if previous is not None:
-            raise Unusable("this bundle carries no consistency proof to check your checkpoint")
         report.add("removed", "consistency.json", "the consistency proof is missing")
-        return
-    if proof_doc.get("from_size") != old["tree_size"]:
-        if previous is not None:
-            raise Unusable(f"this bundle proves consistency from tree size "
-                           f"{proof_doc.get('from_size')}, your checkpoint has size "
-                           f"{old['tree_size']}")
+        return None
+    if not proof_fits:
         report.add("modified", "consistency.json", "proof is not from the previous checkpoint")
-        return
+        return None
     try:
         ok = merkle.verify_consistency(old["tree_size"], size, bytes.fromhex(old["root_hash"]),
                                        bytes.fromhex(root),
@@ -535,6 +566,7 @@ def _consistency(source: Source, report: Report, keys: dict, manifest: dict,
                    f"tree {size} does not extend tree {old['tree_size']}: history rewritten")
     else:
         report.notes.append(f"consistent with the checkpoint of tree size {old['tree_size']}")
+    return None
 
 
 def verify_bundle(path: str, public_keys: dict | None = None,

@@ -208,3 +208,40 @@ def test_the_csv_reads_back_as_the_entries(app, append, tmp_path):
                                               if k != "personal"}
         assert json.loads(row["personal"]) == {"note": 'said "no", then\nyes'}
         assert row["ts"] == entry["ts"] and row["action"] == entry["action"]
+
+
+def test_any_older_checkpoint_is_checked_against_a_full_export(app, append, tmp_path):
+    append(3)
+    first = make_bundle(app, tmp_path / "first.zip")
+    append(4)
+    make_bundle(app, tmp_path / "second.zip")
+    append(2)
+    third = make_bundle(app, tmp_path / "third.zip")  # proves consistency from the second
+    old = json.loads(read_files(first)["checkpoint.json"])
+    report = verify_bundle(str(third), published_keys(app), old)
+    assert report.exit_code == 0, report.findings
+    assert any("recomputed from the entries" in n for n in report.notes)
+    filtered = make_bundle(app, tmp_path / "filtered.zip", action="test.event")
+    assert verify_bundle(str(filtered), published_keys(app), old).exit_code == 2
+
+
+def test_a_forged_older_checkpoint_is_caught(make_app, tmp_path):
+    """A checkpoint signed over a different history (a rewritten log) does not fit."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from audit.chain import checkpoint_document
+    from audit.service import append_entry
+    from consentry.signing import public_jwk, sign_document
+
+    app = make_app(AUDIT_EXPORT_DIR=str(tmp_path / "exports"))
+    with app.app_context(), get_db(app).transaction() as s:
+        for i in range(6):
+            append_entry(s, "test.event", details={"i": i})
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    key = Ed25519PrivateKey.generate()
+    doc = checkpoint_document(3, merkle.leaf_hash(b"other history").hex(),
+                              "2026-01-01T00:00:00.000000Z")
+    forged = {"checkpoint": doc, "signature": sign_document(key, "old-key", doc)}
+    keys = published_keys(app) | keys_by_kid([public_jwk(key.public_key(), "old-key")])
+    report = verify_bundle(str(bundle), keys, forged)
+    assert report.exit_code == 1 and "modified" in report.kinds()
