@@ -50,10 +50,3 @@ def checkpoint_document(tree_size: int, root_hash: str, ts: datetime | str) -> d
         "ts": ts if isinstance(ts, str) else format_ts(ts),
     }
 
-
-def entry_line(document: dict) -> bytes:
-    """One line of an export's entries.jsonl: the canonical JSON that is hashed, and LF.
-
-    The line is exactly the hashed bytes, so a verifier hashes it without re-encoding.
-    """
-    return canonical_json(document) + b"\n"

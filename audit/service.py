@@ -163,9 +163,9 @@ def entry_view(session: Session, entry: AuditEntry) -> dict[str, Any]:
         if not shredded:
             try:
                 personal = open_personal(session, entry)
-            except (InvalidTag, ValueError, KeyError):
+                shredded = personal is None  # the subject's key is destroyed
+            except (InvalidTag, ValueError, KeyError):  # damaged: the chain will say so
                 personal = None
-            shredded = personal is None
     return {"seq": entry.seq, "ts": entry.ts, "actor": entry.actor, "action": entry.action,
             "subject_ref": entry.subject_ref, "details": entry.details,
             "personal": personal, "shredded": shredded,
