@@ -202,12 +202,13 @@ def _checkpoint(report: Report, keys: dict, statement, where: str) -> dict | Non
 
 @dataclass
 class _Record:
+    """One line of entries.jsonl as the diagnosis needs it (not its bytes: memory)."""
+
     line: int
-    raw: bytes
     digest: str
     seq: int | None
     prev: str | None
-    doc: dict | None
+    parsed: bool
 
 
 def _lines(source: Source) -> Iterator[bytes]:
@@ -323,13 +324,26 @@ def _parse(source: Source) -> tuple[list[_Record], bool]:
             cut = True
         try:
             doc = json.loads(raw)
-            seq = doc["seq"] if isinstance(doc, dict) and type(doc.get("seq")) is int else None
-            prev = doc.get("prev_hash") if isinstance(doc, dict) else None
+            parsed = isinstance(doc, dict)
         except ValueError:
-            doc, seq, prev = None, None, None
-        records.append(_Record(number, raw, _sha256(raw).hexdigest(), seq,
-                               prev if isinstance(prev, str) else None, doc))
+            doc, parsed = None, False
+        seq = doc.get("seq") if parsed else None
+        prev = doc.get("prev_hash") if parsed else None
+        records.append(_Record(number, _sha256(raw).hexdigest(),
+                               seq if type(seq) is int else None,
+                               prev if isinstance(prev, str) else None, parsed))
     return records, cut
+
+
+def _runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted seqs, as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for s in seqs:
+        if runs and runs[-1][1] == s - 1:
+            runs[-1] = (runs[-1][0], s)
+        else:
+            runs.append((s, s))
+    return runs
 
 
 def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
@@ -349,7 +363,7 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
     if cut:
         last = records[-1]
         report.add("truncated", f"line {last.line}", "the file ends inside an entry")
-        if last.seq is None or last.doc is None:
+        if last.seq is None or not last.parsed:
             records.pop()
     by_seq: dict[int, list[_Record]] = {}
     for r in records:
@@ -391,7 +405,7 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
         if len(fits) > 1:  # identical copies: one is the entry, the rest duplicates
             accepted[s] = min(fits, key=lambda r, s=s: placement(s, r))
     accepted_ids = {id(r) for r in accepted.values()}
-    authentic_bytes = {r.raw: r for r in accepted.values()}
+    authentic = {r.digest: r for r in accepted.values()}  # same hash: same bytes
 
     # Walk the file: accepted records separate segments of unexplained lines and gaps.
     unexplained: list[_Record] = []
@@ -402,7 +416,7 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
         missing = [expected[i] for i in range(prev_index + 1, upto) if expected[i] not in accepted]
         extras = []
         for r in unexplained:
-            original = authentic_bytes.get(r.raw)
+            original = authentic.get(r.digest)
             if original is not None:
                 report.add("duplicated", f"entry seq {original.seq}",
                            f"line {r.line} repeats line {original.line}", original.seq)
@@ -412,11 +426,12 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
             for s, r in zip(missing, extras, strict=True):
                 report.add("modified", f"entry seq {s}", f"line {r.line}", s)
             return
-        for s in missing:
+        for first, last in _runs(missing):  # one finding per run: a cut log is one finding
+            span = f"entry seq {first}" if first == last else f"entries seq {first}-{last}"
             if trailing:
-                report.add("truncated", f"entry seq {s}", "missing from the end", s)
+                report.add("truncated", span, "missing from the end", first)
             else:
-                report.add("removed", f"entry seq {s}", "", s)
+                report.add("removed", span, "", first)
         for r in extras:
             report.add("inserted", f"line {r.line}",
                        f"seq {r.seq}" if r.seq is not None else "not an entry", r.seq)

@@ -163,3 +163,12 @@ def test_unusable_input_is_exit_2(bundles):
 
     with pytest.raises(Unusable):
         verify_source(Source(files), keys)
+
+
+def test_a_log_cut_short_is_one_finding_not_one_per_entry(bundles):
+    full, _filtered, keys = bundles
+    files = dict(full)
+    files["entries.jsonl"] = b"".join(_lines(full)[:3])
+    report = verify_source(Source(files), keys)
+    assert [f.kind for f in report.findings] == ["truncated"]
+    assert report.findings[0].where.startswith("entries seq 4-")
