@@ -34,3 +34,19 @@ def entry_document(seq: int, ts: datetime | str, actor: str, action: str,
 def entry_hash(document: dict) -> str:
     """SHA-256 (hex) of the canonical JSON of an entry document."""
     return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+LOG_ID = "consentry-audit"
+CHECKPOINT_VERSION = 1
+
+
+def checkpoint_document(tree_size: int, root_hash: str, ts: datetime | str) -> dict:
+    """Return the signed statement of a checkpoint: the log's tree head at a time."""
+    return {
+        "v": CHECKPOINT_VERSION,
+        "log": LOG_ID,
+        "tree_size": tree_size,
+        "root_hash": root_hash,
+        "ts": ts if isinstance(ts, str) else format_ts(ts),
+    }
+

@@ -54,3 +54,43 @@ class SubjectKey(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     destroyed_at: Mapped[datetime | None]
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head: the Merkle root of the first `tree_size` entries, at a time.
+
+    `frontier` holds the compact range (one subtree root per set bit of the size) so the
+    next checkpoint hashes only the entries appended since.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime]
+    kid: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(20))
+    frontier: Mapped[list[str]]
+
+
+class AuditExport(Base):
+    """An export bundle written to the export directory: who asked, why, and what it holds."""
+
+    __tablename__ = "audit_exports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    exporter: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    since: Mapped[datetime | None]
+    until: Mapped[datetime | None]
+    subject_ref: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)

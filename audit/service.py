@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 from sqlalchemy import insert, select, update
@@ -13,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from audit.chain import entry_document, entry_hash
 from audit.models import AuditEntry, AuditHead, SubjectKey
+from consentry import pagination
 from consentry.canonical import b64url, b64url_decode
 from consentry.db import utcnow
+from consentry.errors import Invalid
 
 SYSTEM_ACTOR = "system"
 
@@ -107,4 +111,60 @@ def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
     session.execute(insert(AuditEntry), [values])
     session.execute(update(AuditHead).where(AuditHead.id == 1)
                     .values(seq=seq, entry_hash=digest))
+    from audit.checkpoints import maybe_checkpoint_after_append
+
+    maybe_checkpoint_after_append(session, seq)
     return AuditEntry(**values)
+
+
+def encode_cursor(position: int) -> str:
+    """An opaque cursor for the list position after `position`."""
+    return pagination.encode_cursor({"p": position})
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor stands for; Invalid (422) when it is not one of ours."""
+    position = pagination.decode_cursor(cursor, "p")["p"]
+    if type(position) is not int or position < 0:
+        raise Invalid("Malformed cursor.", fields={"cursor": ["Not a cursor this service gave."]})
+    return position
+
+
+def list_entries(session: Session, *, since: datetime | None = None,
+                 until: datetime | None = None, action: str | None = None,
+                 subject_id: str | None = None, after: int = 0,
+                 limit: int = 50) -> tuple[list[AuditEntry], int | None]:
+    """Entries in log order matching the filters, after seq `after`; and the next position."""
+    stmt = select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.ts >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.ts < until)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
+    if subject_id is not None:
+        stmt = stmt.where(AuditEntry.subject_ref == subject_ref(subject_id))
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1].seq
+    return rows, None
+
+
+def entry_view(session: Session, entry: AuditEntry) -> dict[str, Any]:
+    """An entry as the API shows it: personal fields opened, or marked shredded."""
+    sealed = entry.details.get("personal")
+    personal = None
+    shredded = False
+    if sealed:
+        shredded = bool(sealed.get("shredded"))
+        if not shredded:
+            try:
+                personal = open_personal(session, entry)
+                shredded = personal is None  # the subject's key is destroyed
+            except (InvalidTag, ValueError, KeyError):  # damaged: the chain will say so
+                personal = None
+    return {"seq": entry.seq, "ts": entry.ts, "actor": entry.actor, "action": entry.action,
+            "subject_ref": entry.subject_ref, "details": entry.details,
+            "personal": personal, "shredded": shredded,
+            "prev_hash": entry.prev_hash, "entry_hash": entry.entry_hash}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from webargs.fields import DelimitedList
 
-from consentry.fields import Timestamp
+from consentry.fields import SignatureSchema, Timestamp
 
 
 class PolicyCategorySchema(ma.Schema):
@@ -123,12 +123,6 @@ class ConsentStateSchema(ma.Schema):
     evaluated_at = Timestamp()
     at = Timestamp(allow_none=True)
     entries = ma.fields.List(ma.fields.Nested(ConsentEntrySchema))
-
-
-class SignatureSchema(ma.Schema):
-    alg = ma.fields.String()
-    kid = ma.fields.String()
-    value = ma.fields.String()
 
 
 class ReceiptSchema(ma.Schema):

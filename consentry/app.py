@@ -80,21 +80,23 @@ def record_policy(app: Flask) -> None:
 
 
 def _blueprints():
+    from audit.views import blp as audit_blp
     from consent.decision_views import blp as decisions_blp
     from consent.signals_views import blp as signals_blp
     from consent.views import blp as consent_blp
     from consentry.ops import blp as ops_blp
     from retention.views import blp as retention_blp
 
-    return [ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp]
+    return [ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp, audit_blp]
 
 
 def _domain_initialisers():
     """Each domain's `init_app`: registers its stores, jobs and CLI groups."""
+    from audit.web import init_app as init_audit
     from consent.web import init_app as init_consent
     from retention.web import init_app as init_retention
 
-    return [init_consent, init_retention]
+    return [init_consent, init_retention, init_audit]
 
 
 def _configure_logging(app: Flask) -> None:

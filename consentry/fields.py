@@ -34,3 +34,11 @@ def json_response(body: dict, status: int = 200) -> Response:
     """A JSON response built directly, for hot paths whose schema is documentation only."""
     return Response(json.dumps(body, separators=(",", ":")), status=status,
                     mimetype="application/json")
+
+
+class SignatureSchema(ma.Schema):
+    """A detached Ed25519 signature over canonical JSON; keys at /.well-known/consentry-keys."""
+
+    alg = ma.fields.String(metadata={"enum": ["EdDSA"]})
+    kid = ma.fields.String()
+    value = ma.fields.String(metadata={"description": "base64url signature"})

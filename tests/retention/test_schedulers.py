@@ -51,7 +51,7 @@ def test_each_scheduled_purge_runs_exactly_once_across_schedulers(
             process.send_signal(signal.SIGTERM)
         logs = [process.communicate(timeout=30)[1] for process in schedulers]
     assert all(process.returncode == 0 for process in schedulers), logs
-    assert all("job(s): retention-poll, retention-purge" in log for log in logs), logs
+    assert all("retention-poll, retention-purge" in log for log in logs), logs
 
     with app.app_context(), get_db(app).transaction(write=False) as s:
         runs = s.scalars(select(RetentionRun).where(RetentionRun.trigger == "schedule")

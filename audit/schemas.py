@@ -1,0 +1,90 @@
+"""Marshmallow schemas of the audit API."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import marshmallow as ma
+
+from consentry.fields import SignatureSchema
+
+SUBJECT_ID = ma.validate.Regexp(r"^[A-Za-z0-9._:@-]{1,128}$",
+                                error="1-128 characters of A-Z a-z 0-9 . _ : @ -")
+
+
+def _when(**kwargs):
+    return ma.fields.AwareDateTime(format="iso", default_timezone=UTC, **kwargs)
+
+
+class PageQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
+    cursor = ma.fields.String(load_default=None)
+
+
+class EntriesQuerySchema(PageQuerySchema):
+    since = _when(load_default=None)
+    until = _when(load_default=None)
+    action = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64))
+    subject_id = ma.fields.String(load_default=None, validate=SUBJECT_ID)
+
+
+class EntrySchema(ma.Schema):
+    seq = ma.fields.Integer()
+    ts = ma.fields.DateTime(format="iso")
+    actor = ma.fields.String()
+    action = ma.fields.String()
+    subject_ref = ma.fields.String(allow_none=True,
+                                   metadata={"description": "Keyed reference of the subject"})
+    details = ma.fields.Dict()
+    personal = ma.fields.Dict(allow_none=True, metadata={
+        "description": "Personal fields, decrypted; null when none or shredded"})
+    shredded = ma.fields.Boolean(metadata={
+        "description": "The subject's key was destroyed: personal fields are gone for good"})
+    prev_hash = ma.fields.String()
+    entry_hash = ma.fields.String()
+
+
+class EntriesPageSchema(ma.Schema):
+    entries = ma.fields.List(ma.fields.Nested(EntrySchema))
+    next = ma.fields.String(allow_none=True)
+
+
+class CheckpointSchema(ma.Schema):
+    tree_size = ma.fields.Integer()
+    root_hash = ma.fields.String()
+    ts = ma.fields.String()
+    kid = ma.fields.String()
+    reason = ma.fields.String()
+    checkpoint = ma.fields.Dict(metadata={"description": "The signed document"})
+    signature = ma.fields.Nested(SignatureSchema)
+
+
+class CheckpointsPageSchema(ma.Schema):
+    checkpoints = ma.fields.List(ma.fields.Nested(CheckpointSchema))
+    next = ma.fields.String(allow_none=True)
+
+
+class ExportCreateSchema(ma.Schema):
+    since = _when(load_default=None, allow_none=True)
+    until = _when(load_default=None, allow_none=True)
+    subject_id = ma.fields.String(load_default=None, allow_none=True, validate=SUBJECT_ID)
+    action = ma.fields.String(load_default=None, allow_none=True,
+                              validate=ma.validate.Length(1, 64))
+    format = ma.fields.String(load_default="jsonl",
+                              validate=ma.validate.OneOf(["jsonl", "csv"]))
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=500),
+                              metadata={"description": "Why the export is made (recorded)"})
+
+    @ma.validates_schema
+    def _range(self, data, **_kwargs):
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ma.ValidationError("Must be after since.", "until")
+
+
+class ExportCreatedSchema(ma.Schema):
+    export_id = ma.fields.String()
+    count = ma.fields.Integer()
+    tree_size = ma.fields.Integer()
