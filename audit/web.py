@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from audit import export_store
 from audit.checkpoints import create_checkpoint
 from audit.export import ExportRequest, count_entries, export_bundle
 from audit.verify import Unusable, load_public_keys, render, verify_bundle
@@ -22,6 +23,7 @@ from consentry.db import get_db
 from consentry.errors import DomainError
 from consentry.scheduler import Job, register_job
 from consentry.signing import keys_by_kid
+from consentry.stores import register_store
 
 audit_cli = AppGroup("audit", help="The audit log: checkpoints, export bundles, verification.")
 
@@ -106,6 +108,9 @@ def init_app(app: Flask) -> None:
                           int(env.get("CONSENTRY_AUDIT_CHECKPOINT_EVERY", 10_000)))
     app.config.setdefault("AUDIT_CHECKPOINT_TRIGGER",
                           env.get("CONSENTRY_AUDIT_CHECKPOINT_TRIGGER", "interval:300"))
+    app.config.setdefault("AUDIT_EXPORT_KEEP_DAYS",
+                          int(env.get("CONSENTRY_AUDIT_EXPORT_KEEP_DAYS", 30)))
+    register_store(app, export_store.STORE)
     app.cli.add_command(audit_cli)
     register_job(app, Job("audit-checkpoint", checkpoint_job, "config:AUDIT_CHECKPOINT_TRIGGER",
                           lease_seconds=600))

@@ -90,7 +90,10 @@ def purge_records(session, cutoffs, held: Held, limit: int, dry_run: bool) -> Ba
     """Retention: drop records older than 24 hours (their own window, not a policy class)."""
     cutoff = utcnow() - KEEP
     expired = IdempotencyRecord.created_at < cutoff
-    not_held = ~IdempotencyRecord.subject_id.in_(held.subject_ids) if held.subject_ids else None
+    # NOT (NULL IN (...)) is NULL: records without a subject must still count as not held
+    not_held = (IdempotencyRecord.subject_id.is_(None)
+                | ~IdempotencyRecord.subject_id.in_(held.subject_ids)
+                if held.subject_ids else None)
     held_count = 0
     if not_held is not None:
         held_count = session.scalar(select(func.count()).select_from(IdempotencyRecord).where(

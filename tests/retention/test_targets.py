@@ -129,7 +129,7 @@ def test_missing_table_or_column_fails_that_target_and_the_others_go_on(
 
     targets = by_target(report)
     assert report["status"] == "failed"
-    assert "2 of 6" in report["error"]  # 3 external targets + 3 internal stores
+    assert "2 of 7" in report["error"]  # 3 external targets + 4 internal stores
     assert targets["gone"]["status"] == "failed"
     assert "no_such_table" in targets["gone"]["error"] and "not found" in targets["gone"]["error"]
     assert targets["typo"]["status"] == "failed"

@@ -1,0 +1,59 @@
+"""Export bundles carry decrypted personal fields: they expire, and erasure removes them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from audit.models import AuditExport
+from consentry.db import get_db, utcnow
+from consentry.stores import Held
+
+
+def make_export(client, headers, **body):
+    r = client.post("/v1/audit/exports", json={"reason": "test", **body}, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["export_id"]
+
+
+def bundle_path(app, export_id) -> Path:
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        return Path(s.get(AuditExport, export_id).path)
+
+
+def test_erasure_deletes_bundles_that_hold_the_subject(app, client, admin, append):
+    append(2, subject_id="u-1", personal={"ip_prefix": "203.0.113.0/24"})
+    append(1, subject_id="u-2")
+    everyone = make_export(client, admin)
+    other = make_export(client, admin, subject_id="u-2")
+    path = bundle_path(app, everyone)
+    assert path.exists()
+    store = app.extensions["consentry.stores"]["audit_exports"]
+    with app.app_context(), get_db(app).transaction() as s:
+        result = store.erase(s, "u-1", Held())
+    assert result.deleted == 1 and not path.exists()
+    assert client.get(f"/v1/audit/exports/{everyone}", headers=admin).status_code == 404
+    kept = client.get(f"/v1/audit/exports/{other}", headers=admin)
+    assert kept.status_code == 200
+    kept.close()
+
+
+def test_bundles_expire_after_the_keep_window_unless_held(app, client, admin, append):
+    append(1, subject_id="u-3")
+    old = make_export(client, admin)
+    held = make_export(client, admin, subject_id="u-3")
+    fresh = make_export(client, admin)
+    with app.app_context(), get_db(app).transaction() as s:
+        s.execute(update(AuditExport).where(AuditExport.id.in_([old, held]))
+                  .values(created_at=utcnow() - timedelta(days=31)))
+    store = app.extensions["consentry.stores"]["audit_exports"]
+    with app.app_context(), get_db(app).transaction() as s:
+        dry = store.purge(s, {}, Held(subject_ids=frozenset({"u-3"})), 100, True)
+        result = store.purge(s, {}, Held(subject_ids=frozenset({"u-3"})), 100, False)
+    assert (dry.matched, dry.held) == (1, 1)
+    assert (result.deleted, result.held) == (1, 1)
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        on_disk = {r.id for r in s.scalars(select(AuditExport)) if Path(r.path).exists()}
+    assert on_disk == {held, fresh}
