@@ -37,8 +37,8 @@ def check_question(policy: Policy, purpose: str, channel: str | None,
         raise Invalid("The question names something the policy does not know.", fields=fields)
 
 
-def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentState]:
-    """Load the states of many subjects in one round trip; unknown ones are absent."""
+def raw_states_for(session: Session, subject_ids: list[str]) -> dict[str, dict]:
+    """Load the stored states of many subjects in one round trip; unknown ones are absent."""
     if not subject_ids:
         return {}
     where = (SubjectState.subject_id == subject_ids[0] if len(subject_ids) == 1
@@ -47,7 +47,13 @@ def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentSta
     # cost more than the query on this path.
     table = SubjectState.__table__
     rows = session.connection().execute(select(table.c.subject_id, table.c.state).where(where))
-    return {sid: ConsentState.from_json(state) for sid, state in rows}
+    return {sid: state for sid, state in rows}
+
+
+def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentState]:
+    """Load the states of many subjects in one round trip; unknown ones are absent."""
+    return {sid: ConsentState.from_json(raw)
+            for sid, raw in raw_states_for(session, subject_ids).items()}
 
 
 def allowed_signals(session: Session, policy: Policy, subject_id: str, purpose: str,
@@ -65,16 +71,43 @@ def sign_token(subject_id: str, evaluation: Evaluation, policy: Policy, now: dat
     return current_app.extensions["consentry.secrets"].sign_token(payload)
 
 
+def _shape(raw: dict | None) -> tuple:
+    """What an answer depends on when no grant can expire: jurisdiction, each choice's
+    key and status, and the switches that are on — not when each was made."""
+    if not raw:
+        return ()
+    return (raw.get("jurisdiction"), tuple(tuple(c[:4]) for c in raw.get("choices", ())),
+            tuple(raw.get("switches", ())))
+
+
 def check_batch(session: Session, policy: Policy, subject_ids: list[str], purpose: str,
                 channel: str | None, categories: list[str] | None,
-                jurisdiction: str | None, now: datetime) -> dict[str, Evaluation]:
-    """Evaluate up to MAX_BATCH subjects with one query."""
+                jurisdiction: str | None, now: datetime) -> dict[str, dict]:
+    """Answer up to MAX_BATCH subjects with one query: {subject: {allowed, denied,
+    jurisdiction}}.
+
+    Subjects whose states have the same shape get the same answer, so each shape is
+    evaluated once (exact: without `consent_max_age_days` the time a choice was made
+    cannot change an answer; with it every subject is evaluated on its own).
+    """
     unique = list(dict.fromkeys(subject_ids))
-    states = states_for(session, unique)
-    empty = ConsentState()
-    return {sid: evaluate(states.get(sid, empty), policy, purpose, channel, categories, now,
-                          jurisdiction)
-            for sid in unique}
+    raw_states = raw_states_for(session, unique)
+    memo: dict[tuple, dict] = {}
+    by_shape = policy.consent_max_age_days is None
+    results = {}
+    for sid in unique:
+        raw = raw_states.get(sid)
+        key = _shape(raw) if by_shape else None
+        answer = memo.get(key) if by_shape else None
+        if answer is None:
+            evaluation = evaluate(ConsentState.from_json(raw), policy, purpose, channel,
+                                  categories, now, jurisdiction)
+            answer = {"allowed": evaluation.allowed, "denied": evaluation.denied,
+                      "jurisdiction": evaluation.jurisdiction}
+            if by_shape:
+                memo[key] = answer
+        results[sid] = answer
+    return results
 
 
 def changes(session: Session, after: str | None, limit: int) -> dict:

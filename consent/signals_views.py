@@ -68,10 +68,8 @@ class SignalCheck(MethodView):
         results = signals.check_batch(get_session(), policy, body["subjects"], body["purpose"],
                                       body["channel"], body["categories"],
                                       body["jurisdiction"], now)
-        return json_response({
-            "results": {sid: {"allowed": e.allowed, "denied": e.denied,
-                              "jurisdiction": e.jurisdiction} for sid, e in results.items()},
-            "policy_version": policy.version, "evaluated_at": rfc3339(now)})
+        return json_response({"results": results, "policy_version": policy.version,
+                              "evaluated_at": rfc3339(now)})
 
 
 def _valid_subject(subject_id: str) -> bool:

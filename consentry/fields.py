@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import marshmallow as ma
+import orjson
 from flask import Response
 
 
@@ -32,8 +32,7 @@ def rfc3339(value: datetime) -> str:
 
 def json_response(body: dict, status: int = 200) -> Response:
     """A JSON response built directly, for hot paths whose schema is documentation only."""
-    return Response(json.dumps(body, separators=(",", ":")), status=status,
-                    mimetype="application/json")
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
 class SignatureSchema(ma.Schema):
