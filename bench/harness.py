@@ -7,6 +7,7 @@ the same settings in the same run, so the ratio is what carries across machines.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -135,6 +136,9 @@ def measure_bare(connections: int, seconds: float) -> dict:
         return load(port, bare_request, connections, seconds)
 
 
+_SCHEMAS = itertools.count()
+
+
 def prepare_database(url: str | None) -> tuple[str, dict, str]:
     """Migrate a fresh database (SQLite file or a PostgreSQL schema); return url, env, key."""
     tmp = tempfile.mkdtemp(prefix="consentry-bench-")
@@ -144,7 +148,7 @@ def prepare_database(url: str | None) -> tuple[str, dict, str]:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
-        schema = f"bench_{os.getpid()}"
+        schema = f"bench_{os.getpid()}_{next(_SCHEMAS)}"
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
