@@ -96,12 +96,18 @@ def get_decision(session: Session, subject_id: str, decision_id: str) -> Decisio
 def recent_decisions(session: Session, subject_id: str, surface: str | None, limit: int,
                      cursor: str | None) -> tuple[list[Decision], str | None]:
     """The subject's decisions, newest first."""
-    position = decode_cursor(cursor, "t", "id")
+    position = decode_cursor(cursor, "t", "id", types={"t": str, "id": str})
     query = select(Decision).where(Decision.subject_id == subject_id)
     if surface:
         query = query.where(Decision.surface == surface)
     if position:
-        t = datetime.fromisoformat(position["t"])
+        try:
+            t = datetime.fromisoformat(position["t"])
+            if t.tzinfo is None:
+                raise ValueError("naive")
+        except ValueError as exc:
+            raise Invalid("Malformed cursor.", fields={"cursor": ["Not a cursor this service "
+                                                                  "gave."]}) from exc
         query = query.where((Decision.decided_at < t) | (
             (Decision.decided_at == t) & (Decision.decision_id < position["id"])))
     rows = session.scalars(query.order_by(Decision.decided_at.desc(),

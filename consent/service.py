@@ -270,7 +270,7 @@ def describe_state(subject_id: str, state: ConsentState, policy: Policy, now: da
 
 def history(session: Session, subject_id: str, limit: int, cursor: str | None) -> dict:
     """The subject's events, newest first, a page at a time."""
-    position = decode_cursor(cursor, "before")
+    position = decode_cursor(cursor, "before", types={"before": int})
     query = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
     if position:
         query = query.where(ConsentEvent.id < int(position["before"]))

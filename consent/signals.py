@@ -119,7 +119,7 @@ def changes(session: Session, after: str | None, limit: int) -> dict:
     if after == "head":
         last = session.scalar(select(func.max(SubjectChange.seq))) or 0
         return {"changes": [], "next": encode_cursor({"seq": last})}
-    position = decode_cursor(after, "seq", field="after")
+    position = decode_cursor(after, "seq", field="after", types={"seq": int})
     seq = int(position["seq"]) if position else 0
     rows = session.scalars(select(SubjectChange).where(SubjectChange.seq > seq)
                            .order_by(SubjectChange.seq).limit(limit)).all()

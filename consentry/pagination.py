@@ -26,15 +26,23 @@ def encode_cursor(position: dict) -> str:
     return b64url(json.dumps(position, separators=(",", ":")).encode())
 
 
-def decode_cursor(cursor: str | None, *keys: str, field: str = "cursor") -> dict | None:
-    """Decode a cursor made by encode_cursor; a malformed one is a 422 naming `field`."""
+def decode_cursor(cursor: str | None, *keys: str, field: str = "cursor",
+                  types: dict[str, type] | None = None) -> dict | None:
+    """Decode a cursor made by encode_cursor; a malformed one is a 422 naming `field`.
+
+    `types` gives the exact type each key must have (int means a non-negative int).
+    """
     if cursor is None:
         return None
     try:
         position = json.loads(b64url_decode(cursor))
         if not isinstance(position, dict) or any(k not in position for k in keys):
             raise ValueError
-    except ValueError as exc:
+        for key, kind in (types or {}).items():
+            value = position[key]
+            if type(value) is not kind or (kind is int and value < 0):
+                raise ValueError
+    except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("Malformed cursor.", fields={field: ["Not a cursor this service gave."]}
                       ) from exc
     return position

@@ -105,6 +105,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(created, str):
+            raise ValueError("bad cursor")
         when = datetime.fromisoformat(created.replace("Z", "+00:00"))
         if when.tzinfo is None or not isinstance(row_id, str):
             raise ValueError("bad cursor")
