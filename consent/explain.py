@@ -46,8 +46,19 @@ def _text(value, language: str) -> str | None:
     return value.get(language) or value.get("en") or next(iter(value.values()), None)
 
 
-def _strongest(signals: list[dict]) -> dict | None:
-    with_summary = [s for s in signals if s.get("summary")]
+def _in_language(value, language: str) -> str | None:
+    """A summary usable in a sentence of `language`: a plain string counts as English;
+    a translation map must have that language. (Otherwise the headline would mix
+    languages: "weil Sie viewed ...".)"""
+    if isinstance(value, str):
+        return value if language == "en" else None
+    if isinstance(value, dict):
+        return value.get(language)
+    return None
+
+
+def _strongest(signals: list[dict], language: str) -> dict | None:
+    with_summary = [s for s in signals if _in_language(s.get("summary"), language)]
     if not with_summary:
         return None
     return max(with_summary, key=lambda s: s.get("weight", 0))  # ties: the first listed
@@ -72,10 +83,10 @@ def explain(decision, policy: Policy, language: str) -> dict:
         if signal["category"] in violated:
             reason["note"] = t["without_consent"]
         reasons.append(reason)
-    strongest = _strongest(decision.signals_used)
+    strongest = _strongest(decision.signals_used, language)
     rule = _text((decision.rule or {}).get("description"), language)
     if strongest is not None:
-        summary = _sentence_tail(_text(strongest["summary"], language))
+        summary = _sentence_tail(_in_language(strongest["summary"], language))
         if summary.lower().startswith(("you ", "sie ")):
             summary = summary.split(" ", 1)[1]
         headline = t["because_you"].format(item=item, summary=summary)

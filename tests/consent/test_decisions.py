@@ -196,3 +196,12 @@ def test_decisions_fall_under_the_behavioral_retention_class(app, client, engine
     with app.app_context(), get_db(app).transaction() as s:
         erased = decisions.erase_decisions(s, "fresh", Held())
     assert erased.deleted == 1
+
+
+def test_german_headline_never_mixes_in_an_english_summary(client, engine):
+    decision_id = decide(client, engine).get_json()["decision_id"]  # English-only summary
+    body = client.get(f"/v1/subjects/u-42/explanations/{decision_id}",
+                      headers={**engine, "Accept-Language": "de"}).get_json()
+    assert body["headline"] == ("Sie sehen Trail running shoes aufgrund von: Ihre Aktivität "
+                                "in unserem Produkt.")
+    assert body["reasons"][0]["summary"] == "viewed Running Shoes 3 times this month"
