@@ -34,16 +34,16 @@ def subject_ref(subject_id: str) -> str:
 
 def _subject_data_key(session: Session, ref: str, create: bool) -> bytes | None:
     master = AESGCM(_secrets().master_key)
-    row = session.execute(select(SubjectKey.wrapped_key).where(SubjectKey.subject_ref == ref)
-                          ).one_or_none()
+    row = session.connection().execute(
+        select(SubjectKey.wrapped_key).where(SubjectKey.subject_ref == ref)).one_or_none()
     if row is None:
         if not create:
             return None
         key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(12)
         wrapped = nonce + master.encrypt(nonce, key, ref.encode())
-        session.execute(insert(SubjectKey), [{"subject_ref": ref, "wrapped_key": wrapped,
-                                              "created_at": utcnow()}])
+        session.connection().execute(insert(SubjectKey), [
+            {"subject_ref": ref, "wrapped_key": wrapped, "created_at": utcnow()}])
         return key
     if row.wrapped_key is None:
         return None
@@ -92,8 +92,11 @@ def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
     the subject's key so erasure can shred it without breaking the chain.
     The head row is locked, so `seq` has no gaps and no duplicates under concurrency.
     """
-    # Core statements, not the unit of work: this runs on every write, under the lock.
-    head_seq, head_hash = session.execute(
+    # Core statements on the session's connection, not the ORM's execution layer: this
+    # runs on every write, under the lock. Flush first so pending ORM rows go before it.
+    session.flush()
+    conn = session.connection()
+    head_seq, head_hash = conn.execute(
         select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1).with_for_update()
     ).one()
     ref = subject_ref(subject_id) if subject_id is not None else None
@@ -108,9 +111,8 @@ def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
     digest = entry_hash(document)
     values = {"seq": seq, "ts": now, "actor": actor, "action": action, "subject_ref": ref,
               "details": body, "prev_hash": head_hash, "entry_hash": digest}
-    session.execute(insert(AuditEntry), [values])
-    session.execute(update(AuditHead).where(AuditHead.id == 1)
-                    .values(seq=seq, entry_hash=digest))
+    conn.execute(insert(AuditEntry), [values])
+    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, entry_hash=digest))
     from audit.checkpoints import maybe_checkpoint_after_append
 
     maybe_checkpoint_after_append(session, seq)

@@ -26,8 +26,9 @@ TRANSPARENCY_WINDOW = timedelta(days=30)
 
 def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentState:
     """The subject's state at `moment`: the state row when nothing changed since, else replay."""
-    row = session.execute(select(SubjectState.state, SubjectState.updated_at)
-                          .where(SubjectState.subject_id == subject_id)).one_or_none()
+    row = session.connection().execute(
+        select(SubjectState.state, SubjectState.updated_at)
+        .where(SubjectState.subject_id == subject_id)).one_or_none()
     if row is None:
         return ConsentState()
     if row.updated_at <= moment:
@@ -64,9 +65,10 @@ def record_decision(session: Session, policy: Policy, *, subject_id: str, surfac
               "signals_used": signals_used, "rule": rule, "decided_at": decided_at,
               "recorded_at": now, "conformant": not violations, "violations": violations,
               "policy_version": policy.version, "actor": actor}
-    session.execute(insert(Decision), [values])  # Core: the engines' hot write path
+    conn = session.connection()  # Core on the connection: the engines' hot write path
+    conn.execute(insert(Decision), [values])
     if categories:
-        session.execute(insert(DecisionSignal), [
+        conn.execute(insert(DecisionSignal), [
             {"decision_id": values["decision_id"], "category": c, "surface": surface,
              "decided_at": decided_at} for c in categories])
     decision = Decision(**values)

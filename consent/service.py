@@ -124,8 +124,9 @@ def _write(session: Session, subject_id: str, events: list[dict], *, actor: str,
                             for e in events]},
         personal={"evidence": evidence} if evidence else None)
     now = entry.ts
-    stored = session.execute(select(SubjectState.state, SubjectState.version)
-                             .where(SubjectState.subject_id == subject_id)).one_or_none()
+    conn = session.connection()  # Core on the connection: the hot path, under the lock
+    stored = conn.execute(select(SubjectState.state, SubjectState.version)
+                          .where(SubjectState.subject_id == subject_id)).one_or_none()
     before = ConsentState.from_json(stored.state) if stored else None
     state = before or ConsentState()
     rows = []
@@ -142,18 +143,16 @@ def _write(session: Session, subject_id: str, events: list[dict], *, actor: str,
                                    switch=row["switch"], source=row["source"]))
     # Core statements rather than the unit of work: this is the hot write path and it
     # runs while the audit chain's row lock is held.
-    session.execute(insert(ConsentEvent), rows)
+    conn.execute(insert(ConsentEvent), rows)
     if stored is None:
-        session.execute(insert(SubjectState), [{"subject_id": subject_id,
-                                                 "state": state.to_json(), "version": 1,
-                                                 "updated_at": now}])
+        conn.execute(insert(SubjectState), [{"subject_id": subject_id, "state": state.to_json(),
+                                             "version": 1, "updated_at": now}])
     else:
-        session.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
-                        .values(state=state.to_json(), version=stored.version + 1,
-                                updated_at=now))
+        conn.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
+                     .values(state=state.to_json(), version=stored.version + 1, updated_at=now))
     if before is None or before.to_json() != state.to_json():
-        session.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
-                                                  "changed_at": now}])
+        conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
+                                              "changed_at": now}])
     receipt = _issue_receipt(session, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows)
     return state, receipt
@@ -180,9 +179,9 @@ def _issue_receipt(session, policy: Policy, subject_id, receipt_id, now, state, 
         ],
     }
     signature = current_app.extensions["consentry.secrets"].sign(body)
-    session.execute(insert(Receipt), [{"receipt_id": receipt_id, "subject_id": subject_id,
-                                       "issued_at": now, "body": body,
-                                       "signature": signature}])
+    session.connection().execute(insert(Receipt), [
+        {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
+         "signature": signature}])
     return {**body, "signature": signature}
 
 
