@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from audit.models import AuditEntry, AuditExport
 from audit.service import subject_ref
 from consentry.db import utcnow
-from consentry.stores import BatchResult, Held, Store
+from consentry.stores import BatchResult, Held, Store, purge_expired
 
 EXPIRED = "(expired)"
 
@@ -35,24 +35,16 @@ def purge_exports(session: Session, cutoffs, held: Held, limit: int,
     keep = timedelta(days=int(current_app.config["AUDIT_EXPORT_KEEP_DAYS"]))
     expired = (AuditExport.created_at < utcnow() - keep) & (AuditExport.path != EXPIRED)
     held_refs = [subject_ref(s) for s in held.subject_ids]
-    # is_not(None) first: NOT (NULL IN (...)) is NULL, which would keep unfiltered bundles
-    is_held = (AuditExport.subject_ref.is_not(None) & AuditExport.subject_ref.in_(held_refs)
-               if held_refs else None)
-    held_count = 0
-    query = select(AuditExport).where(expired)
-    if is_held is not None:
-        held_count = session.scalar(select(func.count()).select_from(AuditExport)
-                                    .where(expired, is_held)) or 0
-        query = query.where(~is_held)
-    if dry_run:
-        matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        return BatchResult(matched=matched, held=held_count, done=True)
-    rows = session.scalars(query.order_by(AuditExport.created_at).limit(limit)).all()
-    for record in rows:
-        _remove(record)
-    done = len(rows) < limit
-    return BatchResult(matched=len(rows), deleted=len(rows), held=held_count if done else 0,
-                       done=done)
+    held_clause = (AuditExport.subject_ref.is_not(None) & AuditExport.subject_ref.in_(held_refs)
+                   if held_refs else None)
+
+    def remove(ids: list[str]) -> None:
+        for record in session.scalars(select(AuditExport).where(AuditExport.id.in_(ids))):
+            _remove(record)
+
+    return purge_expired(session, key=AuditExport.id, expired=expired, held=held_clause,
+                         order_by=AuditExport.created_at, limit=limit, dry_run=dry_run,
+                         delete=remove)
 
 
 def erase_exports(session: Session, subject_id: str, held: Held) -> BatchResult:

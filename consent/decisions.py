@@ -18,7 +18,7 @@ from consentry.db import utcnow
 from consentry.errors import Invalid, NotFound
 from consentry.metrics import get_metrics
 from consentry.pagination import decode_cursor, encode_cursor
-from consentry.stores import BatchResult, Held
+from consentry.stores import BatchResult, Held, purge_expired
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 TRANSPARENCY_WINDOW = timedelta(days=30)
@@ -168,23 +168,14 @@ def purge_decisions(session: Session, cutoffs: dict[str, datetime], held: Held, 
         by_category = Decision.decision_id.in_(select(DecisionSignal.decision_id).where(
             DecisionSignal.category.in_(held.categories)))
         held_clause = by_category if held_clause is None else (held_clause | by_category)
-    held_count = 0
-    query = select(Decision.decision_id).where(expired)
-    if held_clause is not None:
-        held_count = session.scalar(select(func.count()).select_from(Decision)
-                                    .where(expired, held_clause)) or 0
-        query = query.where(~held_clause)
-    if dry_run:  # count everything in one call; nothing is deleted
-        matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        return BatchResult(matched=matched, held=held_count, done=True)
-    ids = session.scalars(query.order_by(Decision.decided_at).limit(limit)).all()
-    if ids:
+
+    def delete_ids(ids: list[str]) -> None:
         session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
         session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
-    done = len(ids) < limit
-    # held rows are reported once, with the batch that finishes the store
-    return BatchResult(matched=len(ids), deleted=len(ids), held=held_count if done else 0,
-                       done=done)
+
+    return purge_expired(session, key=Decision.decision_id, expired=expired, held=held_clause,
+                         order_by=Decision.decided_at, limit=limit, dry_run=dry_run,
+                         delete=delete_ids)
 
 
 def erase_decisions(session: Session, subject_id: str, held: Held) -> BatchResult:

@@ -12,13 +12,13 @@ import hashlib
 from datetime import timedelta
 
 from flask import Response, current_app, g, jsonify, request
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from consentry.db import get_session, utcnow
 from consentry.errors import Conflict, Invalid
 from consentry.models import IdempotencyRecord
-from consentry.stores import BatchResult, Held, Store
+from consentry.stores import BatchResult, Held, Store, purge_expired
 
 KEEP = timedelta(hours=24)
 # Request headers that change what a write means, so they are part of its fingerprint.
@@ -88,28 +88,14 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 def purge_records(session, cutoffs, held: Held, limit: int, dry_run: bool) -> BatchResult:
     """Retention: drop records older than 24 hours (their own window, not a policy class)."""
-    cutoff = utcnow() - KEEP
-    expired = IdempotencyRecord.created_at < cutoff
-    # NOT (NULL IN (...)) is NULL: records without a subject must still count as not held
-    not_held = (IdempotencyRecord.subject_id.is_(None)
-                | ~IdempotencyRecord.subject_id.in_(held.subject_ids)
-                if held.subject_ids else None)
-    held_count = 0
-    if not_held is not None:
-        held_count = session.scalar(select(func.count()).select_from(IdempotencyRecord).where(
-            expired, IdempotencyRecord.subject_id.in_(held.subject_ids))) or 0
-    query = select(IdempotencyRecord.id).where(expired)
-    if not_held is not None:
-        query = query.where(not_held)
-    if dry_run:  # count everything in one call; nothing is deleted
-        matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        return BatchResult(matched=matched, held=held_count, done=True)
-    ids = session.scalars(query.order_by(IdempotencyRecord.id).limit(limit)).all()
-    if ids:
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
-    done = len(ids) < limit
-    return BatchResult(matched=len(ids), deleted=len(ids), held=held_count if done else 0,
-                       done=done)
+    subject = IdempotencyRecord.subject_id
+    held_clause = (subject.is_not(None) & subject.in_(held.subject_ids)
+                   if held.subject_ids else None)
+    return purge_expired(
+        session, key=IdempotencyRecord.id, expired=IdempotencyRecord.created_at < utcnow() - KEEP,
+        held=held_clause, order_by=IdempotencyRecord.id, limit=limit, dry_run=dry_run,
+        delete=lambda ids: session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids))))
 
 
 def erase_records(session, subject_id: str, held: Held) -> BatchResult:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 
@@ -57,3 +58,28 @@ def register_store(app: Flask, store: Store) -> None:
 def registered_stores(app: Flask) -> dict[str, Store]:
     """The stores registered on `app`, by name."""
     return dict(app.extensions.get("consentry.stores", {}))
+
+
+def purge_expired(session: Session, *, key, expired, held, order_by, limit: int,
+                  dry_run: bool, delete: Callable[[list], None]) -> BatchResult:
+    """One batch of a store's purge: delete up to `limit` rows that are `expired` and not
+    `held` (through `delete(keys)`), or on a dry run count them all.
+
+    `held` is a clause true for protected rows (or None); it must never be NULL for a row,
+    since NOT NULL is NULL and the row would be silently kept. Held rows are reported once,
+    with the batch that finishes the store.
+    """
+    held_count = 0
+    query = select(key).where(expired)
+    if held is not None:
+        held_count = session.scalar(select(func.count()).where(expired, held)) or 0
+        query = query.where(~held)
+    if dry_run:
+        matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        return BatchResult(matched=matched, held=held_count, done=True)
+    keys = session.scalars(query.order_by(order_by).limit(limit)).all()
+    if keys:
+        delete(keys)
+    done = len(keys) < limit
+    return BatchResult(matched=len(keys), deleted=len(keys), held=held_count if done else 0,
+                       done=done)
