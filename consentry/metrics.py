@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask, current_app
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,6 +36,13 @@ class Metrics:
         return self.counters[name]
 
     def render(self) -> bytes:
+        """This process's metrics; with PROMETHEUS_MULTIPROC_DIR set (gunicorn workers), the
+        sum over every worker of the deployment, read from that directory."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=directory)
+            return generate_latest(registry)
         return generate_latest(self.registry)
 
 

@@ -9,6 +9,10 @@ echo "  Demo admin key (development only, kept in var/secrets/demo-admin.key):"
 echo "    $KEY"
 echo "  Try: curl -H \"Authorization: Bearer $KEY\" http://$HOST:$PORT/v1/policy"
 echo
+# gunicorn's workers share one set of metrics through this directory (emptied each start).
+PROMETHEUS_MULTIPROC_DIR="$(pwd)/var/prometheus"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+export PROMETHEUS_MULTIPROC_DIR
 "$BIN/flask" --app wsgi scheduler &
 SCHED=$!
 trap 'kill -TERM $SCHED 2>/dev/null; wait $SCHED 2>/dev/null' EXIT INT TERM
