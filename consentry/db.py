@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
@@ -66,6 +67,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _json_dumps(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+# orjson for JSON columns: several times faster than the json module both ways, which
+# shows on the batch gate (1,000 states a call) and on audit exports.
+JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for `url` with the settings each backend needs."""
     parsed = make_url(url)
@@ -75,10 +85,12 @@ def make_engine(url: str) -> Engine:
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.database in (None, "", ":memory:"):
-            engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+            engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30},
+                                   **JSON_CODEC)
         else:  # a small pool: connecting (and its PRAGMAs) per request costs more than a query
             engine = create_engine(url, pool_size=5, max_overflow=10,
-                                   connect_args={"timeout": 30, "check_same_thread": False})
+                                   connect_args={"timeout": 30, "check_same_thread": False},
+                                   **JSON_CODEC)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -98,7 +110,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODEC)
 
 
 class Database:
