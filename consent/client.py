@@ -7,9 +7,12 @@
 Answers are cached per (subject, purpose, channel, jurisdiction). `sync()` follows
 `/v1/changes` and drops the cached answers of every subject that changed; it runs
 before a lookup when the last sync is older than `sync_interval` seconds, so a
-cached answer is never older than that. When the service cannot be reached, the
-client answers from the policy's jurisdiction defaults for **standard categories
-only** — never a sensitive or special one — and marks the answer `degraded`.
+cached answer is never older than that. A cached answer also expires after the
+`max_age` the service gave it (the policy's token lifetime), so a client that was cut
+off from the feed for longer than the feed is kept still cannot serve stale answers.
+When the service cannot be reached, the client answers from the policy's
+jurisdiction defaults for **standard categories only** — never a sensitive or
+special one — and marks the answer `degraded`.
 
 Needs only the standard library (and, for `verify`, `cryptography`).
 """
@@ -50,7 +53,7 @@ class Answer:
 
 @dataclass
 class _Cache:
-    answers: dict[tuple, Answer] = field(default_factory=dict)
+    answers: dict[tuple, tuple[Answer, float]] = field(default_factory=dict)  # (answer, expiry)
     by_subject: dict[str, set[tuple]] = field(default_factory=dict)
 
 
@@ -113,19 +116,23 @@ class GateClient:
 
     def cached(self, subject_id: str, purpose: str, channel: str | None = None,
                jurisdiction: str | None = None) -> Answer | None:
-        """The cached answer, if any (the hot path: a dictionary lookup)."""
-        return self._cache.answers.get((subject_id, purpose, channel, jurisdiction))
+        """The cached answer, if any and not expired (the hot path: a dictionary lookup)."""
+        hit = self._cache.answers.get((subject_id, purpose, channel, jurisdiction))
+        if hit is None or hit[1] <= time.monotonic():
+            return None
+        return hit[0]
 
     def allowed_signals(self, subject_id: str, purpose: str, channel: str | None = None,
                         jurisdiction: str | None = None) -> Answer:
         """Which categories may be used; from cache when fresh, else from the service."""
         key = (subject_id, purpose, channel, jurisdiction)
         try:
-            if time.monotonic() - self._last_sync > self.sync_interval:
+            now = time.monotonic()
+            if now - self._last_sync > self.sync_interval:
                 self.sync()
-            answer = self._cache.answers.get(key)
-            if answer is not None:
-                return answer
+            hit = self._cache.answers.get(key)
+            if hit is not None and hit[1] > now:
+                return hit[0]
             query = {"purpose": purpose}
             if channel:
                 query["channel"] = channel
@@ -138,8 +145,9 @@ class GateClient:
         answer = Answer(subject_id, purpose, channel, tuple(body["allowed"]),
                         tuple((d["category"], d["reason"]) for d in body["denied"]),
                         body["policy_version"], body.get("token"))
+        expires = time.monotonic() + float(body.get("max_age", self.policy.token_max_age_seconds))
         with self._lock:
-            self._cache.answers[key] = answer
+            self._cache.answers[key] = (answer, expires)
             self._cache.by_subject.setdefault(subject_id, set()).add(key)
         return answer
 

@@ -322,3 +322,37 @@ def test_change_feed_delivers_every_change_exactly_once_under_concurrent_writers
     assert len(seen) == len(set(seen)), "a change was delivered twice"
     assert seen == stored, "a change was skipped or delivered out of order"
     assert session.scalar(select(func.count()).select_from(SubjectChange)) >= 24
+
+
+def test_client_cache_entries_expire_after_max_age(served_app, make_key, put_consents,
+                                                   monkeypatch):
+    import consent.client as client_module
+
+    key = make_key("signals:read")
+    gate = GateClient(served_app, key["Authorization"][7:], sync_interval=3600)
+    put_consents("m-1", [{"purpose": "personalization", "status": "granted"}])
+    gate.allowed_signals("m-1", "personalization", "web")
+    assert gate.cached("m-1", "personalization", "web") is not None
+    later = client_module.time.monotonic() + 301  # the shipped policy's max_age is 300 s
+    monkeypatch.setattr(client_module.time, "monotonic", lambda: later)
+    assert gate.cached("m-1", "personalization", "web") is None
+
+
+def test_change_feed_rows_expire_and_are_erased(app, client, engine_key, put_consents):
+    from datetime import timedelta
+
+    from consentry.db import utcnow
+    from consentry.stores import Held
+
+    put_consents("old-1", [{"purpose": "analytics", "status": "denied"}])
+    put_consents("new-1", [{"purpose": "analytics", "status": "denied"}])
+    put_consents("gone-1", [{"purpose": "analytics", "status": "denied"}])
+    with app.app_context(), get_db(app).transaction() as s:
+        s.execute(update(SubjectChange).where(SubjectChange.subject_id == "old-1")
+                  .values(changed_at=utcnow() - timedelta(days=31)))
+    store = app.extensions["consentry.stores"]["change_feed"]
+    with app.app_context(), get_db(app).transaction() as s:
+        assert store.purge(s, {}, Held(), 100, False).deleted == 1
+        assert store.erase(s, "gone-1", Held()).deleted == 1
+    feed = client.get("/v1/changes", headers=engine_key).get_json()
+    assert [c["subject_id"] for c in feed["changes"]] == ["new-1"]

@@ -58,7 +58,7 @@ def test_retention_policy_shows_classes_and_targets(retention_app, external_url,
     kinds = {t["name"]: t["kind"] for t in body["targets"]}
     assert kinds["web_events"] == "external"
     assert {kinds[n] for n in ("decisions", "idempotency_records", "consent_evidence",
-                               "audit_exports")} == {"internal"}
+                               "audit_exports", "change_feed")} == {"internal"}
     assert "s3cret" not in r.get_data(as_text=True)
 
 
