@@ -30,7 +30,7 @@ from audit.checkpoints import checkpoint_statement, create_checkpoint, load_leav
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
 from audit.service import subject_ref
 from consentry.canonical import b64url_decode, canonical_json
-from consentry.db import utcnow
+from consentry.db import get_db, utcnow
 from consentry.errors import Invalid, NotFound
 
 BUNDLE_VERSION = 1
@@ -142,14 +142,25 @@ def count_entries(session: Session, request: ExportRequest) -> int:
                           .where(*_filters(request, head_size))) or 0
 
 
-def create_export(session: Session, request: ExportRequest, out: str | os.PathLike | None = None,
-                  progress: Callable[[int], None] | None = None) -> AuditExport:
-    """Write a bundle for `request` (to `out`, or the export directory) and record it."""
+def check_request(request: ExportRequest) -> None:
+    """Reject an export request that cannot be carried out (422)."""
     if request.format not in ("jsonl", "csv"):
         raise Invalid("format must be jsonl or csv", fields={"format": ["Must be jsonl or csv."]})
     if request.since and request.until and request.since >= request.until:
         raise Invalid("since must be before until", fields={"until": ["Must be after since."]})
-    checkpoint = create_checkpoint(session, reason="export")
+
+
+def create_export(session: Session, request: ExportRequest, out: str | os.PathLike | None = None,
+                  progress: Callable[[int], None] | None = None,
+                  checkpoint: AuditCheckpoint | None = None, save: bool = True) -> AuditExport:
+    """Write a bundle for `request` (to `out`, or the export directory) and record it.
+
+    Given a `checkpoint` (the tree head the export ends at) and `save=False`, it only
+    reads, so it can run in a read transaction; the caller stores the returned record.
+    """
+    check_request(request)
+    if checkpoint is None:
+        checkpoint = create_checkpoint(session, reason="export")
     size = checkpoint.tree_size
     export_id = uuid.uuid4().hex
     path = Path(out) if out is not None else export_dir() / f"{export_id}.zip"
@@ -280,8 +291,9 @@ def create_export(session: Session, request: ExportRequest, out: str | os.PathLi
                          action=request.action, format=request.format,
                          checkpoint_size=size, count=count, path=str(path.resolve()),
                          sha256=_file_sha256(path), size_bytes=path.stat().st_size)
-    session.add(record)
-    session.flush()
+    if save:
+        session.add(record)
+        session.flush()
     return record
 
 
@@ -335,16 +347,29 @@ def get_export(session: Session, export_id: str) -> AuditExport:
     return record
 
 
-def export_bundle(session: Session, request: ExportRequest,
-                  out: str | os.PathLike | None = None,
+def export_bundle(request: ExportRequest, out: str | os.PathLike | None = None,
                   progress: Callable[[int], None] | None = None) -> AuditExport:
-    """Write a bundle and record in the audit log who exported what, and why."""
+    """Write a bundle and record in the audit log who exported what, and why.
+
+    Three transactions, so a long export never holds the write lock (on SQLite, the
+    whole database's): a short one signs the checkpoint the export ends at, a read-only
+    one streams the entries into the bundle, and a short one records the export and its
+    audit entry together. Call it outside any open write transaction.
+    """
     from audit.service import append_entry
 
-    record = create_export(session, request, out=out, progress=progress)
-    append_entry(session, "audit.exported", actor=request.exporter,
-                 details={"export_id": record.id, "count": record.count,
-                          "tree_size": record.checkpoint_size, "reason": request.reason,
-                          "subject_filtered": record.subject_ref is not None,
-                          "action": record.action})
+    check_request(request)
+    db = get_db()
+    with db.transaction() as session:
+        checkpoint = create_checkpoint(session, reason="export")
+    with db.transaction(write=False) as session:
+        record = create_export(session, request, out=out, progress=progress,
+                               checkpoint=checkpoint, save=False)
+    with db.transaction() as session:
+        session.add(record)
+        append_entry(session, "audit.exported", actor=request.exporter,
+                     details={"export_id": record.id, "count": record.count,
+                              "tree_size": record.checkpoint_size, "reason": request.reason,
+                              "subject_filtered": record.subject_ref is not None,
+                              "action": record.action})
     return record

@@ -69,7 +69,7 @@ class Exports(MethodView):
     def post(self, args):
         """Write a signed export bundle of the audit log; download it by its id."""
         request = export.ExportRequest(exporter=current_principal().name, **args)
-        record = export.export_bundle(get_session(), request)
+        record = export.export_bundle(request)
         return {"export_id": record.id, "count": record.count,
                 "tree_size": record.checkpoint_size}
 

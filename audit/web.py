@@ -52,10 +52,10 @@ def export_command(since, until, subject_id, action, reason, fmt, out) -> None:
     request = ExportRequest(exporter=f"cli:{getpass.getuser()}", reason=reason, since=since,
                             until=until, subject_id=subject_id, action=action, format=fmt)
     try:
-        with get_db().transaction() as session:
+        with get_db().transaction(write=False) as session:
             total = count_entries(session, request)
-            with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
-                record = export_bundle(session, request, out=out, progress=bar.update)
+        with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+            record = export_bundle(request, out=out, progress=bar.update)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"wrote {record.count} entries to {out} (export {record.id}, "

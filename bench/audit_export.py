@@ -85,13 +85,12 @@ def populate(work: Path, n: int) -> None:
 def phase_export(work: Path) -> dict:
     from audit.export import ExportRequest, export_bundle
     from consentry import create_app
-    from consentry.db import get_db
 
     app = create_app(_config(work))
     out = work / "bundle.zip"
     started = time.perf_counter()
-    with app.app_context(), get_db(app).transaction() as s:
-        record = export_bundle(s, ExportRequest(exporter="bench", reason="bench"), out=out)
+    with app.app_context():
+        record = export_bundle(ExportRequest(exporter="bench", reason="bench"), out=out)
     seconds = time.perf_counter() - started
     return {"entries": record.count, "seconds": seconds, "rss_mb": _rss_mb(),
             "bytes": out.stat().st_size}
