@@ -125,6 +125,31 @@ def authenticate(key: str) -> Principal | None:
     return principal
 
 
+class _RateLimiter:
+    """A token bucket per API key, in this process: `rate` requests a second, bursts of
+    twice that. Off when the rate is 0. Each worker process counts on its own."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.burst = max(1.0, 2 * rate)
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key name → (tokens, at)
+
+    def retry_after(self, name: str) -> float:
+        """0 if a request may go now (and take a token), else seconds until one may."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(name, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens >= 1:
+                self._buckets[name] = (tokens - 1, now)
+                return 0.0
+            self._buckets[name] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
 def current_principal() -> Principal:
     """Return the authenticated caller of this request."""
     return g.principal
@@ -140,6 +165,11 @@ def _require(scope: str) -> None:
         raise DomainError("The API key is unknown or revoked.", status=401,
                           code="unauthorized", headers={"WWW-Authenticate": "Bearer"})
     g.principal = principal
+    wait = current_app.extensions["consentry.ratelimit"].retry_after(principal.name)
+    if wait > 0:
+        raise DomainError("Too many requests for this API key; slow down.", status=429,
+                          code="rate_limited",
+                          headers={"Retry-After": str(max(1, round(wait + 0.5)))})
     if not principal.has(scope):
         raise DomainError(f"This key lacks the scope {scope!r}.", status=403, code="forbidden")
 
@@ -160,7 +190,7 @@ def scoped(scope: str):
         manual = dict(apidoc.get("manual_doc", {}))
         manual["security"] = [{"apiKey": []}]
         manual["responses"] = {**manual.get("responses", {}), 401: "UNAUTHORIZED",
-                               403: "FORBIDDEN"}
+                               403: "FORBIDDEN", 429: "TOO_MANY_REQUESTS"}
         manual.setdefault("description", "")
         manual["description"] = (manual["description"] + f"\n\nRequires scope `{scope}`.").strip()
         apidoc["manual_doc"] = manual
@@ -172,3 +202,4 @@ def scoped(scope: str):
 
 def init_app(app) -> None:
     app.extensions["consentry.keycache"] = _KeyCache()
+    app.extensions["consentry.ratelimit"] = _RateLimiter(float(app.config["RATE_LIMIT_PER_SECOND"]))

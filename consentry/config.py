@@ -19,6 +19,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "SECRETS_DIR": env.get("CONSENTRY_SECRETS_DIR") or str(Path("var/secrets").resolve()),
         "MAX_CONTENT_LENGTH": int(env.get("CONSENTRY_MAX_BODY_BYTES", 1024 * 1024)),
         "API_KEY_CACHE_SECONDS": float(env.get("CONSENTRY_API_KEY_CACHE_SECONDS", 5)),
+        "RATE_LIMIT_PER_SECOND": float(env.get("CONSENTRY_RATE_LIMIT_PER_SECOND", 0)),
         "RETENTION_CRON": env.get("CONSENTRY_RETENTION_CRON", "0 3 * * *"),
         "SCHEDULER_POLL_SECONDS": float(env.get("CONSENTRY_SCHEDULER_POLL_SECONDS", 2)),
         "LOG_LEVEL": env.get("CONSENTRY_LOG_LEVEL", "INFO"),

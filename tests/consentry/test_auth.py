@@ -68,3 +68,19 @@ def test_every_route_declares_a_scope_or_is_open(app):
             if not getattr(handler, "required_scope", None):
                 unprotected.append(f"{method} {rule.rule}")
     assert unprotected == []
+
+
+def test_rate_limit_per_key_is_429_with_retry_after(make_app, make_key):
+    app = make_app(RATE_LIMIT_PER_SECOND=1)  # bursts of 2
+    client = app.test_client()
+    fast, other = make_key("policy:read"), make_key("policy:read")
+    statuses = [client.get("/v1/policy", headers=fast).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    r = client.get("/v1/policy", headers=fast)
+    assert r.get_json()["error"]["code"] == "rate_limited" and int(r.headers["Retry-After"]) >= 1
+    assert client.get("/v1/policy", headers=other).status_code == 200  # per key
+
+
+def test_no_rate_limit_by_default(client, make_key):
+    key = make_key("policy:read")
+    assert {client.get("/v1/policy", headers=key).status_code for _ in range(20)} == {200}
