@@ -17,7 +17,7 @@ from consent.state import ConsentState
 from consentry.db import utcnow
 from consentry.errors import Invalid, NotFound
 from consentry.metrics import get_metrics
-from consentry.pagination import decode_cursor, encode_cursor
+from consentry.pagination import decode_keyset, encode_keyset
 from consentry.stores import BatchResult, Held, purge_expired
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -98,25 +98,18 @@ def get_decision(session: Session, subject_id: str, decision_id: str) -> Decisio
 def recent_decisions(session: Session, subject_id: str, surface: str | None, limit: int,
                      cursor: str | None) -> tuple[list[Decision], str | None]:
     """The subject's decisions, newest first."""
-    position = decode_cursor(cursor, "t", "id", types={"t": str, "id": str})
+    position = decode_keyset(cursor)
     query = select(Decision).where(Decision.subject_id == subject_id)
     if surface:
         query = query.where(Decision.surface == surface)
     if position:
-        try:
-            t = datetime.fromisoformat(position["t"])
-            if t.tzinfo is None:
-                raise ValueError("naive")
-        except ValueError as exc:
-            raise Invalid("Malformed cursor.", fields={"cursor": ["Not a cursor this service "
-                                                                  "gave."]}) from exc
+        t, last_id = position
         query = query.where((Decision.decided_at < t) | (
-            (Decision.decided_at == t) & (Decision.decision_id < position["id"])))
+            (Decision.decided_at == t) & (Decision.decision_id < last_id)))
     rows = session.scalars(query.order_by(Decision.decided_at.desc(),
                                           Decision.decision_id.desc()).limit(limit + 1)).all()
     page = rows[:limit]
-    nxt = (encode_cursor({"t": page[-1].decided_at.isoformat(), "id": page[-1].decision_id})
-           if len(rows) > limit else None)
+    nxt = encode_keyset(page[-1].decided_at, page[-1].decision_id) if len(rows) > limit else None
     return page, nxt
 
 

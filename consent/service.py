@@ -127,8 +127,7 @@ def _write(session: Session, subject_id: str, events: list[dict], *, actor: str,
     conn = session.connection()  # Core on the connection: the hot path, under the lock
     stored = conn.execute(select(SubjectState.state, SubjectState.version)
                           .where(SubjectState.subject_id == subject_id)).one_or_none()
-    before = ConsentState.from_json(stored.state) if stored else None
-    state = before or ConsentState()
+    state = ConsentState.from_json(stored.state) if stored else ConsentState()
     rows = []
     for event in events:
         row = {"subject_id": subject_id, "jurisdiction": jurisdiction, "purpose": None,
@@ -144,13 +143,14 @@ def _write(session: Session, subject_id: str, events: list[dict], *, actor: str,
     # Core statements rather than the unit of work: this is the hot write path and it
     # runs while the audit chain's row lock is held.
     conn.execute(insert(ConsentEvent), rows)
+    new_state = state.to_json()
     if stored is None:
-        conn.execute(insert(SubjectState), [{"subject_id": subject_id, "state": state.to_json(),
+        conn.execute(insert(SubjectState), [{"subject_id": subject_id, "state": new_state,
                                              "version": 1, "updated_at": now}])
     else:
         conn.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
-                     .values(state=state.to_json(), version=stored.version + 1, updated_at=now))
-    if before is None or before.to_json() != state.to_json():
+                     .values(state=new_state, version=stored.version + 1, updated_at=now))
+    if stored is None or stored.state != new_state:
         conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
                                               "changed_at": now}])
     receipt = _issue_receipt(session, policy, subject_id, receipt_id, now, state, source,

@@ -35,7 +35,6 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app)
     metrics.init_app(app)
-    errors.init_app(app)
     _request_hooks(app)
 
     app.config.setdefault("API_SPEC_OPTIONS", {
@@ -48,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
                                 "`{\"error\": {\"code\", \"message\", \"fields\"?}}`."},
     })
     api.init_app(app)
-    errors.init_app(app)  # again: the envelope must win over flask-smorest's handler
+    errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in _blueprints():
         api.register_blueprint(blueprint)
     for init_domain in _domain_initialisers():

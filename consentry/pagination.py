@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import marshmallow as ma
 
@@ -46,3 +47,23 @@ def decode_cursor(cursor: str | None, *keys: str, field: str = "cursor",
         raise Invalid("Malformed cursor.", fields={field: ["Not a cursor this service gave."]}
                       ) from exc
     return position
+
+
+def encode_keyset(at: datetime, row_id: str) -> str:
+    """A cursor for lists ordered newest first by (time, id)."""
+    return encode_cursor({"t": at.isoformat(), "id": row_id})
+
+
+def decode_keyset(cursor: str | None) -> tuple[datetime, str] | None:
+    """The (time, id) an encode_keyset cursor stands for; a malformed one is a 422."""
+    position = decode_cursor(cursor, "t", "id", types={"t": str, "id": str})
+    if position is None:
+        return None
+    try:
+        at = datetime.fromisoformat(position["t"])
+        if at.tzinfo is None:
+            raise ValueError("naive time")
+    except ValueError as exc:
+        raise Invalid("Malformed cursor.", fields={"cursor": ["Not a cursor this service gave."]}
+                      ) from exc
+    return at, position["id"]

@@ -6,8 +6,6 @@ command or the scheduler job owns the transaction (see retention/runner.py).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import uuid
@@ -24,6 +22,7 @@ from audit.service import append_entry, subject_ref
 from consent.policy import Policy
 from consentry.db import utcnow
 from consentry.errors import Conflict, Invalid, NotFound
+from consentry.pagination import decode_keyset, encode_keyset
 from consentry.stores import Held, registered_stores
 from retention.models import Erasure, LegalHold, RetentionRun
 from retention.targets import safe_url
@@ -92,41 +91,20 @@ def describe_policy(policy: Policy) -> dict[str, Any]:
     }
 
 
-# -- cursors -------------------------------------------------------------------------------
-
-
-def encode_cursor(created_at: datetime, row_id: str) -> str:
-    raw = json.dumps([iso(created_at), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Decode an opaque cursor; a malformed one is a 422."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(created, str):
-            raise ValueError("bad cursor")
-        when = datetime.fromisoformat(created.replace("Z", "+00:00"))
-        if when.tzinfo is None or not isinstance(row_id, str):
-            raise ValueError("bad cursor")
-        return when, row_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid("malformed cursor", fields={"cursor": ["Not a cursor this API gave."]}
-                      ) from exc
+# -- pages ----------------------------------------------------------------------------------
 
 
 def _page(session: Session, model, query, limit: int, cursor: str | None):
     """Newest first, `limit` rows after `cursor`; return (rows, next cursor or None)."""
     if cursor:
-        when, row_id = decode_cursor(cursor)
+        when, row_id = decode_keyset(cursor)
         query = query.where(or_(model.created_at < when,
                                 and_(model.created_at == when, model.id < row_id)))
     rows = list(session.scalars(query.order_by(model.created_at.desc(), model.id.desc())
                                 .limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)
+    return rows, (encode_keyset(rows[-1].created_at, rows[-1].id) if more and rows else None)
 
 
 # -- legal holds ---------------------------------------------------------------------------
