@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -10,11 +9,8 @@ from sqlalchemy.orm import Session
 from audit.chain import checkpoint_document, format_ts
 from audit.merkle import Frontier, LeafArray, leaf_hash
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from consentry.db import utcnow
-
-
-def _secrets():
-    return current_app.extensions["consentry.secrets"]
+from consentry.clock import utcnow
+from consentry.secretstore import SecretStore
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
@@ -24,7 +20,7 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
     ).first()
 
 
-def create_checkpoint(session: Session, reason: str) -> AuditCheckpoint:
+def create_checkpoint(session: Session, keys: SecretStore, reason: str) -> AuditCheckpoint:
     """Sign the tree head at the current end of the log; reuse the last one if nothing moved.
 
     Only the entries appended since the last checkpoint are hashed: its frontier
@@ -51,7 +47,7 @@ def create_checkpoint(session: Session, reason: str) -> AuditCheckpoint:
         raise RuntimeError(f"audit log has gaps: {frontier.size} entries up to seq {size}")
     ts = utcnow()
     root_hash = frontier.root().hex()
-    signature = _secrets().sign(checkpoint_document(size, root_hash, ts))
+    signature = keys.sign(checkpoint_document(size, root_hash, ts))
     checkpoint = AuditCheckpoint(tree_size=size, root_hash=root_hash, ts=ts,
                                  kid=signature["kid"], signature=signature["value"],
                                  reason=reason, frontier=[h.hex() for h in frontier.hashes])
@@ -92,10 +88,3 @@ def load_leaves(session: Session, size: int) -> LeafArray:
     if len(leaves) != size:
         raise RuntimeError(f"audit log has gaps: {len(leaves)} entries up to seq {size}")
     return leaves
-
-
-def maybe_checkpoint_after_append(session: Session, seq: int) -> None:
-    """Sign a checkpoint every AUDIT_CHECKPOINT_EVERY entries (0 turns it off)."""
-    every = int(current_app.config.get("AUDIT_CHECKPOINT_EVERY", 0) or 0)
-    if every > 0 and seq % every == 0:
-        create_checkpoint(session, reason="size")

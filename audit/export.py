@@ -20,7 +20,6 @@ from pathlib import Path
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
@@ -28,10 +27,12 @@ from audit import merkle
 from audit.chain import entry_document, format_ts
 from audit.checkpoints import checkpoint_statement, create_checkpoint, load_leaves
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
-from audit.service import subject_ref
+from audit.service import append_entry
 from consentry.canonical import b64url_decode, canonical_json
-from consentry.db import get_db, utcnow
+from consentry.clock import utcnow
+from consentry.db import Database
 from consentry.errors import Invalid, NotFound
+from consentry.secretstore import SecretStore
 
 BUNDLE_VERSION = 1
 CSV_COLUMNS = ["seq", "ts", "actor", "action", "subject_ref", "details", "personal",
@@ -70,9 +71,9 @@ class _SubjectKeys:
 
     LIMIT = 10_000
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, keys: SecretStore):
         self.session = session
-        self.master = AESGCM(current_app.extensions["consentry.secrets"].master_key)
+        self.master = AESGCM(keys.master_key)
         self.cache: dict[str, bytes | None] = {}
         self.shredded: set[str] = set()
 
@@ -105,14 +106,14 @@ class _SubjectKeys:
         return plaintext.decode("utf-8")
 
 
-def _filters(request: ExportRequest, size: int) -> list:
+def _filters(keys: SecretStore, request: ExportRequest, size: int) -> list:
     conditions = [AuditEntry.seq <= size]
     if request.since is not None:
         conditions.append(AuditEntry.ts >= request.since)
     if request.until is not None:
         conditions.append(AuditEntry.ts < request.until)
     if request.subject_id is not None:
-        conditions.append(AuditEntry.subject_ref == subject_ref(request.subject_id))
+        conditions.append(AuditEntry.subject_ref == keys.subject_ref(request.subject_id))
     if request.action is not None:
         conditions.append(AuditEntry.action == request.action)
     return conditions
@@ -128,18 +129,11 @@ def _previous_checkpoint(session: Session, size: int) -> AuditCheckpoint | None:
         AuditCheckpoint.tree_size == previous.checkpoint_size)).first()
 
 
-def export_dir() -> Path:
-    """The directory bundles are written to (AUDIT_EXPORT_DIR)."""
-    path = Path(current_app.config["AUDIT_EXPORT_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def count_entries(session: Session, request: ExportRequest) -> int:
+def count_entries(session: Session, keys: SecretStore, request: ExportRequest) -> int:
     """How many entries an export of `request` would hold now (for a progress bar)."""
     head_size = session.scalar(select(func.max(AuditEntry.seq))) or 0
     return session.scalar(select(func.count()).select_from(AuditEntry)
-                          .where(*_filters(request, head_size))) or 0
+                          .where(*_filters(keys, request, head_size))) or 0
 
 
 def check_request(request: ExportRequest) -> None:
@@ -150,25 +144,28 @@ def check_request(request: ExportRequest) -> None:
         raise Invalid("since must be before until", fields={"until": ["Must be after since."]})
 
 
-def create_export(session: Session, request: ExportRequest, out: str | os.PathLike | None = None,
+def create_export(session: Session, keys: SecretStore, request: ExportRequest,
+                  out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
                   checkpoint: AuditCheckpoint | None = None, save: bool = True) -> AuditExport:
-    """Write a bundle for `request` (to `out`, or the export directory) and record it.
+    """Write a bundle for `request` to `out` (a file, or a directory to put it in) and
+    record it.
 
     Given a `checkpoint` (the tree head the export ends at) and `save=False`, it only
     reads, so it can run in a read transaction; the caller stores the returned record.
     """
     check_request(request)
     if checkpoint is None:
-        checkpoint = create_checkpoint(session, reason="export")
+        checkpoint = create_checkpoint(session, keys, reason="export")
     size = checkpoint.tree_size
     export_id = uuid.uuid4().hex
-    path = Path(out) if out is not None else export_dir() / f"{export_id}.zip"
+    path = Path(out)
+    if path.is_dir():
+        path = path / f"{export_id}.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     filtered = request.subject_id is not None or request.action is not None
     previous = _previous_checkpoint(session, size)
-    store = current_app.extensions["consentry.secrets"]
-    keys = _SubjectKeys(session)
+    subject_keys = _SubjectKeys(session, keys)
 
     # ts and details come back as the driver gives them (SQLite: text), decoded below
     # faster than the generic type processing does it.
@@ -176,7 +173,7 @@ def create_export(session: Session, request: ExportRequest, out: str | os.PathLi
                    AuditEntry.action, AuditEntry.subject_ref,
                    type_coerce(AuditEntry.details, String), AuditEntry.prev_hash,
                    AuditEntry.entry_hash)
-            .where(*_filters(request, size)).order_by(AuditEntry.seq)
+            .where(*_filters(keys, request, size)).order_by(AuditEntry.seq)
             .execution_options(yield_per=5_000))
     file_hashes: dict[str, str] = {}
     seqs: list[int] = []  # only kept for filtered exports, which prove each entry
@@ -203,7 +200,7 @@ def create_export(session: Session, request: ExportRequest, out: str | os.PathLi
                     text = _encode(document)
                     chunk.append(text.encode("utf-8") + b"\n")
                     if "personal" in details:
-                        personal = keys.open(ref, details.get("personal"))
+                        personal = subject_keys.open(ref, details.get("personal"))
                         clear = _encode({k: v for k, v in details.items() if k != "personal"})
                     else:  # the details as they appear in the line: keys sort before prev_hash
                         personal = ""
@@ -253,7 +250,7 @@ def create_export(session: Session, request: ExportRequest, out: str | os.PathLi
             add("inclusion.jsonl", b"".join(
                 canonical_json({"seq": s, "proof": [h.hex() for h in proofs[s - 1]]}) + b"\n"
                 for s in proven))
-            add("keys.json", _pretty(store.jwks()))
+            add("keys.json", _pretty(keys.jwks()))
             created_at = utcnow()
             manifest = {
                 "v": BUNDLE_VERSION,
@@ -267,19 +264,19 @@ def create_export(session: Session, request: ExportRequest, out: str | os.PathLi
                           "first_seq": first_seq, "last_seq": last_seq,
                           "first_prev_hash": first_prev_hash,
                           "last_entry_hash": last_entry_hash},
-                "filter": ({"subject_ref": subject_ref(request.subject_id)
+                "filter": ({"subject_ref": keys.subject_ref(request.subject_id)
                             if request.subject_id is not None else None,
                             "action": request.action} if filtered else None),
                 "count": count,
                 "tree_size": size,
                 "root_hash": checkpoint.root_hash,
                 "previous_tree_size": previous.tree_size if previous is not None else None,
-                "shredded_subjects": sorted(keys.shredded),
+                "shredded_subjects": sorted(subject_keys.shredded),
                 "files": dict(sorted(file_hashes.items())),
-                "kid": store.active_kid,
+                "kid": keys.active_kid,
             }
             bundle.writestr("manifest.json", _pretty(manifest))
-            bundle.writestr("manifest.sig", _pretty(store.sign(manifest)))
+            bundle.writestr("manifest.sig", _pretty(keys.sign(manifest)))
         os.replace(tmp, path)
     finally:
         for leftover in (tmp, csv_tmp):
@@ -347,7 +344,8 @@ def get_export(session: Session, export_id: str) -> AuditExport:
     return record
 
 
-def export_bundle(request: ExportRequest, out: str | os.PathLike | None = None,
+def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
+                  out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None) -> AuditExport:
     """Write a bundle and record in the audit log who exported what, and why.
 
@@ -356,18 +354,15 @@ def export_bundle(request: ExportRequest, out: str | os.PathLike | None = None,
     one streams the entries into the bundle, and a short one records the export and its
     audit entry together. Call it outside any open write transaction.
     """
-    from audit.service import append_entry
-
     check_request(request)
-    db = get_db()
     with db.transaction() as session:
-        checkpoint = create_checkpoint(session, reason="export")
+        checkpoint = create_checkpoint(session, keys, reason="export")
     with db.transaction(write=False) as session:
-        record = create_export(session, request, out=out, progress=progress,
+        record = create_export(session, keys, request, out=out, progress=progress,
                                checkpoint=checkpoint, save=False)
     with db.transaction() as session:
         session.add(record)
-        append_entry(session, "audit.exported", actor=request.exporter,
+        append_entry(session, keys, "audit.exported", actor=request.exporter,
                      details={"export_id": record.id, "count": record.count,
                               "tree_size": record.checkpoint_size, "reason": request.reason,
                               "subject_filtered": record.subject_ref is not None,

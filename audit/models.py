@@ -94,3 +94,14 @@ class AuditExport(Base):
     path: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class PolicyState(Base):
+    """The last policy version this deployment loaded (one row), to audit changes."""
+
+    __tablename__ = "policy_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime]

@@ -9,7 +9,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -17,22 +16,15 @@ from audit.chain import entry_document, entry_hash
 from audit.models import AuditEntry, AuditHead, SubjectKey
 from consentry import pagination
 from consentry.canonical import b64url, b64url_decode
-from consentry.db import utcnow
+from consentry.clock import utcnow
+from consentry.secretstore import SecretStore
 
 SYSTEM_ACTOR = "system"
 
 
-def _secrets():
-    return current_app.extensions["consentry.secrets"]
-
-
-def subject_ref(subject_id: str) -> str:
-    """Return the keyed reference that stands for `subject_id` in the audit log."""
-    return _secrets().subject_ref(subject_id)
-
-
-def _subject_data_key(session: Session, ref: str, create: bool) -> bytes | None:
-    master = AESGCM(_secrets().master_key)
+def _subject_data_key(session: Session, keys: SecretStore, ref: str,
+                      create: bool) -> bytes | None:
+    master = AESGCM(keys.master_key)
     row = session.connection().execute(
         select(SubjectKey.wrapped_key).where(SubjectKey.subject_ref == ref)).one_or_none()
     if row is None:
@@ -49,8 +41,8 @@ def _subject_data_key(session: Session, ref: str, create: bool) -> bytes | None:
     return master.decrypt(row.wrapped_key[:12], row.wrapped_key[12:], ref.encode())
 
 
-def _seal(session: Session, ref: str, personal: dict) -> dict:
-    key = _subject_data_key(session, ref, create=True)
+def _seal(session: Session, keys: SecretStore, ref: str, personal: dict) -> dict:
+    key = _subject_data_key(session, keys, ref, create=True)
     if key is None:  # the subject was erased: personal fields are not recorded again
         return {"alg": "A256GCM", "shredded": True}
     nonce = os.urandom(12)
@@ -59,12 +51,12 @@ def _seal(session: Session, ref: str, personal: dict) -> dict:
     return {"alg": "A256GCM", "nonce": b64url(nonce), "ct": b64url(ciphertext)}
 
 
-def open_personal(session: Session, entry: AuditEntry) -> dict | None:
+def open_personal(session: Session, keys: SecretStore, entry: AuditEntry) -> dict | None:
     """Decrypt an entry's personal fields; None when there are none or the key is destroyed."""
     sealed = entry.details.get("personal")
     if not sealed or not entry.subject_ref or "ct" not in sealed:
         return None
-    key = _subject_data_key(session, entry.subject_ref, create=False)
+    key = _subject_data_key(session, keys, entry.subject_ref, create=False)
     if key is None:
         return None
     plaintext = AESGCM(key).decrypt(b64url_decode(sealed["nonce"]), b64url_decode(sealed["ct"]),
@@ -72,9 +64,9 @@ def open_personal(session: Session, entry: AuditEntry) -> dict | None:
     return json.loads(plaintext)
 
 
-def destroy_subject_key(session: Session, subject_id: str) -> bool:
+def destroy_subject_key(session: Session, keys: SecretStore, subject_id: str) -> bool:
     """Crypto-shred a subject's personal audit fields; True if a key was destroyed."""
-    row = session.get(SubjectKey, subject_ref(subject_id))
+    row = session.get(SubjectKey, keys.subject_ref(subject_id))
     if row is None or row.wrapped_key is None:
         return False
     row.wrapped_key = None
@@ -82,7 +74,8 @@ def destroy_subject_key(session: Session, subject_id: str) -> bool:
     return True
 
 
-def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
+def append_entry(session: Session, keys: SecretStore, action: str, *,
+                 actor: str = SYSTEM_ACTOR,
                  subject_id: str | None = None, details: dict[str, Any] | None = None,
                  personal: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry to the audit chain in the caller's transaction.
@@ -98,12 +91,12 @@ def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
     head_seq, head_hash = conn.execute(
         select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1).with_for_update()
     ).one()
-    ref = subject_ref(subject_id) if subject_id is not None else None
+    ref = keys.subject_ref(subject_id) if subject_id is not None else None
     body = dict(details or {})
     if personal:
         if ref is None:
             raise ValueError("personal fields need a subject")
-        body["personal"] = _seal(session, ref, personal)
+        body["personal"] = _seal(session, keys, ref, personal)
     seq = head_seq + 1
     now = utcnow()
     document = entry_document(seq, now, actor, action, ref, body, head_hash)
@@ -112,9 +105,6 @@ def append_entry(session: Session, action: str, *, actor: str = SYSTEM_ACTOR,
               "details": body, "prev_hash": head_hash, "entry_hash": digest}
     conn.execute(insert(AuditEntry), [values])
     conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, entry_hash=digest))
-    from audit.checkpoints import maybe_checkpoint_after_append
-
-    maybe_checkpoint_after_append(session, seq)
     return AuditEntry(**values)
 
 
@@ -128,7 +118,7 @@ def decode_cursor(cursor: str) -> int:
     return pagination.decode_cursor(cursor, "p", types={"p": int})["p"]
 
 
-def list_entries(session: Session, *, since: datetime | None = None,
+def list_entries(session: Session, keys: SecretStore, *, since: datetime | None = None,
                  until: datetime | None = None, action: str | None = None,
                  subject_id: str | None = None, after: int = 0,
                  limit: int = 50) -> tuple[list[AuditEntry], int | None]:
@@ -141,7 +131,7 @@ def list_entries(session: Session, *, since: datetime | None = None,
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)
     if subject_id is not None:
-        stmt = stmt.where(AuditEntry.subject_ref == subject_ref(subject_id))
+        stmt = stmt.where(AuditEntry.subject_ref == keys.subject_ref(subject_id))
     rows = list(session.scalars(stmt.limit(limit + 1)))
     if len(rows) > limit:
         rows = rows[:limit]
@@ -149,7 +139,7 @@ def list_entries(session: Session, *, since: datetime | None = None,
     return rows, None
 
 
-def entry_view(session: Session, entry: AuditEntry) -> dict[str, Any]:
+def entry_view(session: Session, keys: SecretStore, entry: AuditEntry) -> dict[str, Any]:
     """An entry as the API shows it: personal fields opened, or marked shredded."""
     sealed = entry.details.get("personal")
     personal = None
@@ -158,7 +148,7 @@ def entry_view(session: Session, entry: AuditEntry) -> dict[str, Any]:
         shredded = bool(sealed.get("shredded"))
         if not shredded:
             try:
-                personal = open_personal(session, entry)
+                personal = open_personal(session, keys, entry)
                 shredded = personal is None  # the subject's key is destroyed
             except (InvalidTag, ValueError, KeyError):  # damaged: the chain will say so
                 personal = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import send_file
+from flask import current_app, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,7 +16,8 @@ from audit.schemas import (
     PageQuerySchema,
 )
 from consentry.auth import current_principal, scoped
-from consentry.db import get_session
+from consentry.db import get_db, get_session
+from consentry.secretstore import get_keys
 
 blp = Blueprint("audit", __name__, description="Audit log, signed checkpoints and exports")
 
@@ -32,11 +33,11 @@ class Entries(MethodView):
     @blp.response(200, EntriesPageSchema)
     def get(self, args):
         """Audit entries in log order, filtered by time, action or subject."""
-        session = get_session()
+        session, keys = get_session(), get_keys()
         rows, after = service.list_entries(
-            session, since=args["since"], until=args["until"], action=args["action"],
+            session, keys, since=args["since"], until=args["until"], action=args["action"],
             subject_id=args["subject_id"], after=_position(args), limit=args["limit"])
-        return {"entries": [service.entry_view(session, r) for r in rows],
+        return {"entries": [service.entry_view(session, keys, r) for r in rows],
                 "next": service.encode_cursor(after) if after is not None else None}
 
 
@@ -69,7 +70,8 @@ class Exports(MethodView):
     def post(self, args):
         """Write a signed export bundle of the audit log; download it by its id."""
         request = export.ExportRequest(exporter=current_principal().name, **args)
-        record = export.export_bundle(request)
+        record = export.export_bundle(get_db(), get_keys(), request,
+                                      out=current_app.config["AUDIT_EXPORT_DIR"])
         return {"export_id": record.id, "count": record.count,
                 "tree_size": record.checkpoint_size}
 

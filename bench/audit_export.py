@@ -23,6 +23,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -38,7 +39,7 @@ def _rss_mb() -> float:
 def _config(work: Path) -> dict:
     return {"DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "SECRETS_DIR": str(work / "secrets"),
             "AUDIT_EXPORT_DIR": str(work / "exports"), "RECORD_POLICY_ON_START": False,
-            "LOG_LEVEL": "WARNING", "AUDIT_CHECKPOINT_EVERY": 0}
+            "LOG_LEVEL": "WARNING"}
 
 
 def populate(work: Path, n: int) -> None:
@@ -85,12 +86,13 @@ def populate(work: Path, n: int) -> None:
 def phase_export(work: Path) -> dict:
     from audit.export import ExportRequest, export_bundle
     from consentry import create_app
+    from consentry.db import get_db
 
     app = create_app(_config(work))
     out = work / "bundle.zip"
     started = time.perf_counter()
-    with app.app_context():
-        record = export_bundle(ExportRequest(exporter="bench", reason="bench"), out=out)
+    record = export_bundle(get_db(app), get_keys(app),
+                           ExportRequest(exporter="bench", reason="bench"), out=out)
     seconds = time.perf_counter() - started
     return {"entries": record.count, "seconds": seconds, "rss_mb": _rss_mb(),
             "bytes": out.stat().st_size}

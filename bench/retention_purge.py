@@ -72,7 +72,7 @@ def run_purge(workdir: Path, target_db: Path, now: datetime) -> dict:
     from retention.runner import Runner
 
     policy_data = tomllib.loads(
-        resources.files("consent").joinpath("default_policy.toml").read_text("utf-8"))
+        resources.files("consentry").joinpath("default_policy.toml").read_text("utf-8"))
     policy_data["retention"]["targets"] = [{
         "name": "events", "url": f"sqlite:///{target_db}", "table": "events",
         "timestamp_column": "ts", "subject_column": "user_id", "class": "behavioral"}]

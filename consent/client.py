@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from consent.gate import evaluate
-from consent.policy import Policy, load_policy
 from consent.state import ConsentState
 from consent.token import verify_token
+from consentry.policy import Policy, load_policy
 
 
 class GateUnavailable(Exception):

@@ -8,7 +8,6 @@ from flask_smorest import Blueprint
 
 from consent import decisions
 from consent.explain import explain, pick_language
-from consent.policy_state import current_policy
 from consent.schemas import (
     DecisionResultSchema,
     DecisionSchema,
@@ -17,10 +16,13 @@ from consent.schemas import (
     ExplanationSchema,
     TransparencySchema,
 )
-from consent.service import check_subject_id
 from consentry.auth import current_principal, scoped
-from consentry.db import get_session, utcnow
+from consentry.clock import utcnow
+from consentry.db import get_session
 from consentry.idempotency import idempotent
+from consentry.metrics import get_metrics
+from consentry.policy import get_policy
+from consentry.secretstore import get_keys
 
 blp = Blueprint("decisions", __name__, description="Decisions and why am I seeing this")
 
@@ -33,9 +35,8 @@ class Decisions(MethodView):
     @blp.response(201, DecisionResultSchema)
     def post(self, body):
         """Record what was shown and why; judged against consent at `decided_at`."""
-        check_subject_id(body["subject_id"])
         decision = decisions.record_decision(
-            get_session(), current_policy(), subject_id=body["subject_id"],
+            get_session(), get_keys(), get_policy(), subject_id=body["subject_id"],
             surface=body["surface"], channel=body["channel"], purpose=body["purpose"],
             item={k: v for k, v in body["item"].items() if v is not None},
             signals_used=[{k: v for k, v in s.items() if v is not None}
@@ -43,6 +44,9 @@ class Decisions(MethodView):
             rule={k: v for k, v in body["rule"].items() if v is not None}
             if body["rule"] else None,
             decided_at=body["decided_at"], actor=current_principal().name)
+        counter = get_metrics().decision_violations
+        for violation in decision.violations:
+            counter.labels(violation["category"], decision.surface).inc()
         return {"decision_id": decision.decision_id, "conformant": decision.conformant,
                 "violations": decision.violations}
 
@@ -51,7 +55,7 @@ def _language() -> str:
     return pick_language(request.accept_languages)
 
 
-@blp.route("/v1/subjects/<subject_id>/explanations/<decision_id>")
+@blp.route("/v1/subjects/<subject:subject_id>/explanations/<decision_id>")
 class Explanation(MethodView):
     @scoped("explanations:read")
     @blp.response(200, ExplanationSchema, headers={"Content-Language": {"schema": {
@@ -61,24 +65,22 @@ class Explanation(MethodView):
 
         Another subject's decision is a 404. `Accept-Language` picks English or German.
         """
-        check_subject_id(subject_id)
         decision = decisions.get_decision(get_session(), subject_id, decision_id)
         language = _language()
-        return explain(decision, current_policy(), language), 200, {
+        return explain(decision, get_policy(), language), 200, {
             "Content-Language": language}
 
 
-@blp.route("/v1/subjects/<subject_id>/explanations")
+@blp.route("/v1/subjects/<subject:subject_id>/explanations")
 class Explanations(MethodView):
     @scoped("explanations:read")
     @blp.arguments(ExplanationListQuerySchema(), location="query")
     @blp.response(200, ExplanationListSchema)
     def get(self, args, subject_id):
         """The subject's recent explanations, newest first."""
-        check_subject_id(subject_id)
         page, nxt = decisions.recent_decisions(get_session(), subject_id, args["surface"],
                                                args["limit"], args["cursor"])
-        policy, language = current_policy(), _language()
+        policy, language = get_policy(), _language()
         return {"explanations": [explain(d, policy, language) for d in page], "next": nxt}
 
 

@@ -5,20 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate
+from consent.ledger import replay_state
 from consent.models import Decision, DecisionSignal, SubjectState
-from consent.policy import Policy
-from consent.service import replay_state
 from consent.state import ConsentState
-from consentry.db import utcnow
+from consentry.clock import utcnow
 from consentry.errors import Invalid, NotFound
-from consentry.metrics import get_metrics
 from consentry.pagination import decode_keyset, encode_keyset
-from consentry.stores import BatchResult, Held, purge_expired
+from consentry.policy import Policy
+from consentry.secretstore import SecretStore
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 TRANSPARENCY_WINDOW = timedelta(days=30)
@@ -36,22 +35,18 @@ def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentSta
     return replay_state(session, subject_id, moment)
 
 
-def record_decision(session: Session, policy: Policy, *, subject_id: str, surface: str,
+def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subject_id: str,
+                    surface: str,
                     channel: str | None, purpose: str, item: dict, signals_used: list[dict],
                     rule: dict | None, decided_at: datetime, actor: str) -> Decision:
     """Store a decision, marking it non-conformant (and auditing why) if it used a category
     the subject had not allowed at `decided_at`."""
     now = utcnow()
-    fields: dict[str, list[str]] = {}
+    fields = policy.unknown_ids(purpose=purpose, channel=channel)
     if decided_at > now + FUTURE_TOLERANCE:
         fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
-    if purpose not in policy.purposes:
-        fields["purpose"] = [f"Unknown purpose {purpose!r}."]
-    if channel is not None and channel not in policy.channels:
-        fields["channel"] = [f"Unknown channel {channel!r}."]
     for i, signal in enumerate(signals_used):
-        if signal["category"] not in policy.categories:
-            fields[f"signals_used.{i}.category"] = [f"Unknown category {signal['category']!r}."]
+        fields.update(policy.unknown_ids(f"signals_used.{i}.", category=signal["category"]))
     if fields:
         raise Invalid("The decision does not fit the policy.", fields=fields)
     categories = list(dict.fromkeys(s["category"] for s in signals_used))
@@ -72,18 +67,13 @@ def record_decision(session: Session, policy: Policy, *, subject_id: str, surfac
             {"decision_id": values["decision_id"], "category": c, "surface": surface,
              "decided_at": decided_at} for c in categories])
     decision = Decision(**values)
-    if violations:
-        counter = get_metrics().counter("consentry_decision_violations_total",
-                                        "Decisions that used a category without consent",
-                                        ["category", "surface"])
-        for violation in violations:
-            append_entry(session, "decision.violation", actor=actor, subject_id=subject_id,
-                         details={"decision_id": decision.decision_id, "surface": surface,
-                                  "purpose": purpose, "channel": channel,
-                                  "category": violation["category"],
-                                  "reason": violation["reason"],
-                                  "decided_at": decided_at.isoformat()})
-            counter.labels(violation["category"], surface).inc()
+    for violation in violations:
+        append_entry(session, keys, "decision.violation", actor=actor, subject_id=subject_id,
+                     details={"decision_id": decision.decision_id, "surface": surface,
+                              "purpose": purpose, "channel": channel,
+                              "category": violation["category"],
+                              "reason": violation["reason"],
+                              "decided_at": decided_at.isoformat()})
     return decision
 
 
@@ -143,46 +133,3 @@ def transparency(session: Session, now: datetime) -> list[dict]:
             "non_profiling_share": round(none / total, 4),
         })
     return report
-
-
-# -- retention: decisions are behavioral data ------------------------------------------
-
-def purge_decisions(session: Session, cutoffs: dict[str, datetime], held: Held, limit: int,
-                    dry_run: bool, *, decisions_class: str) -> BatchResult:
-    """Delete (or count) up to `limit` decisions older than their class's cutoff."""
-    cutoff = cutoffs.get(decisions_class)
-    if cutoff is None:
-        return BatchResult(done=True)
-    expired = Decision.decided_at < cutoff
-    held_clause = None
-    if held.subject_ids:
-        held_clause = Decision.subject_id.in_(held.subject_ids)
-    if held.categories:
-        by_category = Decision.decision_id.in_(select(DecisionSignal.decision_id).where(
-            DecisionSignal.category.in_(held.categories)))
-        held_clause = by_category if held_clause is None else (held_clause | by_category)
-
-    def delete_ids(ids: list[str]) -> None:
-        session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
-        session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
-
-    return purge_expired(session, key=Decision.decision_id, expired=expired, held=held_clause,
-                         order_by=Decision.decided_at, limit=limit, dry_run=dry_run,
-                         delete=delete_ids)
-
-
-def erase_decisions(session: Session, subject_id: str, held: Held) -> BatchResult:
-    """Erasure: delete every decision about the subject, except what a hold protects."""
-    ids = session.scalars(select(Decision.decision_id)
-                          .where(Decision.subject_id == subject_id)).all()
-    if subject_id in held.subject_ids:
-        return BatchResult(matched=len(ids), held=len(ids))
-    kept: set[str] = set()
-    if held.categories and ids:
-        kept = set(session.scalars(select(DecisionSignal.decision_id).where(
-            DecisionSignal.decision_id.in_(ids), DecisionSignal.category.in_(held.categories))))
-        ids = [i for i in ids if i not in kept]
-    if ids:
-        session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
-        session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
-    return BatchResult(matched=len(ids) + len(kept), deleted=len(ids), held=len(kept))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consent.policy import Policy
+from consentry.policy import Policy
 
 LANGUAGES = ("en", "de")
 

@@ -30,8 +30,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from consent.policy import Policy
 from consent.state import Choice, ConsentState
+from consentry.policy import Policy
 
 REASONS = (
     "explicit_grant",

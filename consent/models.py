@@ -11,17 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from consentry.db import Base
 
 
-class PolicyState(Base):
-    """The last policy version this deployment loaded (one row), to audit changes."""
-
-    __tablename__ = "policy_state"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    version: Mapped[str] = mapped_column(String(100))
-    digest: Mapped[str] = mapped_column(String(64))
-    loaded_at: Mapped[datetime]
-
-
 class ConsentEvent(Base):
     """One recorded choice or switch. Inserted, never updated (erasure scrubs evidence)."""
 

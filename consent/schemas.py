@@ -5,14 +5,19 @@ from __future__ import annotations
 import marshmallow as ma
 from webargs.fields import DelimitedList
 
-from consentry.fields import SignatureSchema, Timestamp
+from consent.gate import REASONS
+from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
+from consent.signals import MAX_BATCH_SUBJECTS
+from consentry.fields import SignatureSchema, SubjectId, Timestamp
+from consentry.pagination import MAX_LIMIT
+from consentry.policy import BASES, SENSITIVITIES
 
 
 class PolicyCategorySchema(ma.Schema):
     id = ma.fields.String()
     label = ma.fields.String()
     description = ma.fields.String()
-    sensitivity = ma.fields.String(metadata={"enum": ["standard", "sensitive", "special"]})
+    sensitivity = ma.fields.String(metadata={"enum": list(SENSITIVITIES)})
     retention_class = ma.fields.String()
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
 
@@ -27,7 +32,8 @@ class PolicyJurisdictionSchema(ma.Schema):
     id = ma.fields.String()
     label = ma.fields.String()
     basis = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
-                           metadata={"description": "Default basis per purpose: opt_in|opt_out"})
+                           metadata={"description": "Default basis per purpose: "
+                                                    + "|".join(BASES)})
     gpc = ma.fields.Boolean()
     sale_sharing_purposes = ma.fields.List(ma.fields.String())
 
@@ -54,9 +60,7 @@ class PolicySchema(ma.Schema):
         metadata={"description": "Retention class → days (null: kept while the account lives)"})
 
 
-REASON_CODES = ["explicit_grant", "explicit_denial", "withdrawn", "default_opt_out_basis",
-                "requires_explicit_consent", "personalization_off", "sale_sharing_opt_out",
-                "gpc", "purpose_denied", "consent_expired", "unknown_category"]
+REASON_CODES = list(REASONS)
 
 
 class StrictSchema(ma.Schema):
@@ -72,8 +76,7 @@ class ChoiceSchema(StrictSchema):
                                 validate=ma.validate.Length(min=1, max=64))
     channel = ma.fields.String(load_default=None, allow_none=True,
                                validate=ma.validate.Length(min=1, max=32))
-    status = ma.fields.String(required=True,
-                              validate=ma.validate.OneOf(["granted", "denied", "withdrawn"]))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(CHOICE_STATUSES))
 
 
 class EvidenceSchema(StrictSchema):
@@ -92,7 +95,7 @@ class ConsentWriteSchema(StrictSchema):
     notice_version = ma.fields.String(load_default=None, allow_none=True,
                                       validate=ma.validate.Length(max=64))
     choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
-                             validate=ma.validate.Length(min=1, max=100))
+                             validate=ma.validate.Length(min=1, max=MAX_CHOICES))
     evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
     gpc = ma.fields.Boolean(load_default=False)
 
@@ -175,16 +178,14 @@ class HistorySchema(ma.Schema):
 
 
 class OptOutSchema(StrictSchema):
-    scope = ma.fields.String(required=True, validate=ma.validate.OneOf(
-        ["personalization", "sale_sharing", "all"]))
+    scope = ma.fields.String(required=True, validate=ma.validate.OneOf(list(OPT_OUT_SCOPES)))
     source = ma.fields.String(load_default="preference_center",
                               validate=ma.validate.Length(min=1, max=64))
     gpc = ma.fields.Boolean(load_default=False)
 
 
 class OptOutQuerySchema(ma.Schema):
-    scope = ma.fields.String(required=True, validate=ma.validate.OneOf(
-        ["personalization", "sale_sharing", "all"]))
+    scope = ma.fields.String(required=True, validate=ma.validate.OneOf(list(OPT_OUT_SCOPES)))
     source = ma.fields.String(load_default="preference_center",
                               validate=ma.validate.Length(min=1, max=64))
 
@@ -221,8 +222,8 @@ class SignalCheckSchema(StrictSchema):
     purpose = ma.fields.String(required=True)
     channel = ma.fields.String(load_default=None, allow_none=True)
     jurisdiction = ma.fields.String(load_default=None, allow_none=True)
-    subjects = ma.fields.List(ma.fields.String(), required=True,
-                              validate=ma.validate.Length(min=1, max=1000))
+    subjects = ma.fields.List(SubjectId(), required=True,
+                              validate=ma.validate.Length(min=1, max=MAX_BATCH_SUBJECTS))
     categories = ma.fields.List(ma.fields.String(), load_default=None, allow_none=True)
 
 
@@ -241,7 +242,7 @@ class SignalCheckResultSchema(ma.Schema):
 class ChangesQuerySchema(ma.Schema):
     after = ma.fields.String(load_default=None, metadata={
         "description": "Cursor from `next`; `head` to start at the newest change"})
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
 
 
 class ChangeSchema(ma.Schema):
@@ -291,7 +292,7 @@ class RuleSchema(StrictSchema):
 
 
 class DecisionSchema(StrictSchema):
-    subject_id = ma.fields.String(required=True)
+    subject_id = SubjectId(required=True)
     surface = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     channel = ma.fields.String(load_default=None, allow_none=True)
     purpose = ma.fields.String(load_default="personalization")
@@ -347,7 +348,7 @@ class ExplanationSchema(ma.Schema):
 
 class ExplanationListQuerySchema(ma.Schema):
     surface = ma.fields.String(load_default=None)
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
     cursor = ma.fields.String(load_default=None)
 
 

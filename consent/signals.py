@@ -8,33 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent.gate import Evaluation, evaluate
 from consent.models import SubjectChange, SubjectState
-from consent.policy import Policy
 from consent.state import ConsentState
 from consent.token import token_payload
-from consentry.errors import Invalid
 from consentry.pagination import decode_cursor, encode_cursor
+from consentry.policy import Policy
+from consentry.secretstore import SecretStore
 
-MAX_BATCH = 1000
-
-
-def check_question(policy: Policy, purpose: str, channel: str | None,
-                   jurisdiction: str | None = None) -> None:
-    """Unknown purpose, channel or jurisdiction → 422 naming it."""
-    fields = {}
-    if purpose not in policy.purposes:
-        fields["purpose"] = [f"Unknown purpose {purpose!r}."]
-    if channel is not None and channel not in policy.channels:
-        fields["channel"] = [f"Unknown channel {channel!r}."]
-    if jurisdiction is not None and jurisdiction not in policy.jurisdictions:
-        fields["jurisdiction"] = [f"Unknown jurisdiction {jurisdiction!r}."]
-    if fields:
-        raise Invalid("The question names something the policy does not know.", fields=fields)
+MAX_BATCH_SUBJECTS = 1000
 
 
 def raw_states_for(session: Session, subject_ids: list[str]) -> dict[str, dict]:
@@ -56,19 +41,22 @@ def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentSta
             for sid, raw in raw_states_for(session, subject_ids).items()}
 
 
-def allowed_signals(session: Session, policy: Policy, subject_id: str, purpose: str,
+def allowed_signals(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
+                    purpose: str,
                     channel: str | None, categories: list[str] | None,
                     jurisdiction: str | None, now: datetime) -> tuple[Evaluation, str]:
     """Evaluate one subject; return the evaluation and its signed token."""
     state = states_for(session, [subject_id]).get(subject_id) or ConsentState()
     evaluation = evaluate(state, policy, purpose, channel, categories, now, jurisdiction)
-    return evaluation, sign_token(subject_id, evaluation, policy, now)
+    return evaluation, sign_token(keys, subject_id, evaluation, policy, now)
 
 
-def sign_token(subject_id: str, evaluation: Evaluation, policy: Policy, now: datetime) -> str:
+def sign_token(keys: SecretStore, subject_id: str, evaluation: Evaluation, policy: Policy,
+               now: datetime) -> str:
+    """The signed consent token of one evaluation."""
     payload = token_payload(subject_id, evaluation, policy.version, int(now.timestamp()),
                             policy.token_max_age_seconds)
-    return current_app.extensions["consentry.secrets"].sign_token(payload)
+    return keys.sign_token(payload)
 
 
 def _shape(raw: dict | None) -> tuple:
@@ -83,7 +71,7 @@ def _shape(raw: dict | None) -> tuple:
 def check_batch(session: Session, policy: Policy, subject_ids: list[str], purpose: str,
                 channel: str | None, categories: list[str] | None,
                 jurisdiction: str | None, now: datetime) -> dict[str, dict]:
-    """Answer up to MAX_BATCH subjects with one query: {subject: {allowed, denied,
+    """Answer up to MAX_BATCH_SUBJECTS subjects with one query: {subject: {allowed, denied,
     jurisdiction}}.
 
     Subjects whose states have the same shape get the same answer, so each shape is

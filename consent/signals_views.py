@@ -6,7 +6,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from consent import signals
-from consent.policy_state import current_policy
 from consent.schemas import (
     AllowedSignalsQuerySchema,
     AllowedSignalsSchema,
@@ -15,16 +14,17 @@ from consent.schemas import (
     SignalCheckResultSchema,
     SignalCheckSchema,
 )
-from consent.service import SUBJECT_ID, check_subject_id
 from consentry.auth import scoped
-from consentry.db import get_session, utcnow
-from consentry.errors import Invalid
-from consentry.fields import json_response, rfc3339
+from consentry.clock import rfc3339, utcnow
+from consentry.db import get_session
+from consentry.fields import json_response
+from consentry.policy import get_policy
+from consentry.secretstore import get_keys
 
 blp = Blueprint("signals", __name__, description="Signal gate for personalization engines")
 
 
-@blp.route("/v1/subjects/<subject_id>/allowed-signals")
+@blp.route("/v1/subjects/<subject:subject_id>/allowed-signals")
 class AllowedSignals(MethodView):
     @scoped("signals:read")
     @blp.arguments(AllowedSignalsQuerySchema(), location="query")
@@ -35,12 +35,12 @@ class AllowedSignals(MethodView):
         An unknown subject gets the jurisdiction's defaults; an unknown category is
         never allowed.
         """
-        check_subject_id(subject_id)
-        policy = current_policy()
-        signals.check_question(policy, args["purpose"], args["channel"], args["jurisdiction"])
+        policy = get_policy()
+        policy.check_ids(purpose=args["purpose"], channel=args["channel"],
+                         jurisdiction=args["jurisdiction"])
         now = utcnow()
         evaluation, token = signals.allowed_signals(
-            get_session(), policy, subject_id, args["purpose"], args["channel"],
+            get_session(), get_keys(), policy, subject_id, args["purpose"], args["channel"],
             args.get("categories"), args["jurisdiction"], now)
         # The hot path: built directly rather than dumped through the schema (same shape).
         return json_response({
@@ -58,22 +58,15 @@ class SignalCheck(MethodView):
     @blp.response(200, SignalCheckResultSchema)
     def post(self, body):
         """Batch: up to 1,000 subjects in one call, answered with one database query."""
-        policy = current_policy()
-        signals.check_question(policy, body["purpose"], body["channel"], body["jurisdiction"])
-        bad = [s for s in body["subjects"] if not _valid_subject(s)]
-        if bad:
-            raise Invalid("Invalid subject ids.", fields={"subjects": [
-                f"Invalid subject_id {s[:140]!r}." for s in bad[:10]]})
+        policy = get_policy()
+        policy.check_ids(purpose=body["purpose"], channel=body["channel"],
+                         jurisdiction=body["jurisdiction"])
         now = utcnow()
         results = signals.check_batch(get_session(), policy, body["subjects"], body["purpose"],
                                       body["channel"], body["categories"],
                                       body["jurisdiction"], now)
         return json_response({"results": results, "policy_version": policy.version,
                               "evaluated_at": rfc3339(now)})
-
-
-def _valid_subject(subject_id: str) -> bool:
-    return bool(SUBJECT_ID.match(subject_id))
 
 
 @blp.route("/v1/changes")

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-STATUSES = ("granted", "denied", "withdrawn")
-SWITCHES = ("personalization_off", "sale_sharing_opt_out")
 ChoiceKey = tuple[str, str | None, str | None]  # (purpose, category, channel)
 
 

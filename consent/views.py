@@ -6,8 +6,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from consent import service
-from consent.policy_state import current_policy
+from consent import ledger
 from consent.schemas import (
     ConsentQuerySchema,
     ConsentStateSchema,
@@ -19,11 +18,15 @@ from consent.schemas import (
     PolicySchema,
     ReceiptSchema,
 )
+from consent.state import ConsentState
 from consentry.auth import current_principal, scoped
-from consentry.db import get_session, utcnow
-from consentry.fields import json_response, rfc3339
+from consentry.clock import rfc3339, utcnow
+from consentry.db import get_session
+from consentry.fields import json_response
 from consentry.idempotency import idempotent
 from consentry.pagination import PageArgsSchema
+from consentry.policy import get_policy
+from consentry.secretstore import get_keys
 
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
 
@@ -51,7 +54,7 @@ class PolicyView(MethodView):
     @blp.response(200, PolicySchema)
     def get(self):
         """The active policy."""
-        policy = current_policy()
+        policy = get_policy()
         return {
             "version": policy.version,
             "controller": policy.controller,
@@ -68,7 +71,7 @@ class PolicyView(MethodView):
         }
 
 
-@blp.route("/v1/subjects/<subject_id>/consents")
+@blp.route("/v1/subjects/<subject:subject_id>/consents")
 class Consents(MethodView):
     @scoped("preferences:write")
     @idempotent
@@ -80,62 +83,57 @@ class Consents(MethodView):
         A `Sec-GPC: 1` header (or `"gpc": true`) records a sale/sharing opt-out with
         source `gpc`. Honours `Idempotency-Key`.
         """
-        service.check_subject_id(subject_id)
-        choices = [service.ChoiceInput(**c) for c in body["choices"]]
-        state, receipt = service.record_choices(
-            get_session(), subject_id, choices=choices, source=body["source"],
+        policy = get_policy()
+        choices = [ledger.ChoiceInput(**c) for c in body["choices"]]
+        state, receipt = ledger.record_choices(
+            get_session(), get_keys(), policy, subject_id, choices=choices, source=body["source"],
             actor=current_principal().name, jurisdiction=body["jurisdiction"],
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(service.describe_state(subject_id, state, current_policy(),
-                                                      utcnow()), receipt)
+        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
+                               receipt)
 
     @scoped("preferences:read")
     @blp.arguments(ConsentQuerySchema(), location="query")
     @blp.response(200, ConsentStateSchema)
     def get(self, args, subject_id):
         """The effective status and reason of every toggle, now or `?at=` a past moment."""
-        service.check_subject_id(subject_id)
-        policy = current_policy()
+        policy = get_policy()
         session = get_session()
         at = args["at"]
         if at is None:
-            state = service.load_state(session, subject_id) or service.ConsentState()
+            state = ledger.load_state(session, subject_id) or ConsentState()
             moment = utcnow()
         else:
-            state = service.replay_state(session, subject_id, at)
+            state = ledger.replay_state(session, subject_id, at)
             moment = at
-        if args["jurisdiction"] and args["jurisdiction"] not in policy.jurisdictions:
-            raise service.Invalid("Unknown jurisdiction.", fields={
-                "jurisdiction": [f"Unknown jurisdiction {args['jurisdiction']!r}."]})
-        answer = service.describe_state(subject_id, state, policy, moment, args["jurisdiction"])
+        policy.check_ids(jurisdiction=args["jurisdiction"])
+        answer = ledger.describe_state(subject_id, state, policy, moment, args["jurisdiction"])
         answer["at"] = at
         return _state_response(answer)
 
 
-@blp.route("/v1/subjects/<subject_id>/consents/history")
+@blp.route("/v1/subjects/<subject:subject_id>/consents/history")
 class ConsentHistory(MethodView):
     @scoped("preferences:read")
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, HistorySchema)
     def get(self, args, subject_id):
         """The subject's consent events, newest first."""
-        service.check_subject_id(subject_id)
-        return service.history(get_session(), subject_id, args["limit"], args["cursor"])
+        return ledger.history(get_session(), subject_id, args["limit"], args["cursor"])
 
 
-@blp.route("/v1/subjects/<subject_id>/receipts/<receipt_id>")
+@blp.route("/v1/subjects/<subject:subject_id>/receipts/<receipt_id>")
 class ReceiptView(MethodView):
     @scoped("preferences:read")
     @blp.response(200, ReceiptSchema)
     def get(self, subject_id, receipt_id):
         """A consent receipt again; its signature verifies with /.well-known/consentry-keys."""
-        service.check_subject_id(subject_id)
-        return service.get_receipt(get_session(), subject_id, receipt_id)
+        return ledger.get_receipt(get_session(), subject_id, receipt_id)
 
 
-@blp.route("/v1/subjects/<subject_id>/opt-out")
+@blp.route("/v1/subjects/<subject:subject_id>/opt-out")
 class OptOut(MethodView):
     @scoped("preferences:write")
     @idempotent
@@ -143,13 +141,13 @@ class OptOut(MethodView):
     @blp.response(200, ConsentWriteResultSchema)
     def post(self, body, subject_id):
         """Global switches: `personalization` (do not personalize me), `sale_sharing`, `all`."""
-        service.check_subject_id(subject_id)
-        state, receipt = service.set_opt_out(
-            get_session(), subject_id, scope=body["scope"], on=True, source=body["source"],
-            actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
+        policy = get_policy()
+        state, receipt = ledger.set_opt_out(
+            get_session(), get_keys(), policy, subject_id, scope=body["scope"], on=True,
+            source=body["source"], actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(service.describe_state(subject_id, state, current_policy(),
-                                                      utcnow()), receipt)
+        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
+                               receipt)
 
     @scoped("preferences:write")
     @idempotent
@@ -157,10 +155,10 @@ class OptOut(MethodView):
     @blp.response(200, ConsentWriteResultSchema)
     def delete(self, args, subject_id):
         """Undo one opt-out (`?scope=`). A request carrying GPC keeps sale/sharing off."""
-        service.check_subject_id(subject_id)
-        state, receipt = service.set_opt_out(
-            get_session(), subject_id, scope=args["scope"], on=False, source=args["source"],
-            actor=current_principal().name, gpc=_gpc_header(),
+        policy = get_policy()
+        state, receipt = ledger.set_opt_out(
+            get_session(), get_keys(), policy, subject_id, scope=args["scope"], on=False,
+            source=args["source"], actor=current_principal().name, gpc=_gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(service.describe_state(subject_id, state, current_policy(),
-                                                      utcnow()), receipt)
+        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
+                               receipt)

@@ -14,7 +14,8 @@ from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consentry.db import get_db, utcnow
+from consentry.clock import utcnow
+from consentry.db import get_db
 from consentry.errors import Conflict, DomainError, NotFound
 from consentry.models import ApiKey
 

@@ -12,6 +12,9 @@ from flask.cli import AppGroup
 from consentry import auth, migrate
 from consentry.db import get_db
 from consentry.errors import DomainError
+from consentry.policy import PolicyError, get_policy, load_policy
+from consentry.scheduler import run_scheduler
+from consentry.secretstore import get_keys
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 keys_cli = AppGroup("keys", help="Scoped API keys.")
@@ -24,7 +27,7 @@ dev_cli = AppGroup("dev", help="Development helpers used by `make run`.")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the schema to the newest migration (or REVISION)."""
-    from consentry.app import record_policy
+    from consentry.app import record_policy  # the factory imports this module
 
     migrate.upgrade(current_app.config["DATABASE_URL"], revision)
     record_policy(current_app._get_current_object())
@@ -89,15 +92,13 @@ def keys_revoke(name: str) -> None:
 @policy_cli.command("show")
 def policy_show() -> None:
     """Print the active policy as TOML (the start of your own policy file)."""
-    click.echo(current_app.extensions["consentry.policy"].to_toml(), nl=False)
+    click.echo(get_policy().to_toml(), nl=False)
 
 
 @policy_cli.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
 def policy_check(path: str) -> None:
     """Validate the policy file PATH."""
-    from consent.policy import PolicyError, load_policy
-
     try:
         policy = load_policy(path)
     except PolicyError as exc:
@@ -108,7 +109,7 @@ def policy_check(path: str) -> None:
 @secrets_cli.command("rotate-signing-key")
 def rotate_signing_key() -> None:
     """Make a new Ed25519 signing key active; old ones stay published."""
-    kid = current_app.extensions["consentry.secrets"].rotate_signing_key()
+    kid = get_keys().rotate_signing_key()
     click.echo(kid)
 
 
@@ -136,8 +137,6 @@ def dev_bootstrap() -> None:
 
 def scheduler_command() -> None:
     """Run the scheduler process (jobs, purges, queued runs) until stopped."""
-    from consentry.scheduler import run_scheduler
-
     run_scheduler(current_app._get_current_object())
 
 

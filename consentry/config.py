@@ -1,38 +1,96 @@
-"""Configuration from the environment, with working defaults for a laptop."""
+"""Configuration: every setting, its environment variable, type and default, read once.
+
+This is the only module that reads the environment. `create_app` calls `load_config`
+once; everything else reads `app.config`. The README's configuration table is
+checked against `SETTINGS` by a test.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
-def _default_database_url() -> str:
-    return f"sqlite:///{Path('var').resolve() / 'consentry.db'}"
+def _var(name: str) -> Callable[[], str]:
+    return lambda: str(Path("var").resolve() / name)
 
 
-def load_config(overrides: dict | None = None) -> dict:
-    """Return the app configuration: environment first, then `overrides` on top."""
-    env = os.environ
-    config = {
-        "DATABASE_URL": env.get("CONSENTRY_DATABASE_URL") or _default_database_url(),
-        "POLICY_FILE": env.get("CONSENTRY_POLICY_FILE") or None,
-        "SECRETS_DIR": env.get("CONSENTRY_SECRETS_DIR") or str(Path("var/secrets").resolve()),
-        "MAX_CONTENT_LENGTH": int(env.get("CONSENTRY_MAX_BODY_BYTES", 1024 * 1024)),
-        "API_KEY_CACHE_SECONDS": float(env.get("CONSENTRY_API_KEY_CACHE_SECONDS", 5)),
-        "RATE_LIMIT_PER_SECOND": float(env.get("CONSENTRY_RATE_LIMIT_PER_SECOND", 0)),
-        "RETENTION_CRON": env.get("CONSENTRY_RETENTION_CRON", "0 3 * * *"),
-        "SCHEDULER_POLL_SECONDS": float(env.get("CONSENTRY_SCHEDULER_POLL_SECONDS", 2)),
-        "LOG_LEVEL": env.get("CONSENTRY_LOG_LEVEL", "INFO"),
-        # flask-smorest / OpenAPI
-        "API_TITLE": "Consentry",
-        "API_VERSION": "v1",
-        "OPENAPI_VERSION": "3.0.3",
-        "OPENAPI_URL_PREFIX": "/",
-        "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        "JSON_SORT_KEYS": False,
-    }
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its `app.config` key, environment variable, type and default."""
+
+    key: str
+    type: Callable[[str], Any]
+    default: Any  # a value, or a callable giving it (paths resolve at load time)
+    env: str | None = None  # default: CONSENTRY_<key>
+
+    @property
+    def variable(self) -> str:
+        return self.env or f"CONSENTRY_{self.key}"
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        raw = environ.get(self.variable)
+        if raw:
+            try:
+                return self.type(raw)
+            except ValueError as exc:
+                raise ValueError(f"{self.variable}={raw!r}: {exc}") from exc
+        return self.default() if callable(self.default) else self.default
+
+
+def _optional(raw: str) -> str | None:
+    return raw or None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", str, lambda: f"sqlite:///{Path('var').resolve() / 'consentry.db'}"),
+    Setting("POLICY_FILE", _optional, None),
+    Setting("SECRETS_DIR", str, _var("secrets")),
+    Setting("MAX_CONTENT_LENGTH", int, 1024 * 1024, env="CONSENTRY_MAX_BODY_BYTES"),
+    Setting("API_KEY_CACHE_SECONDS", float, 5.0),
+    Setting("RATE_LIMIT_PER_SECOND", float, 0.0),
+    Setting("RETENTION_CRON", str, "0 3 * * *"),
+    Setting("SCHEDULER_POLL_SECONDS", float, 2.0),
+    # seconds a runner's lease lasts without renewal; a dead runner's work is
+    # recovered by the first scheduler poll after it expires
+    Setting("RETENTION_LEASE_SECONDS", float, 60.0),
+    Setting("RETENTION_BATCH_ROWS", int, 10_000),
+    Setting("RETENTION_BATCH_SECONDS", float, 0.25),
+    Setting("AUDIT_EXPORT_DIR", str, _var("exports")),
+    Setting("AUDIT_EXPORT_KEEP_DAYS", int, 30),
+    Setting("AUDIT_CHECKPOINT_TRIGGER", str, "interval:300"),
+    Setting("CHANGE_FEED_KEEP_DAYS", int, 30),
+    Setting("LOG_LEVEL", str, "INFO"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", _optional, None, env="PROMETHEUS_MULTIPROC_DIR"),
+)
+
+# Fixed settings of the frameworks (not configurable from the environment).
+FRAMEWORK = {
+    "API_TITLE": "Consentry",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "JSON_SORT_KEYS": False,
+    "GPC_LAST_UPDATE": "2026-11-01",
+}
+
+MAX_RETENTION_BATCH_ROWS = 10_000
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the app configuration: defaults, then the environment, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = dict(FRAMEWORK)
+    config.update({s.key: s.read(environ) for s in SETTINGS})
     if overrides:
         config.update(overrides)
+    config["RETENTION_BATCH_ROWS"] = min(int(config["RETENTION_BATCH_ROWS"]),
+                                         MAX_RETENTION_BATCH_ROWS)
     return config

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from consentry.errors import handle_unexpected
 
 # Whether the transaction about to begin will write. On SQLite a writer takes
 # the write lock at BEGIN (BEGIN IMMEDIATE) so two writers queue on the busy
@@ -60,11 +62,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON(none_as_null=True),
                            list[str]: JSON(none_as_null=True)}
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 def _json_dumps(value) -> str:
@@ -139,14 +136,42 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    """Attach the database to `app` and make each request one transaction."""
+    """Attach the database to `app` and make each request one transaction.
+
+    The transaction's one owner: the request's session begins on first use
+    (`get_session`), commits when the response is a success, rolls back otherwise
+    (an error response, an exception), and closes at the end of the request. A commit
+    that fails turns the response into the error it is. Services never commit.
+    """
     app.extensions["consentry.db"] = Database(app.config["DATABASE_URL"])
 
-    @app.teardown_appcontext
+    @app.before_request
+    def _declare_write_intent():
+        g.write_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.after_request
+    def _commit_or_roll_back(response):
+        session = g.get("db_session")
+        if session is None or not session.in_transaction():
+            return response
+        if response.status_code >= 400:
+            session.rollback()
+            return response
+        try:
+            session.commit()
+        except Exception as exc:  # the write did not land: tell the client, not 200
+            session.rollback()
+            return handle_unexpected(exc)
+        return response
+
+    @app.teardown_request
     def _close_session(_exc):
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+        token = g.pop("write_token", None)
+        if token is not None:
+            write_intent.reset(token)
 
 
 def get_db(app: Flask | None = None) -> Database:
@@ -155,7 +180,7 @@ def get_db(app: Flask | None = None) -> Database:
 
 
 def get_session() -> Session:
-    """Return this request's session; the request commits it (see errors.commit_request)."""
+    """Return this request's session; the request commits it (see `init_app`)."""
     if "db_session" not in g:
         g.db_session = get_db().sessions()
     return g.db_session

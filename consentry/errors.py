@@ -117,15 +117,8 @@ def envelope(status: int, message: str, code: str | None = None, fields: dict | 
     return response
 
 
-def _rollback() -> None:
-    session = g.get("db_session")
-    if session is not None:
-        session.rollback()
-
-
 def handle_http_exception(error: HTTPException):
     """Map werkzeug/Flask/webargs HTTP errors to the envelope."""
-    _rollback()
     status = error.code or 500
     if status >= 500:
         return handle_unexpected(error)
@@ -152,18 +145,15 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_domain_error(error: DomainError):
-    _rollback()
     return envelope(error.status, error.message, error.code, error.fields, error.headers)
 
 
 def handle_validation_error(error: ma.ValidationError):
-    _rollback()
     return envelope(422, "The request failed validation.", fields=flatten_messages(error.messages))
 
 
 def handle_unexpected(error: Exception):
     """Log the traceback with the request id; answer with no internals."""
-    _rollback()
     original = getattr(error, "original_exception", None) or error
     if isinstance(original, OperationalError | DBAPIError) and _looks_unavailable(original):
         log.error("database unavailable request_id=%s path=%s", g.get("request_id"),

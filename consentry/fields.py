@@ -1,12 +1,73 @@
-"""Marshmallow fields shared by every domain."""
+"""Fields shared by every domain: subject ids (body, query and path), timestamps, JSON."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import marshmallow as ma
 import orjson
 from flask import Response
+from werkzeug.exceptions import UnprocessableEntity
+from werkzeug.routing import BaseConverter
+
+from consentry.clock import rfc3339
+from consentry.errors import Invalid
+
+# The one rule for a subject id (API.md): the client's own id for a person or device.
+SUBJECT_ID_PATTERN = r"[A-Za-z0-9._:@-]{1,128}"
+SUBJECT_ID_RULE = "Must be 1-128 characters of A-Z a-z 0-9 . _ : @ -"
+_SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
+
+
+def is_subject_id(value: object) -> bool:
+    """Whether `value` is a valid subject id."""
+    return isinstance(value, str) and _SUBJECT_ID.fullmatch(value) is not None
+
+
+def check_subject_id(value: object, field: str = "subject_id") -> str:
+    """Return `value` if it is a valid subject id, else raise a 422 naming `field`."""
+    if not is_subject_id(value):
+        shown = value[:140] if isinstance(value, str) else value
+        raise Invalid(f"Invalid subject_id {shown!r}.", fields={field: [SUBJECT_ID_RULE]})
+    return value
+
+
+class SubjectId(ma.fields.String):
+    """A subject id in a body or query (the same rule and message as in a path)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", f"^{SUBJECT_ID_PATTERN}$")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not is_subject_id(value):
+            raise ma.ValidationError(SUBJECT_ID_RULE)
+        return value
+
+
+class InvalidSubjectInPath(UnprocessableEntity):
+    """A route's subject id that breaks the rule: 422 in the envelope, before the view runs."""
+
+    def __init__(self, value: str):
+        super().__init__()
+        self.data = {"message": f"Invalid subject_id {value[:140]!r}.",
+                     "messages": {"subject_id": [SUBJECT_ID_RULE]}}
+
+
+class SubjectIdConverter(BaseConverter):
+    """`<subject:subject_id>` in a route: checked once here for every route that has one."""
+
+    def to_python(self, value: str) -> str:
+        if not is_subject_id(value):
+            raise InvalidSubjectInPath(value)
+        return value
+
+
+def subject_id_openapi(_converter) -> dict:
+    """How the path parameter appears in the OpenAPI document."""
+    return {"type": "string", "pattern": f"^{SUBJECT_ID_PATTERN}$"}
 
 
 class Timestamp(ma.fields.AwareDateTime):
@@ -23,11 +84,6 @@ class Timestamp(ma.fields.AwareDateTime):
         if isinstance(value, str) and value.endswith(("z", "Z")):
             value = value[:-1] + "+00:00"
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
-
-
-def rfc3339(value: datetime) -> str:
-    """The one text form of a timestamp in responses: RFC 3339, UTC, `Z`."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def json_response(body: dict, status: int = 200) -> Response:

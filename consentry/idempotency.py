@@ -15,10 +15,11 @@ from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from consentry.db import get_session, utcnow
+from consentry.clock import utcnow
+from consentry.db import get_session
 from consentry.errors import Conflict, Invalid
 from consentry.models import IdempotencyRecord
-from consentry.stores import BatchResult, Held, Store, purge_expired
+from consentry.stores import BatchResult, Held, Store, erase_matching, held_clause, purge_expired
 
 KEEP = timedelta(hours=24)
 # Request headers that change what a write means, so they are part of its fingerprint.
@@ -88,24 +89,22 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 def purge_records(session, cutoffs, held: Held, limit: int, dry_run: bool) -> BatchResult:
     """Retention: drop records older than 24 hours (their own window, not a policy class)."""
-    subject = IdempotencyRecord.subject_id
-    held_clause = (subject.is_not(None) & subject.in_(held.subject_ids)
-                   if held.subject_ids else None)
     return purge_expired(
         session, key=IdempotencyRecord.id, expired=IdempotencyRecord.created_at < utcnow() - KEEP,
-        held=held_clause, order_by=IdempotencyRecord.id, limit=limit, dry_run=dry_run,
-        delete=lambda ids: session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids))))
+        held=held_clause(IdempotencyRecord.subject_id, held.subject_ids),
+        order_by=IdempotencyRecord.id, limit=limit, dry_run=dry_run,
+        delete=lambda ids: _delete(session, ids))
 
 
 def erase_records(session, subject_id: str, held: Held) -> BatchResult:
     """Erasure: drop the subject's idempotency records (they hold response bodies)."""
-    where = IdempotencyRecord.subject_id == subject_id
-    count = len(session.scalars(select(IdempotencyRecord.id).where(where)).all())
-    if subject_id in held.subject_ids:
-        return BatchResult(matched=count, held=count)
-    session.execute(delete(IdempotencyRecord).where(where))
-    return BatchResult(matched=count, deleted=count)
+    return erase_matching(session, subject_id, held, key=IdempotencyRecord.id,
+                          where=IdempotencyRecord.subject_id == subject_id,
+                          delete=lambda ids: _delete(session, ids))
+
+
+def _delete(session, ids: list[int]) -> None:
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
 
 
 STORE = Store(name="idempotency_records", purge=purge_records, erase=erase_records)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from consentry.db import utcnow
+from consentry.clock import utcnow
 from consentry.models import Lease
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from consentry.db import get_db
 from consentry.metrics import CONTENT_TYPE, get_metrics
 from consentry.migrate import migrations_current
+from consentry.secretstore import get_keys
 
 blp = Blueprint("ops", __name__, description="Health, readiness, metrics, well-known documents")
 
@@ -54,7 +55,7 @@ class Keys(MethodView):
     @blp.response(200)
     def get(self):
         """The public Ed25519 keys (JWKS) that verify receipts, tokens and checkpoints."""
-        return current_app.extensions["consentry.secrets"].jwks()
+        return get_keys().jwks()
 
 
 @blp.route("/.well-known/gpc.json")

@@ -31,7 +31,7 @@ log = logging.getLogger("consentry.scheduler")
 class Job:
     id: str
     func: Callable[[Flask, str], None]
-    trigger: str  # "cron:<expr>" or "interval:<seconds>" or "config:<CONFIG_KEY>"
+    trigger: str  # "cron:<expr>", "interval:<seconds>" or a crontab line
     lease_seconds: float = 300
 
 
@@ -63,8 +63,6 @@ def run_leased(app: Flask, job: Job, holder: str) -> bool:
 
 def _trigger(app: Flask, spec: str):
     kind, _, value = spec.partition(":")
-    if kind == "config":
-        return _trigger(app, app.config[value])
     if kind == "interval":
         return IntervalTrigger(seconds=float(value))
     if kind == "cron":

@@ -23,10 +23,12 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     load_pem_private_key,
 )
+from flask import Flask, current_app
 
 from consentry.signing import public_jwk, sign_document, sign_jws
 
 log = logging.getLogger("consentry.secrets")
+EXTENSION = "consentry.secrets"
 
 
 def _write_once(path: Path, data: bytes) -> bool:
@@ -138,3 +140,15 @@ class SecretStore:
         keys = [public_jwk(k.public_key(), kid) for kid, k in self._signing.items()]
         keys.sort(key=lambda k: k["kid"], reverse=True)
         return {"keys": keys, "active_kid": self.active_kid}
+
+
+def init_app(app: Flask) -> None:
+    """Open (creating what is missing) the secrets directory of `app`."""
+    store = SecretStore(app.config["SECRETS_DIR"])
+    store.ensure()
+    app.extensions[EXTENSION] = store
+
+
+def get_keys(app: Flask | None = None) -> SecretStore:
+    """The signing and encryption keys of `app` (default: the current app)."""
+    return (app or current_app).extensions[EXTENSION]

@@ -1,8 +1,10 @@
 """The service's own stores of personal data, as retention and erasure see them.
 
-Each domain registers its stores (decisions, idempotency records, ...) with
+Each domain declares its stores in its own `stores.py` and registers them with
 `register_store`; retention purges and erases through these callables only, never
-through another domain's tables, so the dependency stays one-way.
+through another domain's tables, so the dependency stays one-way. Every store is
+written with the two helpers below, so the batching and the hold rule live once:
+`purge_expired` (one batch of expired rows) and `erase_matching` (one subject's rows).
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ def registered_stores(app: Flask) -> dict[str, Store]:
     return dict(app.extensions.get("consentry.stores", {}))
 
 
+def held_clause(column, values: frozenset[str]):
+    """A clause true for rows whose `column` is one of `values`, never NULL (None when there
+    are no values)."""
+    return (column.is_not(None) & column.in_(values)) if values else None
+
+
 def purge_expired(session: Session, *, key, expired, held, order_by, limit: int,
                   dry_run: bool, delete: Callable[[list], None]) -> BatchResult:
     """One batch of a store's purge: delete up to `limit` rows that are `expired` and not
@@ -83,3 +91,24 @@ def purge_expired(session: Session, *, key, expired, held, order_by, limit: int,
     done = len(keys) < limit
     return BatchResult(matched=len(keys), deleted=len(keys), held=held_count if done else 0,
                        done=done)
+
+
+def erase_matching(session: Session, subject_id: str, held: Held, *, key, where,
+                   delete: Callable[[list], None], held_by_category=None,
+                   notes: list[str] | None = None) -> BatchResult:
+    """Erase one subject's rows (`where`) through `delete(keys)`, except what holds keep.
+
+    The hold rule, once for every store: a hold on the subject keeps all its rows; a
+    hold on a category keeps the rows `held_by_category` (a clause) is true for.
+    """
+    keys = list(session.scalars(select(key).where(where)))
+    if subject_id in held.subject_ids:
+        return BatchResult(matched=len(keys), held=len(keys))
+    kept: set = set()
+    if keys and held_by_category is not None:
+        kept = set(session.scalars(select(key).where(where, held_by_category)))
+    gone = [k for k in keys if k not in kept]
+    if gone:
+        delete(gone)
+    return BatchResult(matched=len(keys), deleted=len(gone), held=len(kept),
+                       notes=list(notes or []) if gone else [])

@@ -9,17 +9,15 @@ from sqlalchemy import Boolean, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
+from consentry.queue import QueuedWork
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "abandoned")
 
-
-class RetentionRun(Base):
+class RetentionRun(QueuedWork, Base):
     """One purge over every (or some) targets; `report` is its per-target progress."""
 
     __tablename__ = "retention_runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean)
     trigger: Mapped[str] = mapped_column(String(16))  # api | cli | schedule | resume
     requested_by: Mapped[str] = mapped_column(String(100))
@@ -29,12 +27,6 @@ class RetentionRun(Base):
     resumes: Mapped[str | None] = mapped_column(String(32))
     cutoffs: Mapped[dict[str, Any]]
     report: Mapped[dict[str, Any]]
-    error: Mapped[str | None] = mapped_column(Text)
-    holder: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    heartbeat_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_retention_runs_status_created_at", "status", "created_at"),
@@ -60,7 +52,7 @@ class LegalHold(Base):
     __table_args__ = (Index("ix_retention_holds_created_at_id", "created_at", "id"),)
 
 
-class Erasure(Base):
+class Erasure(QueuedWork, Base):
     """A subject's erasure request (GDPR Art. 17), its outcome and signed certificate.
 
     `subject_id` is kept only until the erasure is carried out; afterwards only the
@@ -72,15 +64,8 @@ class Erasure(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject_id: Mapped[str | None] = mapped_column(String(128))
     subject_ref: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[str] = mapped_column(String(100))
     report: Mapped[dict[str, Any]]
     certificate: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    holder: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    heartbeat_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_retention_erasures_status_created_at", "status", "created_at"),)

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from consent.policy import Policy, RetentionTarget
 from consentry import leases
-from consentry.db import get_db, utcnow
+from consentry.clock import utcnow
+from consentry.db import get_db
+from consentry.policy import RetentionTarget, get_policy
+from consentry.secretstore import get_keys
 from consentry.stores import Held, registered_stores
 from retention import service, targets
 from retention.models import Erasure, RetentionRun
@@ -32,16 +33,16 @@ RUNNER_LEASE = "retention:runner"
 Progress = Callable[[str, dict[str, Any]], None]
 
 
-def _policy(app: Flask) -> Policy:
-    return app.extensions["consentry.policy"]
-
-
 class Runner:
     """One holder of the runner lease, renewing it while it works."""
 
     def __init__(self, app: Flask, holder: str, job_lease: str | None = None,
                  job_holder: str | None = None):
         self.app = app
+        self.policy = get_policy(app)
+        self.keys = get_keys(app)
+        self.stores = registered_stores(app)
+        self.known_targets = service.target_names(self.policy, list(self.stores))
         self.holder = holder
         self.job_lease = job_lease
         self.job_holder = job_holder
@@ -70,7 +71,7 @@ class Runner:
         done = 0
         started = time.monotonic()
         with self.db.transaction() as session:
-            abandoned = service.abandon_dead_work(session, _policy(self.app))
+            abandoned = service.abandon_dead_work(session, self.keys, self.known_targets)
         for run_id in abandoned:
             log.warning("run %s abandoned by a dead runner; a new run resumes it", run_id)
         while time.monotonic() - started < budget_seconds:
@@ -82,7 +83,7 @@ class Runner:
                 except Exception as exc:
                     log.exception("erasure %s failed", erasure.id)
                     with self.db.transaction() as session:
-                        service.fail_erasure(session, session.get(Erasure, erasure.id),
+                        service.fail_erasure(session, self.keys, session.get(Erasure, erasure.id),
                                              f"{type(exc).__name__}: {exc}"[:500])
                 done += 1
                 continue
@@ -95,7 +96,7 @@ class Runner:
             except Exception as exc:
                 log.exception("retention run %s failed", run.id)
                 with self.db.transaction() as session:
-                    service.fail_run(session, session.get(RetentionRun, run.id),
+                    service.fail_run(session, self.keys, session.get(RetentionRun, run.id),
                                      f"{type(exc).__name__}: {exc}"[:500])
             done += 1
         return done
@@ -104,12 +105,11 @@ class Runner:
 
     def execute_run(self, run_id: str, progress: Progress | None = None) -> RetentionRun:
         """Carry out a claimed run over its targets; return it finished."""
-        policy = _policy(self.app)
-        stores = registered_stores(self.app)
-        with self.app.app_context(), self.db.transaction() as session:
+        policy, stores = self.policy, self.stores
+        with self.db.transaction() as session:
             run = session.get(RetentionRun, run_id)
             assert run is not None and run.status == "running"
-            names = run.targets or service.target_names(policy)
+            names = run.targets or self.known_targets
             cutoffs, held, _holds = service.start_run(session, policy, run, names)
             self._renew(session)
             report = run.report
@@ -142,9 +142,9 @@ class Runner:
             self._save(run_id, report, force=True)
             if progress:
                 progress(name, entry)
-        with self.app.app_context(), self.db.transaction() as session:
+        with self.db.transaction() as session:
             run = session.get(RetentionRun, run_id)
-            service.finish_run(session, run, report)
+            service.finish_run(session, self.keys, run, report)
             return run
 
     def _save(self, run_id: str, report: dict[str, Any], force: bool = False) -> None:
@@ -163,7 +163,7 @@ class Runner:
         live = {k: v for k, v in cutoffs.items() if v is not None}
         limit = int(self.app.config["RETENTION_BATCH_ROWS"])
         while True:
-            with self.app.app_context(), self.db.transaction() as session:
+            with self.db.transaction() as session:
                 result = store.purge(session, live, held, limit, dry_run)
             entry["matched"] += result.matched
             entry["deleted"] += result.deleted
@@ -222,8 +222,8 @@ class Runner:
 
     def execute_erasure(self, erasure_id: str) -> Erasure:
         """Erase one subject from every target and store, except what holds protect."""
-        policy = _policy(self.app)
-        with self.app.app_context(), self.db.transaction() as session:
+        policy = self.policy
+        with self.db.transaction() as session:
             erasure = session.get(Erasure, erasure_id)
             assert erasure is not None and erasure.status == "running"
             subject_id = erasure.subject_id
@@ -231,10 +231,10 @@ class Runner:
             self._renew(session)
         held = service.held_from(holds)
         report: dict[str, dict[str, Any]] = {}
-        for name, store in registered_stores(self.app).items():
+        for name, store in self.stores.items():
             entry = report[name] = {"status": "succeeded", "deleted": 0, "held": 0, "error": None}
             try:
-                with self.app.app_context(), self.db.transaction() as session:
+                with self.db.transaction() as session:
                     result = store.erase(session, subject_id, held)
                 entry.update(deleted=result.deleted, held=result.held)
             except SQLAlchemyError as exc:
@@ -256,9 +256,9 @@ class Runner:
                 entry.update(status="failed", error=_db_error(exc))
             with self.db.transaction() as session:
                 self._renew(session)
-        with self.app.app_context(), self.db.transaction() as session:
+        with self.db.transaction() as session:
             erasure = session.get(Erasure, erasure_id)
-            service.finish_erasure(session, erasure, report, holds)
+            service.finish_erasure(session, self.keys, erasure, report, holds)
             return erasure
 
     def _erase_external(self, target: RetentionTarget, subject_id: str, held: Held,
@@ -289,55 +289,3 @@ def _db_error(exc: SQLAlchemyError) -> str:
     """A one-line message from a database error, without the SQL and parameters."""
     original = getattr(exc, "orig", None) or exc
     return f"database error: {str(original).splitlines()[0]}"[:500]
-
-
-# -- scheduler jobs ------------------------------------------------------------------------
-
-
-def schedule_slot(spec: str, now: datetime) -> datetime:
-    """The fire time of `spec` this moment belongs to: the latest at or before `now`."""
-    kind, _, value = spec.partition(":")
-    if kind == "interval":
-        seconds = float(value)
-        return datetime.fromtimestamp(int(now.timestamp() // seconds * seconds), UTC)
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger.from_crontab(value if kind == "cron" else spec, timezone="UTC")
-    horizon = now + timedelta(seconds=1)  # a job may start a hair after its fire time
-    for lookback in (timedelta(hours=1), timedelta(days=1), timedelta(days=32),
-                     timedelta(days=367)):
-        probe = trigger.get_next_fire_time(None, now - lookback)
-        slot = None
-        while probe is not None and probe <= horizon:
-            slot = probe
-            probe = trigger.get_next_fire_time(probe, probe + timedelta(seconds=1))
-        if slot is not None:
-            return slot.astimezone(UTC)
-    return now
-
-
-def purge_job(app: Flask, holder: str) -> None:
-    """The scheduled purge: queue this slot's run (once across schedulers) and run it."""
-    slot = schedule_slot(app.config["RETENTION_CRON"], utcnow())
-    with app.app_context(), get_db(app).transaction() as session:
-        run = service.queue_scheduled_run(session, _policy(app), slot)
-    if run is None:
-        log.info("scheduled purge for %s already queued by another scheduler", slot)
-        return
-    _work(app, f"{holder}:purge", "job:retention-purge", holder)
-
-
-def poll_job(app: Flask, holder: str) -> None:
-    """Pick up queued runs and erasures within seconds of their request."""
-    _work(app, f"{holder}:poll", "job:retention-poll", holder)
-
-
-def _work(app: Flask, runner_holder: str, job_lease: str, job_holder: str) -> None:
-    runner = Runner(app, runner_holder, job_lease, job_holder)
-    if not runner.acquire():
-        return  # another runner is busy; the queue waits for it or the next poll
-    try:
-        with app.app_context():
-            runner.process_queue()
-    finally:
-        runner.release()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from retention.models import RUN_STATUSES
+from consentry.fields import SubjectId, Timestamp
+from consentry.queue import STATUSES as RUN_STATUSES
 
 
 class ListQuerySchema(ma.Schema):
@@ -78,10 +79,10 @@ class RunListSchema(ma.Schema):
 
 
 class HoldRequestSchema(ma.Schema):
-    subject_id = ma.fields.String(load_default=None)
+    subject_id = SubjectId(load_default=None)
     category = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64))
     reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 2000))
-    until = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    until = Timestamp(load_default=None, allow_none=True)
 
 
 class HoldSchema(ma.Schema):

@@ -7,47 +7,30 @@ command or the scheduler job owns the transaction (see retention/runner.py).
 from __future__ import annotations
 
 import json
-import re
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit.service import append_entry, subject_ref
-from consent.policy import Policy
-from consentry.db import utcnow
+from audit.service import append_entry, destroy_subject_key
+from consentry import queue
+from consentry.clock import rfc3339, utcnow
 from consentry.errors import Conflict, Invalid, NotFound
 from consentry.pagination import decode_keyset, encode_keyset
-from consentry.stores import Held, registered_stores
+from consentry.policy import Policy
+from consentry.secretstore import SecretStore
+from consentry.stores import Held
 from retention.models import Erasure, LegalHold, RetentionRun
 from retention.targets import safe_url
 
-SUBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 MAX_ERASURE_RESTARTS = 3
-
-
-def validate_subject_id(subject_id: str) -> str:
-    """Return `subject_id` if it is 1-128 chars of [A-Za-z0-9._:@-]; else raise Invalid."""
-    if not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id):
-        raise Invalid("subject_id must be 1-128 characters of A-Z a-z 0-9 . _ : @ -",
-                      fields={"subject_id": ["Must be 1-128 characters of [A-Za-z0-9._:@-]."]})
-    return subject_id
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def iso(value: datetime | None) -> str | None:
-    """RFC 3339 UTC with a Z, as the API promises."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # -- classes, cutoffs, targets -------------------------------------------------------------
@@ -59,20 +42,15 @@ def compute_cutoffs(policy: Policy, now: datetime) -> dict[str, datetime | None]
             for name, days in policy.retention_classes.items()}
 
 
-def internal_store_names() -> list[str]:
-    """The names of the service's own stores (registered by their domains)."""
-    return sorted(registered_stores(current_app))
-
-
-def target_names(policy: Policy) -> list[str]:
+def target_names(policy: Policy, store_names: list[str]) -> list[str]:
     """Every target a run can purge: own stores first, then the policy's external tables."""
-    return internal_store_names() + [t.name for t in policy.retention_targets]
+    return sorted(store_names) + [t.name for t in policy.retention_targets]
 
 
-def describe_policy(policy: Policy) -> dict[str, Any]:
+def describe_policy(policy: Policy, store_names: list[str], schedule: str) -> dict[str, Any]:
     """Classes, their days, and every target, as `GET /v1/retention/policy` shows them."""
     targets: list[dict[str, Any]] = [{"name": name, "kind": "internal"}
-                                     for name in internal_store_names()]
+                                     for name in sorted(store_names)]
     for t in policy.retention_targets:
         targets.append({"name": t.name, "kind": "external", "url": safe_url(t.url),
                         "table": t.table, "timestamp_column": t.timestamp_column,
@@ -87,7 +65,7 @@ def describe_policy(policy: Policy) -> dict[str, Any]:
                     for name, days in policy.retention_classes.items()],
         "decisions_class": policy.decisions_class,
         "targets": targets,
-        "schedule": current_app.config["RETENTION_CRON"],
+        "schedule": schedule,
     }
 
 
@@ -110,18 +88,14 @@ def _page(session: Session, model, query, limit: int, cursor: str | None):
 # -- legal holds ---------------------------------------------------------------------------
 
 
-def create_hold(session: Session, policy: Policy, *, subject_id: str | None,
+def create_hold(session: Session, keys: SecretStore, policy: Policy, *, subject_id: str | None,
                 category: str | None, reason: str, until: datetime | None,
                 actor: str) -> LegalHold:
     """Place a legal hold on a subject or a category; audited."""
     if (subject_id is None) == (category is None):
         raise Invalid("give exactly one of subject_id or category",
                       fields={"subject_id": ["Give exactly one of subject_id or category."]})
-    if subject_id is not None:
-        validate_subject_id(subject_id)
-    if category is not None and category not in policy.categories:
-        raise Invalid(f"unknown category {category!r}",
-                      fields={"category": [f"Unknown category {category!r}."]})
+    policy.check_ids(category=category)
     if not reason.strip():
         raise Invalid("a hold needs a reason", fields={"reason": ["Must not be blank."]})
     now = utcnow()
@@ -130,14 +104,14 @@ def create_hold(session: Session, policy: Policy, *, subject_id: str | None,
     hold = LegalHold(id=new_id(), subject_id=subject_id, category=category, reason=reason,
                      until=until, created_by=actor, created_at=now)
     session.add(hold)
-    append_entry(session, "retention.hold.created", actor=actor, subject_id=subject_id,
-                 details={"hold_id": hold.id, "category": category, "until": iso(until),
+    append_entry(session, keys, "retention.hold.created", actor=actor, subject_id=subject_id,
+                 details={"hold_id": hold.id, "category": category, "until": rfc3339(until),
                           "by": "subject" if subject_id else "category"},
                  personal={"reason": reason} if subject_id else None)
     return hold
 
 
-def lift_hold(session: Session, hold_id: str, actor: str) -> LegalHold:
+def lift_hold(session: Session, keys: SecretStore, hold_id: str, actor: str) -> LegalHold:
     """Lift a hold; lifting one already lifted changes nothing. Audited."""
     hold = session.get(LegalHold, hold_id) if len(hold_id) <= 32 else None
     if hold is None:
@@ -145,7 +119,8 @@ def lift_hold(session: Session, hold_id: str, actor: str) -> LegalHold:
     if hold.lifted_at is None:
         hold.lifted_at = utcnow()
         hold.lifted_by = actor
-        append_entry(session, "retention.hold.lifted", actor=actor, subject_id=hold.subject_id,
+        append_entry(session, keys, "retention.hold.lifted", actor=actor,
+                     subject_id=hold.subject_id,
                      details={"hold_id": hold.id, "category": hold.category})
     return hold
 
@@ -176,20 +151,21 @@ def held_from(holds: list[LegalHold]) -> Held:
 
 def hold_document(hold: LegalHold) -> dict[str, Any]:
     return {"id": hold.id, "subject_id": hold.subject_id, "category": hold.category,
-            "reason": hold.reason, "until": iso(hold.until), "created_by": hold.created_by,
-            "created_at": iso(hold.created_at), "lifted_at": iso(hold.lifted_at),
+            "reason": hold.reason, "until": rfc3339(hold.until), "created_by": hold.created_by,
+            "created_at": rfc3339(hold.created_at), "lifted_at": rfc3339(hold.lifted_at),
             "active": hold.lifted_at is None and (hold.until is None or hold.until > utcnow())}
 
 
 # -- runs ----------------------------------------------------------------------------------
 
 
-def queue_run(session: Session, policy: Policy, *, dry_run: bool, targets: list[str] | None,
+def queue_run(session: Session, keys: SecretStore, known_targets: list[str], *, dry_run: bool,
+              targets: list[str] | None,
               trigger: str, actor: str, scheduled_for: datetime | None = None,
               resumes: str | None = None) -> RetentionRun:
     """Queue a run for the scheduler (or the CLI) to carry out; audited."""
     if targets is not None:
-        known = set(target_names(policy))
+        known = set(known_targets)
         unknown = [t for t in targets if t not in known]
         if unknown:
             raise Invalid(f"unknown target(s): {', '.join(unknown)}",
@@ -203,18 +179,19 @@ def queue_run(session: Session, policy: Policy, *, dry_run: bool, targets: list[
                        resumes=resumes, cutoffs={}, report={}, created_at=utcnow())
     session.add(run)
     session.flush()
-    append_entry(session, "retention.run.queued", actor=actor,
+    append_entry(session, keys, "retention.run.queued", actor=actor,
                  details={"run_id": run.id, "dry_run": dry_run, "targets": targets,
                           "trigger": trigger, "resumes": resumes})
     return run
 
 
-def queue_scheduled_run(session: Session, policy: Policy, slot: datetime) -> RetentionRun | None:
+def queue_scheduled_run(session: Session, keys: SecretStore, known_targets: list[str],
+                        slot: datetime) -> RetentionRun | None:
     """Queue the purge of one schedule slot; None when another scheduler queued it first."""
     try:
         with session.begin_nested():
-            return queue_run(session, policy, dry_run=False, targets=None, trigger="schedule",
-                             actor="scheduler", scheduled_for=slot)
+            return queue_run(session, keys, known_targets, dry_run=False, targets=None,
+                             trigger="schedule", actor="scheduler", scheduled_for=slot)
     except IntegrityError:
         return None
 
@@ -235,19 +212,7 @@ def list_runs(session: Session, limit: int, cursor: str | None, status: str | No
 
 def claim_run(session: Session, holder: str, run_id: str | None = None) -> RetentionRun | None:
     """Mark the oldest queued run (or `run_id`) running for `holder`; None if none is left."""
-    query = select(RetentionRun.id).where(RetentionRun.status == "queued")
-    if run_id is not None:
-        query = query.where(RetentionRun.id == run_id)
-    candidate = session.scalar(query.order_by(RetentionRun.created_at).limit(1))
-    if candidate is None:
-        return None
-    now = utcnow()
-    claimed = session.execute(
-        update(RetentionRun).where(RetentionRun.id == candidate,
-                                   RetentionRun.status == "queued")
-        .values(status="running", holder=holder, started_at=now, heartbeat_at=now)
-    ).rowcount
-    return session.get(RetentionRun, candidate, populate_existing=True) if claimed else None
+    return queue.claim(session, RetentionRun, holder, run_id)
 
 
 def start_run(session: Session, policy: Policy, run: RetentionRun,
@@ -256,7 +221,7 @@ def start_run(session: Session, policy: Policy, run: RetentionRun,
     now = run.started_at or utcnow()
     cutoffs = compute_cutoffs(policy, now)
     holds = active_holds(session, now)
-    run.cutoffs = {name: iso(c) for name, c in cutoffs.items()}
+    run.cutoffs = {name: rfc3339(c) for name, c in cutoffs.items()}
     run.report = {"targets": {name: {"status": "pending", "matched": 0, "deleted": 0,
                                      "held": 0, "error": None} for name in names},
                   "holds": [h.id for h in holds], "policy_version": policy.version}
@@ -266,20 +231,19 @@ def start_run(session: Session, policy: Policy, run: RetentionRun,
 def save_progress(session: Session, run: RetentionRun, report: dict[str, Any]) -> None:
     """Store the run's per-target progress and heartbeat (a fresh dict, so JSON is saved)."""
     run.report = json.loads(json.dumps(report))
-    run.heartbeat_at = utcnow()
+    queue.heartbeat(run)
 
 
-def finish_run(session: Session, run: RetentionRun, report: dict[str, Any]) -> None:
+def finish_run(session: Session, keys: SecretStore, run: RetentionRun,
+               report: dict[str, Any]) -> None:
     """Close the run: succeeded unless a target failed; audited with its counts."""
     targets = report["targets"]
     failed = sorted(name for name, t in targets.items() if t["status"] == "failed")
     run.report = json.loads(json.dumps(report))
-    run.status = "failed" if failed else "succeeded"
-    run.error = (f"{len(failed)} of {len(targets)} target(s) failed: {', '.join(failed)}"
+    queue.finish(run, queue.FAILED if failed else queue.SUCCEEDED,
+                 f"{len(failed)} of {len(targets)} target(s) failed: {', '.join(failed)}"
                  if failed else None)
-    run.finished_at = utcnow()
-    run.heartbeat_at = run.finished_at
-    append_entry(session, "retention.run.finished", actor=run.requested_by,
+    append_entry(session, keys, "retention.run.finished", actor=run.requested_by,
                  details={"run_id": run.id, "status": run.status, "dry_run": run.dry_run,
                           "trigger": run.trigger, "cutoffs": run.cutoffs,
                           "totals": totals(targets),
@@ -288,12 +252,10 @@ def finish_run(session: Session, run: RetentionRun, report: dict[str, Any]) -> N
                                       for name, t in targets.items()}})
 
 
-def fail_run(session: Session, run: RetentionRun, message: str) -> None:
+def fail_run(session: Session, keys: SecretStore, run: RetentionRun, message: str) -> None:
     """Close a run that could not go on at all; audited."""
-    run.status = "failed"
-    run.error = message
-    run.finished_at = utcnow()
-    append_entry(session, "retention.run.finished", actor=run.requested_by,
+    queue.finish(run, queue.FAILED, message)
+    append_entry(session, keys, "retention.run.finished", actor=run.requested_by,
                  details={"run_id": run.id, "status": "failed", "error": message,
                           "totals": totals(run.report.get("targets", {}))})
 
@@ -303,7 +265,8 @@ def totals(targets: dict[str, dict[str, Any]]) -> dict[str, int]:
             for k in ("matched", "deleted", "held")}
 
 
-def abandon_dead_work(session: Session, policy: Policy) -> list[str]:
+def abandon_dead_work(session: Session, keys: SecretStore,
+                      known_targets: list[str]) -> list[str]:
     """Mark runs left `running` by a dead runner abandoned and queue a run to finish them.
 
     Only called by the holder of the runner lease: while it holds it, nothing else runs,
@@ -311,35 +274,28 @@ def abandon_dead_work(session: Session, policy: Policy) -> list[str]:
     in the queue (an erasure must complete). Returns the abandoned run ids.
     """
     abandoned = []
-    for run in session.scalars(select(RetentionRun).where(RetentionRun.status == "running")):
-        run.status = "abandoned"
-        run.finished_at = utcnow()
-        run.error = f"the runner {run.holder} stopped before finishing; a new run resumes"
+    for run in queue.left_running(session, RetentionRun):
+        queue.finish(run, queue.ABANDONED,
+                     f"the runner {run.holder} stopped before finishing; a new run resumes")
         abandoned.append(run.id)
-        append_entry(session, "retention.run.abandoned", actor="scheduler",
+        append_entry(session, keys, "retention.run.abandoned", actor="scheduler",
                      details={"run_id": run.id, "holder": run.holder,
                               "totals": totals(run.report.get("targets", {}))})
         if run.trigger == "resume":
             continue  # resumed once already: the next scheduled purge takes it from here
-        queue_run(session, policy, dry_run=run.dry_run, targets=_still_known(policy, run),
+        still_known = [t for t in run.targets or () if t in known_targets] or None
+        queue_run(session, keys, known_targets, dry_run=run.dry_run, targets=still_known,
                   trigger="resume", actor="scheduler", resumes=run.id)
-    for erasure in session.scalars(select(Erasure).where(Erasure.status == "running")):
+    for erasure in queue.left_running(session, Erasure):
         restarts = int(erasure.report.get("restarts", 0))
         if restarts >= MAX_ERASURE_RESTARTS:
-            fail_erasure(session, erasure, f"the runner stopped {restarts + 1} times")
+            fail_erasure(session, keys, erasure, f"the runner stopped {restarts + 1} times")
             continue
-        erasure.status = "queued"
+        queue.requeue(erasure)
         erasure.report = {**erasure.report, "restarts": restarts + 1}
-        append_entry(session, "erasure.restarted", actor="scheduler",
+        append_entry(session, keys, "erasure.restarted", actor="scheduler",
                      details={"erasure_id": erasure.id, "holder": erasure.holder})
     return abandoned
-
-
-def _still_known(policy: Policy, run: RetentionRun) -> list[str] | None:
-    if run.targets is None:
-        return None
-    known = set(target_names(policy))
-    return [t for t in run.targets if t in known] or None
 
 
 def run_document(run: RetentionRun) -> dict[str, Any]:
@@ -348,46 +304,38 @@ def run_document(run: RetentionRun) -> dict[str, Any]:
     return {
         "run_id": run.id, "status": run.status, "dry_run": run.dry_run,
         "trigger": run.trigger, "requested_by": run.requested_by,
-        "targets_requested": run.targets, "scheduled_for": iso(run.scheduled_for),
+        "targets_requested": run.targets, "scheduled_for": rfc3339(run.scheduled_for),
         "resumes": run.resumes, "cutoffs": run.cutoffs,
         "targets": [{"name": name, **values} for name, values in targets.items()],
         "totals": totals(targets), "policy_version": run.report.get("policy_version"),
-        "created_at": iso(run.created_at), "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at), "error": run.error,
+        "created_at": rfc3339(run.created_at), "started_at": rfc3339(run.started_at),
+        "finished_at": rfc3339(run.finished_at), "error": run.error,
     }
 
 
 # -- erasures ------------------------------------------------------------------------------
 
 
-def queue_erasure(session: Session, subject_id: str, actor: str) -> Erasure:
+def queue_erasure(session: Session, keys: SecretStore, subject_id: str, actor: str) -> Erasure:
     """Queue the erasure of a subject (GDPR Art. 17); audited."""
-    validate_subject_id(subject_id)
+    ref = keys.subject_ref(subject_id)
     pending = session.scalar(select(Erasure).where(
-        Erasure.subject_ref == subject_ref(subject_id),
+        Erasure.subject_ref == ref,
         Erasure.status.in_(("queued", "running"))))
     if pending is not None:
         return pending
-    erasure = Erasure(id=new_id(), subject_id=subject_id, subject_ref=subject_ref(subject_id),
+    erasure = Erasure(id=new_id(), subject_id=subject_id, subject_ref=ref,
                       status="queued", requested_by=actor, report={}, created_at=utcnow())
     session.add(erasure)
     session.flush()
-    append_entry(session, "erasure.requested", actor=actor, subject_id=subject_id,
+    append_entry(session, keys, "erasure.requested", actor=actor, subject_id=subject_id,
                  details={"erasure_id": erasure.id})
     return erasure
 
 
 def claim_erasure(session: Session, holder: str) -> Erasure | None:
     """Mark the oldest queued erasure running for `holder`; None if none is queued."""
-    candidate = session.scalar(select(Erasure.id).where(Erasure.status == "queued")
-                               .order_by(Erasure.created_at).limit(1))
-    if candidate is None:
-        return None
-    now = utcnow()
-    claimed = session.execute(
-        update(Erasure).where(Erasure.id == candidate, Erasure.status == "queued")
-        .values(status="running", holder=holder, started_at=now, heartbeat_at=now)).rowcount
-    return session.get(Erasure, candidate, populate_existing=True) if claimed else None
+    return queue.claim(session, Erasure, holder)
 
 
 def get_erasure(session: Session, erasure_id: str) -> Erasure:
@@ -397,33 +345,25 @@ def get_erasure(session: Session, erasure_id: str) -> Erasure:
     return erasure
 
 
-@dataclass
-class KeptUnderHold:
-    hold_id: str
-    by: str  # subject | category
-    category: str | None
-    reason: str
-
-
-def finish_erasure(session: Session, erasure: Erasure, targets: dict[str, dict[str, Any]],
-                   holds: list[LegalHold]) -> None:
+def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
+                   targets: dict[str, dict[str, Any]], holds: list[LegalHold]) -> None:
     """Shred the subject's audit key, sign the certificate, forget the subject id; audited."""
     if erasure.subject_id is None:
         raise Conflict("erasure already finished")
     subject_id = erasure.subject_id
     applying = [h for h in holds if h.subject_id == subject_id or h.category]
     kept = [{"hold_id": h.id, "by": "subject" if h.subject_id else "category",
-             "category": h.category, "reason": h.reason, "until": iso(h.until)}
+             "category": h.category, "reason": h.reason, "until": rfc3339(h.until)}
             for h in applying
             if h.subject_id or any(t.get("held") for t in targets.values())]
-    shredded = destroy_key(session, subject_id)
+    shredded = destroy_subject_key(session, keys, subject_id)
     now = utcnow()
     document = {
         "type": "consentry.erasure-certificate/v1",
         "erasure_id": erasure.id,
         "subject_ref": erasure.subject_ref,
-        "requested_at": iso(erasure.created_at),
-        "completed_at": iso(now),
+        "requested_at": rfc3339(erasure.created_at),
+        "completed_at": rfc3339(now),
         "targets": {name: {"deleted": t["deleted"], "held": t["held"], "status": t["status"],
                            **({"error": t["error"]} if t.get("error") else {})}
                     for name, t in targets.items()},
@@ -434,46 +374,36 @@ def finish_erasure(session: Session, erasure: Erasure, targets: dict[str, dict[s
         "consent_events": "kept as proof of consent and withdrawal (GDPR Art. 7(1), "
                           "Art. 17(3)(e)); their evidence fields are removed",
     }
-    signature = current_app.extensions["consentry.secrets"].sign(document)
+    signature = keys.sign(document)
     failed = [name for name, t in targets.items() if t["status"] == "failed"]
-    erasure.status = "failed" if failed else "succeeded"
-    erasure.error = f"target(s) failed: {', '.join(failed)}" if failed else None
+    queue.finish(erasure, queue.FAILED if failed else queue.SUCCEEDED,
+                 f"target(s) failed: {', '.join(failed)}" if failed else None)
     erasure.report = {**erasure.report, "targets": targets}
     erasure.certificate = {"document": document, "signature": signature}
-    erasure.finished_at = now
     # Audit before forgetting the id: the entry carries the keyed reference only.
-    append_entry(session, "erasure.completed", actor=erasure.requested_by, subject_id=subject_id,
-                 details={"erasure_id": erasure.id, "status": erasure.status,
+    append_entry(session, keys, "erasure.completed", actor=erasure.requested_by,
+                 subject_id=subject_id, details={"erasure_id": erasure.id, "status": erasure.status,
                           "rows_deleted": document["rows_deleted"],
                           "rows_kept_under_holds": document["rows_kept_under_holds"],
                           "targets": document["targets"], "audit_key_destroyed": shredded})
     erasure.subject_id = None
 
 
-def fail_erasure(session: Session, erasure: Erasure, message: str) -> None:
+def fail_erasure(session: Session, keys: SecretStore, erasure: Erasure, message: str) -> None:
     """Close an erasure that could not be carried out; audited. It may be requested again."""
-    erasure.status = "failed"
-    erasure.error = message
-    erasure.finished_at = utcnow()
-    append_entry(session, "erasure.failed", actor=erasure.requested_by,
+    queue.finish(erasure, queue.FAILED, message)
+    append_entry(session, keys, "erasure.failed", actor=erasure.requested_by,
                  subject_id=erasure.subject_id,
                  details={"erasure_id": erasure.id, "error": message})
     erasure.subject_id = None
-
-
-def destroy_key(session: Session, subject_id: str) -> bool:
-    """Crypto-shred the subject's personal audit fields."""
-    from audit.service import destroy_subject_key
-
-    return destroy_subject_key(session, subject_id)
 
 
 def erasure_document(erasure: Erasure) -> dict[str, Any]:
     targets = erasure.report.get("targets", {})
     return {
         "erasure_id": erasure.id, "status": erasure.status, "subject_ref": erasure.subject_ref,
-        "requested_by": erasure.requested_by, "created_at": iso(erasure.created_at),
-        "started_at": iso(erasure.started_at), "finished_at": iso(erasure.finished_at),
+        "requested_by": erasure.requested_by, "created_at": rfc3339(erasure.created_at),
+        "started_at": rfc3339(erasure.started_at), "finished_at": rfc3339(erasure.finished_at),
         "targets": [{"name": name, **values} for name, values in targets.items()],
         "error": erasure.error, "certificate": erasure.certificate,
     }

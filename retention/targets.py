@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError
 
-from consent.policy import Policy, RetentionTarget
+from consentry.policy import Policy, RetentionTarget
 from consentry.stores import Held
 
 # Epoch numbers above this are taken as milliseconds (1e11 s is the year 5138).

@@ -9,6 +9,9 @@ from flask_smorest import Blueprint
 from consentry.auth import current_principal, scoped
 from consentry.db import get_session
 from consentry.idempotency import idempotent
+from consentry.policy import get_policy
+from consentry.secretstore import get_keys
+from consentry.stores import registered_stores
 from retention import service
 from retention.schemas import (
     ErasureQueuedSchema,
@@ -28,8 +31,8 @@ from retention.schemas import (
 blp = Blueprint("retention", __name__, description="Retention runs, legal holds and erasure")
 
 
-def _policy():
-    return current_app.extensions["consentry.policy"]
+def _store_names() -> list[str]:
+    return list(registered_stores(current_app))
 
 
 @blp.route("/v1/retention/policy")
@@ -38,7 +41,8 @@ class RetentionPolicyView(MethodView):
     @blp.response(200, RetentionPolicySchema)
     def get(self):
         """Retention classes, their days and every target."""
-        return service.describe_policy(_policy())
+        return service.describe_policy(get_policy(), _store_names(),
+                                       current_app.config["RETENTION_CRON"])
 
 
 @blp.route("/v1/retention/runs")
@@ -49,7 +53,8 @@ class RunsView(MethodView):
     @blp.response(202, RunQueuedSchema)
     def post(self, body):
         """Queue a run (a dry run only counts); the scheduler starts it within seconds."""
-        run = service.queue_run(get_session(), _policy(), dry_run=body["dry_run"],
+        known = service.target_names(get_policy(), _store_names())
+        run = service.queue_run(get_session(), get_keys(), known, dry_run=body["dry_run"],
                                 targets=body["targets"], trigger="api",
                                 actor=current_principal().name)
         return {"run_id": run.id, "status": run.status}
@@ -81,7 +86,8 @@ class HoldsView(MethodView):
     @blp.response(201, HoldSchema)
     def post(self, body):
         """Place a legal hold on a subject or a category."""
-        hold = service.create_hold(get_session(), _policy(), subject_id=body["subject_id"],
+        hold = service.create_hold(get_session(), get_keys(), get_policy(),
+                                   subject_id=body["subject_id"],
                                    category=body["category"], reason=body["reason"],
                                    until=body["until"], actor=current_principal().name)
         return service.hold_document(hold)
@@ -103,18 +109,19 @@ class HoldView(MethodView):
     @blp.response(200, HoldSchema)
     def delete(self, hold_id):
         """Lift a legal hold."""
-        hold = service.lift_hold(get_session(), hold_id, current_principal().name)
+        hold = service.lift_hold(get_session(), get_keys(), hold_id, current_principal().name)
         return service.hold_document(hold)
 
 
-@blp.route("/v1/subjects/<subject_id>/erasure")
+@blp.route("/v1/subjects/<subject:subject_id>/erasure")
 class ErasureRequestView(MethodView):
     @scoped("erasure:write")
     @idempotent
     @blp.response(202, ErasureQueuedSchema)
     def post(self, subject_id):
         """Erase a subject (GDPR Art. 17); the scheduler carries it out within seconds."""
-        erasure = service.queue_erasure(get_session(), subject_id, current_principal().name)
+        erasure = service.queue_erasure(get_session(), get_keys(), subject_id,
+                                        current_principal().name)
         return {"erasure_id": erasure.id, "status": erasure.status}
 
 

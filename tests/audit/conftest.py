@@ -6,11 +6,12 @@ import pytest
 
 from audit.service import append_entry
 from consentry.db import get_db
+from consentry.secretstore import get_keys
 
 
 @pytest.fixture
 def app(make_app, tmp_path):
-    return make_app(AUDIT_EXPORT_DIR=str(tmp_path / "exports"), AUDIT_CHECKPOINT_EVERY=0)
+    return make_app(AUDIT_EXPORT_DIR=str(tmp_path / "exports"))
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def append(app):
                 personal: dict | None = None, **details):
         with app.app_context(), get_db(app).transaction() as s:
             for i in range(n):
-                append_entry(s, action, subject_id=subject_id, personal=personal,
+                append_entry(s, get_keys(), action, subject_id=subject_id, personal=personal,
                              details={"i": i, **details})
 
     return factory

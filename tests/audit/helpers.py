@@ -6,13 +6,16 @@ import zipfile
 from pathlib import Path
 
 from audit.export import ExportRequest, export_bundle
+from consentry.db import get_db
+from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid
 
 
 def make_bundle(app, out: Path, **request) -> Path:
     """Export through the service (as the API does) to `out`."""
     with app.app_context():
-        export_bundle(ExportRequest(exporter="tests", reason="verify", **request), out=out)
+        export_bundle(get_db(), get_keys(),
+                      ExportRequest(exporter="tests", reason="verify", **request), out=out)
     return out
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from audit.models import AuditExport
-from consentry.db import get_db, utcnow
+from consentry.clock import utcnow
+from consentry.db import get_db
+from consentry.secretstore import get_keys
 from consentry.stores import Held
 
 
@@ -69,11 +71,11 @@ def test_an_export_does_not_hold_the_write_lock_while_it_streams(app, append, tm
 
     def write_meanwhile(_n):
         with app.app_context(), get_db(app).transaction() as s:
-            append_entry(s, "test.during_export")
+            append_entry(s, get_keys(), "test.during_export")
         written.append(True)
 
     with app.app_context():
-        record = export_bundle(ExportRequest(exporter="t", reason="r"),
+        record = export_bundle(get_db(), get_keys(), ExportRequest(exporter="t", reason="r"),
                                out=tmp_path / "b.zip", progress=write_meanwhile)
     assert written  # two writes committed while the export streamed
     assert record.count == record.checkpoint_size >= 2500  # ends at its checkpoint

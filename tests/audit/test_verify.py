@@ -11,6 +11,7 @@ from audit import merkle
 from audit.service import destroy_subject_key
 from audit.verify import verify_bundle
 from consentry.db import get_db
+from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid, verify_document
 from tests.audit.helpers import make_bundle, published_keys, read_files, write_files
 
@@ -43,7 +44,7 @@ def test_shredded_subjects_still_verify_and_are_reported(app, append, tmp_path):
     append(4, subject_id="u-gone", personal={"ip": "203.0.113.9"})
     append(3, subject_id="u-kept", personal={"ip": "198.51.100.1"})
     with app.app_context(), get_db(app).transaction() as s:
-        assert destroy_subject_key(s, "u-gone")
+        assert destroy_subject_key(s, get_keys(), "u-gone")
     append(1, subject_id="u-gone", personal={"ip": "203.0.113.9"})  # after erasure: not sealed
     bundle = make_bundle(app, tmp_path / "b.zip")
     report = verify_bundle(str(bundle), published_keys(app))
@@ -57,7 +58,7 @@ def test_shredded_subjects_still_verify_and_are_reported(app, append, tmp_path):
 def test_shredded_entries_show_in_the_api(client, make_key, append, app):
     append(2, subject_id="u-gone", personal={"ip": "203.0.113.9"})
     with app.app_context(), get_db(app).transaction() as s:
-        destroy_subject_key(s, "u-gone")
+        destroy_subject_key(s, get_keys(), "u-gone")
     r = client.get("/v1/audit/entries?subject_id=u-gone", headers=make_key("audit:read"))
     entries = r.get_json()["entries"]
     assert len(entries) == 2 and all(e["shredded"] and e["personal"] is None for e in entries)
@@ -72,7 +73,7 @@ def test_checkpoints_across_a_key_rotation_verify_with_the_published_keys(
     def append(n):
         with app.app_context(), get_db(app).transaction() as s:
             for i in range(n):
-                append_entry(s, "test.event", details={"i": i})
+                append_entry(s, get_keys(), "test.event", details={"i": i})
 
     append(5)
     first = make_bundle(app, tmp_path / "first.zip")
@@ -236,7 +237,7 @@ def test_a_forged_older_checkpoint_is_caught(make_app, tmp_path):
     app = make_app(AUDIT_EXPORT_DIR=str(tmp_path / "exports"))
     with app.app_context(), get_db(app).transaction() as s:
         for i in range(6):
-            append_entry(s, "test.event", details={"i": i})
+            append_entry(s, get_keys(), "test.event", details={"i": i})
     bundle = make_bundle(app, tmp_path / "b.zip")
     key = Ed25519PrivateKey.generate()
     doc = checkpoint_document(3, merkle.leaf_hash(b"other history").hex(),

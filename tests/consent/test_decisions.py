@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from consent import decisions
 from consent.models import Decision
+from consent.stores import erase_decisions
 from consentry.db import get_db
 from consentry.stores import Held
 
@@ -194,7 +194,7 @@ def test_decisions_fall_under_the_behavioral_retention_class(app, client, engine
     assert left == {held.get_json()["decision_id"], fresh.get_json()["decision_id"]}
     assert old.get_json()["decision_id"] not in left
     with app.app_context(), get_db(app).transaction() as s:
-        erased = decisions.erase_decisions(s, "fresh", Held())
+        erased = erase_decisions(s, "fresh", Held())
     assert erased.deleted == 1
 
 

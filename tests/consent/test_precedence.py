@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consent.gate import REASONS, evaluate
-from consent.policy import load_policy, parse_policy
 from consent.state import Choice, ConsentState
+from consentry.policy import load_policy, parse_policy
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 T = NOW - timedelta(days=1)

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
-from consent import service
+from consent import ledger
 from consent.models import ConsentEvent
-from consent.policy import load_policy
+from consentry.policy import load_policy
 
 POLICY = load_policy()
 
@@ -50,7 +50,7 @@ def test_state_table_equals_replay(client, writer, session, sequence):
                  else client.delete(f"{url}?scope={scope}", headers=headers))
         assert r.status_code == 200, r.get_json()
     session.rollback()
-    assert service.load_state(session, subject) == service.replay_state(session, subject)
+    assert ledger.load_state(session, subject) == ledger.replay_state(session, subject)
 
 
 def test_concurrent_writers_on_one_subject_lose_nothing(app, writer, session):
@@ -76,4 +76,4 @@ def test_concurrent_writers_on_one_subject_lose_nothing(app, writer, session):
     assert session.scalar(select(func.count()).select_from(ConsentEvent)) == 40
     seqs = session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()
     assert seqs == list(range(1, len(seqs) + 1))
-    assert service.load_state(session, "shared") == service.replay_state(session, "shared")
+    assert ledger.load_state(session, "shared") == ledger.replay_state(session, "shared")

@@ -8,6 +8,7 @@ from audit.chain import GENESIS_HASH, entry_document, entry_hash
 from audit.models import AuditEntry
 from audit.service import append_entry, destroy_subject_key, open_personal
 from consentry.db import get_db
+from consentry.secretstore import get_keys
 
 
 def _chain_is_intact(entries):
@@ -22,9 +23,9 @@ def _chain_is_intact(entries):
 
 def test_entries_chain_and_never_hold_the_raw_subject_id(app, session):
     with app.app_context(), get_db(app).transaction() as s:
-        append_entry(s, "test.one", actor="k1", subject_id="user-42", details={"n": 1},
+        append_entry(s, get_keys(), "test.one", actor="k1", subject_id="user-42", details={"n": 1},
                      personal={"ip": "203.0.113.7"})
-        append_entry(s, "test.two", actor="k1", details={"n": 2})
+        append_entry(s, get_keys(), "test.two", actor="k1", details={"n": 2})
     entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
     _chain_is_intact(entries)
     first = next(e for e in entries if e.action == "test.one")
@@ -32,18 +33,18 @@ def test_entries_chain_and_never_hold_the_raw_subject_id(app, session):
     stored = repr(first.details)
     assert "user-42" not in stored and "203.0.113.7" not in stored
     with app.app_context():
-        assert open_personal(session, first) == {"ip": "203.0.113.7"}
+        assert open_personal(session, get_keys(), first) == {"ip": "203.0.113.7"}
 
 
 def test_shredding_hides_personal_fields_but_keeps_the_chain(app, session):
     with app.app_context(), get_db(app).transaction() as s:
-        append_entry(s, "test.ev", subject_id="u-9", personal={"ua": "Firefox"})
+        append_entry(s, get_keys(), "test.ev", subject_id="u-9", personal={"ua": "Firefox"})
     with app.app_context(), get_db(app).transaction() as s:
-        assert destroy_subject_key(s, "u-9")
+        assert destroy_subject_key(s, get_keys(), "u-9")
     with app.app_context():
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
         _chain_is_intact(entries)
-        assert open_personal(session, entries[-1]) is None
+        assert open_personal(session, get_keys(), entries[-1]) is None
 
 
 def test_concurrent_writers_leave_no_gaps(app, session):
@@ -54,7 +55,7 @@ def test_concurrent_writers_leave_no_gaps(app, session):
         try:
             for i in range(15):
                 with app.app_context(), db.transaction() as s:
-                    append_entry(s, "test.concurrent", actor=f"w{n}", details={"i": i})
+                    append_entry(s, get_keys(), "test.concurrent", actor=f"w{n}", details={"i": i})
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 

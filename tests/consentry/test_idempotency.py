@@ -5,7 +5,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from consentry import idempotency
-from consentry.db import get_db, utcnow
+from consentry.clock import utcnow
+from consentry.db import get_db
 from consentry.models import IdempotencyRecord
 from consentry.stores import Held
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from consent.policy import PolicyError, load_policy, parse_policy
+from consentry.policy import PolicyError, load_policy, parse_policy
 
 
 def test_shipped_policy_has_the_contract_ids():

@@ -49,7 +49,7 @@ def external(external_url):
 
 def write_policy(path, targets: list[dict]) -> str:
     """The shipped policy plus `targets` as [[retention.targets]], written to `path`."""
-    text_ = resources.files("consent").joinpath("default_policy.toml").read_text("utf-8")
+    text_ = resources.files("consentry").joinpath("default_policy.toml").read_text("utf-8")
     data = tomllib.loads(text_)
     data["retention"]["targets"] = targets
     path.write_text(tomli_w.dumps(data))
@@ -76,7 +76,7 @@ def run_now(app, *, dry_run=False, targets=None, as_of: datetime | None = None):
     assert worker.acquire()
     try:
         with app.app_context(), get_db(app).transaction() as session:
-            run = service.queue_run(session, app.extensions["consentry.policy"],
+            run = service.queue_run(session, worker.keys, worker.known_targets,
                                     dry_run=dry_run, targets=targets, trigger="cli",
                                     actor="test")
             claimed = service.claim_run(session, worker.holder, run.id)

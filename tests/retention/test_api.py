@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from audit.models import AuditEntry
 from consentry.db import get_db
 from consentry.scheduler import run_leased
+from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid, verify_document
 from tests.retention.test_targets import make_table, remaining, target
 
@@ -205,9 +206,8 @@ def test_erasure_deletes_the_subject_everywhere_but_what_a_hold_keeps(
     assert document["rows_deleted"] == 2 and document["rows_kept_under_holds"] == 1
     assert document["kept_under_holds"][0]["reason"] == "tax audit 2026"
     with app.app_context():
-        from audit.service import subject_ref
 
-        assert document["subject_ref"] == subject_ref("u-42")
+        assert document["subject_ref"] == get_keys().subject_ref("u-42")
     assert "u-42" not in str(body)
     jwks = client.get("/.well-known/consentry-keys").get_json()
     verify_document(keys_by_kid(jwks), document, body["certificate"]["signature"])
@@ -216,17 +216,18 @@ def test_erasure_deletes_the_subject_everywhere_but_what_a_hold_keeps(
 
 def test_erasure_shreds_the_subjects_audit_key(app, client, admin):
     from audit.models import SubjectKey
-    from audit.service import append_entry, subject_ref
+    from audit.service import append_entry
 
     with app.app_context(), get_db(app).transaction() as s:
-        append_entry(s, "test.personal", subject_id="u-9", personal={"ip": "203.0.113.7"})
+        append_entry(s, get_keys(), "test.personal", subject_id="u-9",
+                     personal={"ip": "203.0.113.7"})
     erasure_id = client.post("/v1/subjects/u-9/erasure", headers=admin).get_json()["erasure_id"]
     poll(app)
 
     body = client.get(f"/v1/erasures/{erasure_id}", headers=admin).get_json()
     assert body["certificate"]["document"]["audit_key_destroyed"] is True
     with app.app_context(), get_db(app).transaction(write=False) as s:
-        assert s.get(SubjectKey, subject_ref("u-9")).wrapped_key is None
+        assert s.get(SubjectKey, get_keys().subject_ref("u-9")).wrapped_key is None
         assert s.execute(text("SELECT subject_id FROM retention_erasures")).scalar() is None
 
 

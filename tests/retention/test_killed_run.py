@@ -12,8 +12,10 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from consentry.db import get_db
+from consentry.secretstore import get_keys
 from retention import service
 from retention.models import RetentionRun
+from retention.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +49,7 @@ def test_a_killed_scheduler_leaves_an_abandoned_run_that_the_next_one_finishes(
             conn.execute(text("INSERT INTO slow (id) VALUES (:id)"), {"id": i})
     app = make_app()
     with app.app_context(), get_db(app).transaction() as s:
-        run_id = service.queue_run(s, app.extensions["consentry.policy"], dry_run=False,
+        run_id = service.queue_run(s, get_keys(app), Runner(app, "t").known_targets, dry_run=False,
                                    targets=None, trigger="api", actor="test").id
 
     first = _start(database_url, secrets_dir, external_url)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retention.runner import schedule_slot
+from retention.jobs import schedule_slot
 
 
 @pytest.mark.parametrize("spec,now,slot", [

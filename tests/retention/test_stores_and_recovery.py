@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from consentry.db import get_db
+from consentry.secretstore import get_keys
 from consentry.stores import BatchResult, Held, Store, register_store
 from retention import service
 from retention.models import RetentionRun
+from retention.runner import Runner
 from tests.retention.conftest import by_target, run_now
 from tests.retention.test_api import poll
 from tests.retention.test_targets import AS_OF, make_table, remaining, target
@@ -84,7 +86,7 @@ def test_a_killed_run_is_abandoned_and_the_next_run_finishes_the_work(
     # A runner that died half-way: its run is `running`, some rows are gone, and its
     # lease has expired (it stopped renewing it).
     with app.app_context(), get_db(app).transaction() as s:
-        run = service.queue_run(s, app.extensions["consentry.policy"], dry_run=False,
+        run = service.queue_run(s, get_keys(app), Runner(app, "t").known_targets, dry_run=False,
                                 targets=None, trigger="schedule", actor="scheduler")
         service.claim_run(s, "dead-host:123:abc", run.id)
         run.report = {"targets": {"ev": {"status": "running", "matched": 4, "deleted": 4,

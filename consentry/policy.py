@@ -1,7 +1,8 @@
-"""The consent policy: purposes, categories, channels, jurisdictions and retention.
+"""The policy every domain reads: purposes, categories, channels, jurisdictions, retention.
 
 Loaded from TOML, validated at load with errors that name the key and the problem,
-and printable back to TOML that loads to the same policy.
+and printable back to TOML that loads to the same policy. `init_app` loads it once;
+entries (views, commands, jobs) get it with `get_policy()` and hand it to services.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from flask import Flask, current_app
+
+from consentry.errors import Invalid
 
 SENSITIVITIES = ("standard", "sensitive", "special")
+EXTENSION = "consentry.policy"
 BASES = ("opt_in", "opt_out")
 KEPT_FOR_ACCOUNT_LIFETIME = "account_lifetime"
 
@@ -91,6 +96,26 @@ class Policy:
         return self.jurisdictions.get(jurisdiction_id or self.default_jurisdiction,
                                       self.jurisdictions[self.default_jurisdiction])
 
+    def unknown_ids(self, prefix: str = "", *, purpose: str | None = None,
+                    category: str | None = None, channel: str | None = None,
+                    jurisdiction: str | None = None) -> dict[str, list[str]]:
+        """Field errors (keyed `prefix` + name) for each given id this policy does not know."""
+        fields = {}
+        for name, value, known in (("purpose", purpose, self.purposes),
+                                   ("category", category, self.categories),
+                                   ("channel", channel, self.channels),
+                                   ("jurisdiction", jurisdiction, self.jurisdictions)):
+            if value is not None and value not in known:
+                fields[f"{prefix}{name}"] = [f"Unknown {name} {value!r}."]
+        return fields
+
+    def check_ids(self, **ids: str | None) -> None:
+        """Raise a 422 naming every given id (purpose, category, channel, jurisdiction)
+        this policy does not know."""
+        fields = self.unknown_ids(**ids)
+        if fields:
+            raise unknown_error(fields)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the policy as the plain data of its TOML file."""
         data: dict[str, Any] = {
@@ -141,6 +166,11 @@ class Policy:
     def to_toml(self) -> str:
         """Return the policy as TOML that loads back to an equal policy."""
         return tomli_w.dumps(self.to_dict())
+
+
+def unknown_error(fields: dict[str, list[str]]) -> Invalid:
+    """The 422 for ids the policy does not know, each named in `fields`."""
+    return Invalid("The request names something the policy does not know.", fields=fields)
 
 
 def _get(data: dict, key: str, path: str, kind: type | tuple, required: bool = True,
@@ -281,7 +311,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate the policy at `path`, or the shipped default."""
     if path is None:
-        text = resources.files("consent").joinpath("default_policy.toml").read_text("utf-8")
+        text = resources.files("consentry").joinpath("default_policy.toml").read_text("utf-8")
         source = "(shipped default)"
     else:
         try:
@@ -294,3 +324,13 @@ def load_policy(path: str | Path | None = None) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
     return parse_policy(data, source)
+
+
+def init_app(app: Flask) -> None:
+    """Load the configured policy (or the shipped default) onto `app`."""
+    app.extensions[EXTENSION] = load_policy(app.config["POLICY_FILE"])
+
+
+def get_policy(app: Flask | None = None) -> Policy:
+    """The active policy of `app` (default: the current app)."""
+    return (app or current_app).extensions[EXTENSION]

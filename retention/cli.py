@@ -1,44 +1,19 @@
-"""Wiring of the retention domain into the app: configuration, scheduler jobs and CLI."""
+"""The `flask --app wsgi retention ...` commands."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 
 from consentry.db import get_db
 from consentry.errors import DomainError
-from consentry.scheduler import Job, holder_id, register_job
+from consentry.scheduler import holder_id
+from retention import runner, service
 
 retention_cli = AppGroup("retention", help="Retention purges and erasures.")
-
-DEFAULTS = {
-    # seconds a runner's lease lasts without renewal; a dead runner's work is
-    # recovered by the first scheduler poll after it expires
-    "RETENTION_LEASE_SECONDS": ("CONSENTRY_RETENTION_LEASE_SECONDS", 60.0),
-    "RETENTION_BATCH_ROWS": ("CONSENTRY_RETENTION_BATCH_ROWS", 10_000),
-    "RETENTION_BATCH_SECONDS": ("CONSENTRY_RETENTION_BATCH_SECONDS", 0.25),
-}
-
-
-def init_app(app: Flask) -> None:
-    """Configure retention, register its scheduler jobs and its CLI group."""
-    from retention import runner
-
-    for key, (env, default) in DEFAULTS.items():
-        if key not in app.config:
-            app.config[key] = type(default)(os.environ.get(env, default))
-    app.config["RETENTION_BATCH_ROWS"] = min(int(app.config["RETENTION_BATCH_ROWS"]), 10_000)
-    lease = float(app.config["RETENTION_LEASE_SECONDS"])
-    register_job(app, Job("retention-purge", runner.purge_job, "config:RETENTION_CRON",
-                          lease_seconds=lease))
-    register_job(app, Job("retention-poll", runner.poll_job,
-                          f"interval:{float(app.config['SCHEDULER_POLL_SECONDS'])}",
-                          lease_seconds=lease))
-    app.cli.add_command(retention_cli)
 
 
 @retention_cli.command("run")
@@ -47,23 +22,20 @@ def init_app(app: Flask) -> None:
               help="Purge only this target (repeat for several).")
 def run_command(dry_run: bool, target_names: tuple[str, ...]) -> None:
     """Run a retention purge now, in the foreground, and print its report."""
-    from retention import runner, service
-
-    app = current_app._get_current_object()
-    policy = app.extensions["consentry.policy"]
-    worker = runner.Runner(app, f"cli:{holder_id()}")
+    worker = runner.Runner(current_app._get_current_object(), f"cli:{holder_id()}")
     if not worker.acquire():
         raise click.ClickException("another retention run is in progress; try again later")
     try:
         try:
             with get_db().transaction() as session:
-                run = service.queue_run(session, policy, dry_run=dry_run,
+                run = service.queue_run(session, worker.keys, worker.known_targets,
+                                        dry_run=dry_run,
                                         targets=list(target_names) or None, trigger="cli",
                                         actor="cli")
                 service.claim_run(session, worker.holder, run.id)
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
-        names = run.targets or service.target_names(policy)
+        names = run.targets or worker.known_targets
         finished: set[str] = set()
         with click.progressbar(length=max(len(names), 1), label="purging",
                                file=sys.stderr) as bar:

@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate
 from consent.models import ConsentEvent, Receipt, SubjectChange, SubjectState
-from consent.policy import Policy
-from consent.policy_state import current_policy
 from consent.state import ConsentState, Event, apply, fold
+from consentry.clock import rfc3339
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
+from consentry.policy import Policy, unknown_error
+from consentry.secretstore import SecretStore
 
-SUBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 MAX_CHOICES = 100
+CHOICE_STATUSES = ("granted", "denied", "withdrawn")
 OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
                   "sale_sharing": ("sale_sharing_opt_out",),
                   "all": ("personalization_off", "sale_sharing_opt_out")}
-
-
-def check_subject_id(subject_id: str) -> str:
-    """Return `subject_id` if it is 1-128 chars of [A-Za-z0-9._:@-], else a 422."""
-    if not SUBJECT_ID.match(subject_id):
-        raise Invalid(f"Invalid subject_id {subject_id[:140]!r}.", fields={"subject_id": [
-            "Must be 1-128 characters of A-Z a-z 0-9 . _ : @ -"]})
-    return subject_id
 
 
 @dataclass(frozen=True)
@@ -46,23 +37,17 @@ class ChoiceInput:
 
 def check_choices(policy: Policy, choices: list[ChoiceInput], jurisdiction: str | None) -> None:
     """Reject unknown purposes, categories, channels and jurisdictions, naming each."""
-    fields: dict[str, list[str]] = {}
-    if jurisdiction is not None and jurisdiction not in policy.jurisdictions:
-        fields["jurisdiction"] = [f"Unknown jurisdiction {jurisdiction!r}."]
+    fields = policy.unknown_ids(jurisdiction=jurisdiction)
     if len(choices) > MAX_CHOICES:
         fields["choices"] = [f"At most {MAX_CHOICES} choices a request."]
     for i, choice in enumerate(choices[:MAX_CHOICES]):
-        if choice.purpose not in policy.purposes:
-            fields[f"choices.{i}.purpose"] = [f"Unknown purpose {choice.purpose!r}."]
-        if choice.category is not None and choice.category not in policy.categories:
-            fields[f"choices.{i}.category"] = [f"Unknown category {choice.category!r}."]
-        if choice.channel is not None and choice.channel not in policy.channels:
-            fields[f"choices.{i}.channel"] = [f"Unknown channel {choice.channel!r}."]
+        fields.update(policy.unknown_ids(f"choices.{i}.", purpose=choice.purpose,
+                                         category=choice.category, channel=choice.channel))
     if fields:
-        raise Invalid("The request names something the policy does not know.", fields=fields)
+        raise unknown_error(fields)
 
 
-def protect_evidence(evidence: dict | None) -> dict | None:
+def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
     """Keep the user agent; keep the IP only truncated (/24, /48) and keyed-hashed."""
     if not evidence:
         return None
@@ -80,7 +65,7 @@ def protect_evidence(evidence: dict | None) -> dict | None:
         prefix = 24 if address.version == 4 else 48
         network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
         kept["ip_prefix"] = str(network)
-        kept["ip_hash"] = current_app.extensions["consentry.secrets"].keyed_hash("ip", str(address))
+        kept["ip_hash"] = keys.keyed_hash("ip", str(address))
     return kept or None
 
 
@@ -104,19 +89,18 @@ def replay_state(session: Session, subject_id: str, at: datetime | None = None) 
     return fold(_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id)))
 
 
-def _write(session: Session, subject_id: str, events: list[dict], *, actor: str, action: str,
-           source: str, jurisdiction: str | None, notice_version: str | None,
-           evidence: dict | None, idempotency_key: str | None,
-           receipt_choices: list[dict]) -> tuple[ConsentState, dict]:
+def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
+           events: list[dict], *, actor: str, action: str, source: str,
+           jurisdiction: str | None, notice_version: str | None, evidence: dict | None,
+           idempotency_key: str | None, receipt_choices: list[dict]) -> tuple[ConsentState, dict]:
     """Append events, the audit entry, the new state, the change and the receipt together."""
-    policy = current_policy()
     receipt_id = str(uuid.uuid4())
     for event in events:
         event["event_id"] = str(uuid.uuid4())
     # The audit append locks the chain head first, so writes to one subject (indeed all
     # consent writes) are serialised and event order, state and change feed agree.
     entry = append_entry(
-        session, action, actor=actor, subject_id=subject_id,
+        session, keys, action, actor=actor, subject_id=subject_id,
         details={"source": source, "jurisdiction": jurisdiction, "receipt_id": receipt_id,
                  "notice_version": notice_version, "policy_version": policy.version,
                  "events": [{k: e.get(k) for k in ("event_id", "purpose", "category",
@@ -153,18 +137,18 @@ def _write(session: Session, subject_id: str, events: list[dict], *, actor: str,
     if stored is None or stored.state != new_state:
         conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
                                               "changed_at": now}])
-    receipt = _issue_receipt(session, policy, subject_id, receipt_id, now, state, source,
+    receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows)
     return state, receipt
 
 
-def _issue_receipt(session, policy: Policy, subject_id, receipt_id, now, state, source,
-                   notice_version, receipt_choices, rows) -> dict:
+def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
+                   state, source, notice_version, receipt_choices, rows) -> dict:
     juris = policy.jurisdiction(state.jurisdiction)
     body = {
         "version": "consentry-receipt/1",
         "receipt_id": receipt_id,
-        "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "issued_at": rfc3339(now),
         "subject_id": subject_id,
         "jurisdiction": juris.id,
         "collection_method": source,
@@ -178,21 +162,21 @@ def _issue_receipt(session, policy: Policy, subject_id, receipt_id, now, state, 
             for c, r in zip(receipt_choices, rows, strict=True)
         ],
     }
-    signature = current_app.extensions["consentry.secrets"].sign(body)
+    signature = keys.sign(body)
     session.connection().execute(insert(Receipt), [
         {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
          "signature": signature}])
     return {**body, "signature": signature}
 
 
-def record_choices(session: Session, subject_id: str, *, choices: list[ChoiceInput],
-                   source: str, actor: str, jurisdiction: str | None = None,
-                   notice_version: str | None = None, evidence: dict | None = None,
-                   gpc: bool = False, idempotency_key: str | None = None):
+def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,
+                   choices: list[ChoiceInput], source: str, actor: str,
+                   jurisdiction: str | None = None, notice_version: str | None = None,
+                   evidence: dict | None = None, gpc: bool = False,
+                   idempotency_key: str | None = None):
     """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out."""
-    policy = current_policy()
     check_choices(policy, choices, jurisdiction)
-    protected = protect_evidence(evidence)
+    protected = protect_evidence(keys, evidence)
     events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
                "channel": c.channel, "status": c.status} for c in choices]
     shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
@@ -201,21 +185,20 @@ def record_choices(session: Session, subject_id: str, *, choices: list[ChoiceInp
         events.append({"kind": "switch", "switch": "sale_sharing_opt_out", "status": "on",
                        "source": "gpc"})
         shown.append({"switch": "sale_sharing_opt_out", "status": "on", "source": "gpc"})
-    return _write(session, subject_id, events, actor=actor, action="consent.recorded",
+    return _write(session, keys, policy, subject_id, events, actor=actor,
+                  action="consent.recorded",
                   source=source, jurisdiction=jurisdiction, notice_version=notice_version,
                   evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown)
 
 
-def set_opt_out(session: Session, subject_id: str, *, scope: str, on: bool, source: str,
-                actor: str, gpc: bool = False, idempotency_key: str | None = None):
-    """Turn the global switches of `scope` on (opt out) or off (undo the opt-out).
+def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,
+                scope: str, on: bool, source: str, actor: str, gpc: bool = False,
+                idempotency_key: str | None = None):
+    """Turn the global switches of `scope` (one of OPT_OUT_SCOPES) on (opt out) or off.
 
     Undoing a sale/sharing opt-out in a request that itself carries GPC leaves it on:
     the browser's signal still stands.
     """
-    if scope not in OPT_OUT_SCOPES:
-        raise Invalid(f"Unknown opt-out scope {scope!r}.",
-                      fields={"scope": ["Must be one of personalization, sale_sharing, all."]})
     status = "on" if on else "off"
     events, shown = [], []
     for switch in OPT_OUT_SCOPES[scope]:
@@ -227,7 +210,7 @@ def set_opt_out(session: Session, subject_id: str, *, scope: str, on: bool, sour
         events.append({"kind": "switch", "switch": "sale_sharing_opt_out", "status": "on",
                        "source": "gpc"})
         shown.append({"switch": "sale_sharing_opt_out", "status": "on", "source": "gpc"})
-    return _write(session, subject_id, events, actor=actor,
+    return _write(session, keys, policy, subject_id, events, actor=actor,
                   action="consent.opt_out" if on else "consent.opt_out_undone", source=source,
                   jurisdiction=None, notice_version=None, evidence=None,
                   idempotency_key=idempotency_key, receipt_choices=shown)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from audit.models import PolicyState
 from audit.service import append_entry
-from consent.models import PolicyState
-from consent.policy import Policy
-from consentry.db import utcnow
+from consentry.clock import utcnow
+from consentry.policy import Policy
+from consentry.secretstore import SecretStore
 
 
-def current_policy() -> Policy:
-    """Return the app's active policy."""
-    return current_app.extensions["consentry.policy"]
-
-
-def record_policy_loaded(session: Session, policy: Policy) -> bool:
+def record_policy_loaded(session: Session, keys: SecretStore, policy: Policy) -> bool:
     """Audit the policy if its version differs from the last one seen; True if it did."""
     state = session.execute(
         select(PolicyState).where(PolicyState.id == 1).with_for_update()
@@ -35,7 +30,7 @@ def record_policy_loaded(session: Session, policy: Policy) -> bool:
             return False
     else:
         state.version, state.digest, state.loaded_at = policy.version, policy.digest, utcnow()
-    append_entry(session, "policy.loaded",
+    append_entry(session, keys, "policy.loaded",
                  details={"old_version": old, "new_version": policy.version,
                           "digest": policy.digest, "source": policy.source})
     return True

@@ -1,0 +1,109 @@
+"""What retention may purge or erase in the consent domain: evidence, the change feed,
+decisions. Consent events themselves are proof of consent and stay.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from consent.models import ConsentEvent, Decision, DecisionSignal, SubjectChange
+from consentry.clock import utcnow
+from consentry.policy import Policy
+from consentry.stores import (
+    BatchResult,
+    Held,
+    Store,
+    erase_matching,
+    held_clause,
+    purge_expired,
+)
+
+
+def keep_events(session: Session, cutoffs, held: Held, limit: int,
+                dry_run: bool) -> BatchResult:
+    """Consent events are proof of consent (GDPR Art. 7(1)): no retention class deletes them."""
+    return BatchResult(done=True)
+
+
+def erase_evidence(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure keeps the events as proof of consent and withdrawal but drops their evidence."""
+    return erase_matching(
+        session, subject_id, held, key=ConsentEvent.id,
+        where=(ConsentEvent.subject_id == subject_id) & ConsentEvent.evidence.is_not(None),
+        delete=lambda ids: session.execute(update(ConsentEvent).where(ConsentEvent.id.in_(ids))
+                                           .values(evidence=None)),
+        notes=["consent events kept as proof of consent; evidence removed"])
+
+
+def purge_changes(session: Session, cutoffs, held: Held, limit: int, dry_run: bool, *,
+                  keep: timedelta) -> BatchResult:
+    """The change feed names subjects: rows go after `keep`. Engines need only recent
+    changes (the client's cached answers expire after the policy's max_age)."""
+    return purge_expired(
+        session, key=SubjectChange.seq, expired=SubjectChange.changed_at < utcnow() - keep,
+        held=held_clause(SubjectChange.subject_id, held.subject_ids),
+        order_by=SubjectChange.seq, limit=limit, dry_run=dry_run,
+        delete=lambda seqs: session.execute(delete(SubjectChange)
+                                            .where(SubjectChange.seq.in_(seqs))))
+
+
+def erase_changes(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: drop the subject's rows from the change feed."""
+    return erase_matching(
+        session, subject_id, held, key=SubjectChange.seq,
+        where=SubjectChange.subject_id == subject_id,
+        delete=lambda seqs: session.execute(delete(SubjectChange)
+                                            .where(SubjectChange.seq.in_(seqs))))
+
+
+def _decisions_held_by_category(held: Held):
+    if not held.categories:
+        return None
+    return Decision.decision_id.in_(select(DecisionSignal.decision_id).where(
+        DecisionSignal.category.in_(held.categories)))
+
+
+def _delete_decisions(session: Session, ids: list[str]) -> None:
+    session.execute(delete(DecisionSignal).where(DecisionSignal.decision_id.in_(ids)))
+    session.execute(delete(Decision).where(Decision.decision_id.in_(ids)))
+
+
+def purge_decisions(session: Session, cutoffs: dict[str, datetime], held: Held, limit: int,
+                    dry_run: bool, *, decisions_class: str) -> BatchResult:
+    """Decisions are behavioral data: delete (or count) those older than their class's cutoff."""
+    cutoff = cutoffs.get(decisions_class)
+    if cutoff is None:
+        return BatchResult(done=True)
+    by_subject = held_clause(Decision.subject_id, held.subject_ids)
+    by_category = _decisions_held_by_category(held)
+    clauses = [c for c in (by_subject, by_category) if c is not None]
+    protected = None
+    if clauses:
+        protected = clauses[0] if len(clauses) == 1 else clauses[0] | clauses[1]
+    return purge_expired(session, key=Decision.decision_id, expired=Decision.decided_at < cutoff,
+                         held=protected, order_by=Decision.decided_at, limit=limit,
+                         dry_run=dry_run,
+                         delete=functools.partial(_delete_decisions, session))
+
+
+def erase_decisions(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: delete every decision about the subject, except what a hold protects."""
+    return erase_matching(session, subject_id, held, key=Decision.decision_id,
+                          where=Decision.subject_id == subject_id,
+                          held_by_category=_decisions_held_by_category(held),
+                          delete=functools.partial(_delete_decisions, session))
+
+
+def consent_stores(config, policy: Policy) -> list[Store]:
+    """The consent domain's stores, bound to the app's configuration and policy."""
+    return [
+        Store(name="change_feed", erase=erase_changes, purge=functools.partial(
+            purge_changes, keep=timedelta(days=int(config["CHANGE_FEED_KEEP_DAYS"])))),
+        Store(name="consent_evidence", purge=keep_events, erase=erase_evidence),
+        Store(name="decisions", erase=erase_decisions, purge=functools.partial(
+            purge_decisions, decisions_class=policy.decisions_class)),
+    ]
