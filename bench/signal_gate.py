@@ -86,7 +86,7 @@ def batch_lookups(port, key, stored, connections, seconds):
 
 
 def client_cached(port, key, seconds=3.0) -> float:
-    from consent.client import GateClient
+    from consentry_client import GateClient
 
     gate = GateClient(f"http://127.0.0.1:{port}", key, sync_interval=3600)
     gate.sync()

@@ -2,15 +2,17 @@
 
 import random
 import threading
+import time
 import uuid
 
 import pytest
+from consentry_client import GateClient
+from consentry_client import gate as gate_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select, update
 from werkzeug.serving import make_server
 
-from consent.client import GateClient
 from consent.models import ConsentEvent, SubjectChange, SubjectState
 from consent.token import TokenExpired, verify_token
 from consentry.db import get_db
@@ -258,10 +260,26 @@ def test_client_fails_closed_when_the_service_is_unreachable():
     for jurisdiction in ("EU", "US-CA", None):
         answer = gate.allowed_signals("u-1", "personalization", "web", jurisdiction)
         assert answer.degraded and "unreachable" in answer.reason
-        assert set(answer.allowed) == STANDARD
-        assert not set(answer.allowed) & {"location_precise", "cross_site", "health",
-                                          "financial", "offline_identity"}
+        assert answer.allowed == ()  # never the jurisdiction's defaults
     assert gate.allowed_signals("u-1", "marketing", "email", "EU").allowed == ()
+
+
+def test_client_keeps_a_cached_answer_through_an_outage_until_its_max_age(
+        served_app, make_key, put_consents, monkeypatch):
+    key = make_key("signals:read")
+
+    gate = GateClient(served_app, key["Authorization"][7:], sync_interval=0)
+    put_consents("gpc-1", [{"purpose": "personalization", "category": "behavioral",
+                            "status": "denied"}])
+    fresh = gate.allowed_signals("gpc-1", "personalization", "web")
+    assert "behavioral" not in fresh.allowed and fresh.allowed and not fresh.degraded
+    gate.base_url = "http://127.0.0.1:9"  # the service goes away; the sync fails too
+    during = gate.allowed_signals("gpc-1", "personalization", "web")
+    assert during.degraded and during.allowed == fresh.allowed  # the denial still holds
+    later = time.monotonic() + 301  # past the max_age the service gave (300 s)
+    monkeypatch.setattr(gate_module.time, "monotonic", lambda: later)
+    expired = gate.allowed_signals("gpc-1", "personalization", "web")
+    assert expired.degraded and expired.allowed == ()
 
 
 def test_change_feed_cursor_and_head(client, engine_key, put_consents):
@@ -328,15 +346,13 @@ def test_change_feed_delivers_every_change_exactly_once_under_concurrent_writers
 
 def test_client_cache_entries_expire_after_max_age(served_app, make_key, put_consents,
                                                    monkeypatch):
-    import consent.client as client_module
-
     key = make_key("signals:read")
     gate = GateClient(served_app, key["Authorization"][7:], sync_interval=3600)
     put_consents("m-1", [{"purpose": "personalization", "status": "granted"}])
     gate.allowed_signals("m-1", "personalization", "web")
     assert gate.cached("m-1", "personalization", "web") is not None
-    later = client_module.time.monotonic() + 301  # the shipped policy's max_age is 300 s
-    monkeypatch.setattr(client_module.time, "monotonic", lambda: later)
+    later = gate_module.time.monotonic() + 301  # the shipped policy's max_age is 300 s
+    monkeypatch.setattr(gate_module.time, "monotonic", lambda: later)
     assert gate.cached("m-1", "personalization", "web") is None
 
 

@@ -10,9 +10,11 @@ before a lookup when the last sync is older than `sync_interval` seconds, so a
 cached answer is never older than that. A cached answer also expires after the
 `max_age` the service gave it (the policy's token lifetime), so a client that was cut
 off from the feed for longer than the feed is kept still cannot serve stale answers.
-When the service cannot be reached, the client answers from the policy's
-jurisdiction defaults for **standard categories only** — never a sensitive or
-special one — and marks the answer `degraded`.
+**It fails closed.** While the service cannot be reached (a lookup or a sync fails),
+a cached answer is still served until its `max_age` runs out, marked `degraded`; a
+subject with no valid cached answer gets nothing allowed (also `degraded`). The cache
+is never dropped because the service is away, and the client never guesses from
+defaults.
 
 Needs only the standard library (and, for `verify`, `cryptography`).
 """
@@ -25,13 +27,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 
-from consent.gate import evaluate
-from consent.state import ConsentState
 from consent.token import verify_token
-from consentry.policy import Policy, load_policy
+
+DEFAULT_MAX_AGE = 300.0  # seconds, when an answer does not say
 
 
 class GateUnavailable(Exception):
@@ -60,13 +60,12 @@ class _Cache:
 class GateClient:
     """A cached, fail-closed client of Consentry's signal gate."""
 
-    def __init__(self, base_url: str, api_key: str, *, policy: Policy | None = None,
-                 timeout: float = 2.0, sync_interval: float = 1.0):
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 2.0,
+                 sync_interval: float = 1.0):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
         self.sync_interval = sync_interval
-        self.policy = policy or load_policy()
         self._cache = _Cache()
         self._lock = threading.Lock()
         self._cursor: str | None = None
@@ -127,12 +126,11 @@ class GateClient:
         """Which categories may be used; from cache when fresh, else from the service."""
         key = (subject_id, purpose, channel, jurisdiction)
         try:
-            now = time.monotonic()
-            if now - self._last_sync > self.sync_interval:
+            if time.monotonic() - self._last_sync > self.sync_interval:
                 self.sync()
-            hit = self._cache.answers.get(key)
-            if hit is not None and hit[1] > now:
-                return hit[0]
+            hit = self.cached(subject_id, purpose, channel, jurisdiction)
+            if hit is not None:
+                return hit
             query = {"purpose": purpose}
             if channel:
                 query["channel"] = channel
@@ -141,29 +139,25 @@ class GateClient:
             body = self._request("GET", f"/v1/subjects/{urllib.parse.quote(subject_id)}"
                                         f"/allowed-signals?{urllib.parse.urlencode(query)}")
         except GateUnavailable as exc:
-            return self.fallback(subject_id, purpose, channel, jurisdiction, str(exc))
+            return self.unavailable(subject_id, purpose, channel, jurisdiction, str(exc))
         answer = Answer(subject_id, purpose, channel, tuple(body["allowed"]),
                         tuple((d["category"], d["reason"]) for d in body["denied"]),
                         body["policy_version"], body.get("token"))
-        expires = time.monotonic() + float(body.get("max_age", self.policy.token_max_age_seconds))
+        expires = time.monotonic() + float(body.get("max_age", DEFAULT_MAX_AGE))
         with self._lock:
             self._cache.answers[key] = (answer, expires)
             self._cache.by_subject.setdefault(subject_id, set()).add(key)
         return answer
 
-    def fallback(self, subject_id: str, purpose: str, channel: str | None,
-                 jurisdiction: str | None, why: str) -> Answer:
-        """Fail closed: jurisdiction defaults, standard categories only, marked degraded."""
-        now = datetime.now(UTC)
-        evaluation = evaluate(ConsentState(), self.policy, purpose, channel, None, now,
-                              jurisdiction)
-        standard = {c.id for c in self.policy.categories.values()
-                    if c.sensitivity == "standard"}
-        allowed = tuple(c for c in evaluation.allowed if c in standard)
-        denied = tuple((d["category"], d["reason"]) for d in evaluation.denied) + tuple(
-            (c, "requires_explicit_consent") for c in evaluation.allowed if c not in standard)
-        return Answer(subject_id, purpose, channel, allowed, denied, self.policy.version,
-                      degraded=True, reason=f"service unreachable: {why}")
+    def unavailable(self, subject_id: str, purpose: str, channel: str | None,
+                    jurisdiction: str | None, why: str) -> Answer:
+        """Fail closed: the cached answer while its max_age lasts, else nothing allowed;
+        either way marked degraded."""
+        reason = f"service unreachable: {why}"
+        hit = self.cached(subject_id, purpose, channel, jurisdiction)
+        if hit is not None:
+            return replace(hit, degraded=True, reason=reason)
+        return Answer(subject_id, purpose, channel, (), (), "", degraded=True, reason=reason)
 
     def verify(self, token: str) -> dict:
         """Verify a consent token offline (keys fetched once)."""
