@@ -7,6 +7,7 @@ from datetime import UTC
 import marshmallow as ma
 
 from consentry.fields import SignatureSchema, SubjectId, Timestamp
+from consentry.pagination import page_schema
 
 
 def _when(**kwargs):
@@ -45,9 +46,7 @@ class EntrySchema(ma.Schema):
     entry_hash = ma.fields.String()
 
 
-class EntriesPageSchema(ma.Schema):
-    entries = ma.fields.List(ma.fields.Nested(EntrySchema))
-    next = ma.fields.String(allow_none=True)
+EntriesPageSchema = page_schema("EntriesPage", "entries", EntrySchema)
 
 
 class CheckpointSchema(ma.Schema):
@@ -60,9 +59,7 @@ class CheckpointSchema(ma.Schema):
     signature = ma.fields.Nested(SignatureSchema)
 
 
-class CheckpointsPageSchema(ma.Schema):
-    checkpoints = ma.fields.List(ma.fields.Nested(CheckpointSchema))
-    next = ma.fields.String(allow_none=True)
+CheckpointsPageSchema = page_schema("CheckpointsPage", "checkpoints", CheckpointSchema)
 
 
 class ExportCreateSchema(ma.Schema):

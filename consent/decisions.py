@@ -13,7 +13,7 @@ from consent.gate import evaluate
 from consent.ledger import replay_state
 from consent.models import Decision, DecisionSignal, SubjectState
 from consent.state import ConsentState
-from consentry.clock import utcnow
+from consentry.clock import rfc3339, utcnow
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_keyset, encode_keyset
 from consentry.policy import Policy
@@ -73,7 +73,7 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
                               "purpose": purpose, "channel": channel,
                               "category": violation["category"],
                               "reason": violation["reason"],
-                              "decided_at": decided_at.isoformat()})
+                              "decided_at": rfc3339(decided_at)})
     return decision
 
 

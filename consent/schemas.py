@@ -9,7 +9,7 @@ from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
 from consentry.fields import SignatureSchema, SubjectId, Timestamp
-from consentry.pagination import MAX_LIMIT
+from consentry.pagination import MAX_LIMIT, page_schema
 from consentry.policy import BASES, SENSITIVITIES
 
 
@@ -172,9 +172,7 @@ class EventSchema(ma.Schema):
     received_at = Timestamp()
 
 
-class HistorySchema(ma.Schema):
-    events = ma.fields.List(ma.fields.Nested(EventSchema))
-    next = ma.fields.String(allow_none=True)
+HistorySchema = page_schema("History", "events", EventSchema)
 
 
 class OptOutSchema(StrictSchema):
@@ -352,9 +350,7 @@ class ExplanationListQuerySchema(ma.Schema):
     cursor = ma.fields.String(load_default=None)
 
 
-class ExplanationListSchema(ma.Schema):
-    explanations = ma.fields.List(ma.fields.Nested(ExplanationSchema))
-    next = ma.fields.String(allow_none=True)
+ExplanationListSchema = page_schema("ExplanationList", "explanations", ExplanationSchema)
 
 
 class CategoryShareSchema(ma.Schema):

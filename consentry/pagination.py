@@ -22,6 +22,12 @@ class PageArgsSchema(ma.Schema):
     cursor = ma.fields.String(load_default=None)
 
 
+def page_schema(name: str, key: str, item: type[ma.Schema]) -> type[ma.Schema]:
+    """The schema of a list answer (API.md "Lists"): `{key: [item, ...], "next": cursor}`."""
+    return ma.Schema.from_dict({key: ma.fields.List(ma.fields.Nested(item)),
+                                "next": ma.fields.String(allow_none=True)}, name=name)
+
+
 def encode_cursor(position: dict) -> str:
     """Return an opaque cursor for `position`."""
     return b64url(json.dumps(position, separators=(",", ":")).encode())

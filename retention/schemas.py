@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from consentry.fields import SubjectId, Timestamp
+from consentry.pagination import page_schema
 from consentry.queue import STATUSES as RUN_STATUSES
 
 
@@ -73,9 +74,7 @@ class RunSchema(ma.Schema):
     error = ma.fields.String(allow_none=True)
 
 
-class RunListSchema(ma.Schema):
-    runs = ma.fields.List(ma.fields.Nested(RunSchema))
-    next = ma.fields.String(allow_none=True)
+RunListSchema = page_schema("RunList", "runs", RunSchema)
 
 
 class HoldRequestSchema(ma.Schema):
@@ -97,9 +96,7 @@ class HoldSchema(ma.Schema):
     active = ma.fields.Boolean()
 
 
-class HoldListSchema(ma.Schema):
-    holds = ma.fields.List(ma.fields.Nested(HoldSchema))
-    next = ma.fields.String(allow_none=True)
+HoldListSchema = page_schema("HoldList", "holds", HoldSchema)
 
 
 class RetentionPolicySchema(ma.Schema):
