@@ -45,9 +45,16 @@ API_SPEC_OPTIONS = {
 }
 
 
+class Consentry(Flask):
+    """Flask, with each request's view run as one retryable transaction (`db.run_request`)."""
+
+    def dispatch_request(self):
+        return db.run_request(self, super().dispatch_request)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides what the environment says (tests use it)."""
-    app = Flask("consentry")
+    app = Consentry("consentry")
     app.config.update(load_config(config))
     app.config.setdefault("API_SPEC_OPTIONS", API_SPEC_OPTIONS)
     _configure_logging(app)

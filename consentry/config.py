@@ -63,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_EXPORT_KEEP_DAYS", int, 30),
     Setting("AUDIT_CHECKPOINT_TRIGGER", str, "interval:300"),
     Setting("CHANGE_FEED_KEEP_DAYS", int, 30),
+    # "serializable" runs every transaction SERIALIZABLE (as a distributed PostgreSQL-
+    # compatible engine does) and retries a request whose transaction hits a
+    # serialization failure, at most DB_RETRY_ATTEMPTS times in all
+    Setting("DB_ISOLATION", str, "default"),
+    Setting("DB_RETRY_ATTEMPTS", int, 30),
     Setting("LOG_LEVEL", str, "INFO"),
     Setting("PROMETHEUS_MULTIPROC_DIR", _optional, None, env="PROMETHEUS_MULTIPROC_DIR"),
 )

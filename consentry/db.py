@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -73,8 +75,26 @@ def _json_dumps(value) -> str:
 JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for `url` with the settings each backend needs."""
+ISOLATIONS = ("default", "serializable")
+# SQLSTATEs a distributed (or SERIALIZABLE) engine answers when it wants the whole
+# transaction retried: serialization failure, deadlock.
+RETRYABLE_SQLSTATES = ("40001", "40P01")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether `exc` is a serialization failure the whole transaction may be retried on."""
+    original = getattr(exc, "orig", None)
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def make_engine(url: str, isolation: str = "default") -> Engine:
+    """Create the engine for `url` with the settings each backend needs.
+
+    `isolation="serializable"` runs every transaction SERIALIZABLE, as a distributed
+    PostgreSQL-compatible engine does (SQLite's single writer already is).
+    """
+    if isolation not in ISOLATIONS:
+        raise ValueError(f"unknown isolation {isolation!r} (known: {', '.join(ISOLATIONS)})")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -107,15 +127,19 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODEC)
+    options = {"isolation_level": "SERIALIZABLE"} if isolation == "serializable" else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options,
+                         **JSON_CODEC)
 
 
 class Database:
     """The engine and session factory of one app."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, isolation: str = "default", retry_attempts: int = 1):
         self.url = url
-        self.engine = make_engine(url)
+        self.retry_attempts = max(1, retry_attempts)
+        self.retries = 0  # transactions run again after a serialization failure
+        self.engine = make_engine(url, isolation)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(consentry_write=False), expire_on_commit=False)
@@ -143,7 +167,9 @@ def init_app(app: Flask) -> None:
     (an error response, an exception), and closes at the end of the request. A commit
     that fails turns the response into the error it is. Services never commit.
     """
-    app.extensions["consentry.db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["consentry.db"] = Database(app.config["DATABASE_URL"],
+                                              app.config["DB_ISOLATION"],
+                                              int(app.config["DB_RETRY_ATTEMPTS"]))
 
     @app.before_request
     def _declare_write_intent():
@@ -172,6 +198,34 @@ def init_app(app: Flask) -> None:
         token = g.pop("write_token", None)
         if token is not None:
             write_intent.reset(token)
+
+
+def run_request(app: Flask, view: Callable[[], Any]) -> Response:
+    """Run the request's view and commit its transaction; on a serialization failure roll
+    back and run the view again, at most DB_RETRY_ATTEMPTS times in all.
+
+    The view is the whole request transaction, so running it again is exact: nothing of
+    the failed attempt was committed. An error response is returned as it is (rolled
+    back after the request).
+    """
+    database = get_db(app)
+    for attempt in range(1, database.retry_attempts + 1):
+        try:
+            response = app.make_response(view())
+            session = g.get("db_session")
+            if session is not None and response.status_code < 400 and session.in_transaction():
+                session.commit()
+            return response
+        except Exception as exc:
+            if not is_retryable(exc) or attempt == database.retry_attempts:
+                raise
+            session = g.get("db_session")
+            if session is not None:
+                session.rollback()
+            database.retries += 1
+            # Full jitter, exponential, capped: writers that collided spread out.
+            time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
+    raise AssertionError("unreachable")
 
 
 def get_db(app: Flask | None = None) -> Database:
