@@ -23,7 +23,6 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -87,6 +86,7 @@ def phase_export(work: Path) -> dict:
     from audit.export import ExportRequest, export_bundle
     from consentry import create_app
     from consentry.db import get_db
+    from consentry.secretstore import get_keys
 
     app = create_app(_config(work))
     out = work / "bundle.zip"
