@@ -147,9 +147,10 @@ def check_request(request: ExportRequest) -> None:
 def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
-                  checkpoint: AuditCheckpoint | None = None, save: bool = True) -> AuditExport:
+                  checkpoint: AuditCheckpoint | None = None, save: bool = True,
+                  export_id: str | None = None) -> AuditExport:
     """Write a bundle for `request` to `out` (a file, or a directory to put it in) and
-    record it.
+    record it, under `export_id` (a new id when None).
 
     Given a `checkpoint` (the tree head the export ends at) and `save=False`, it only
     reads, so it can run in a read transaction; the caller stores the returned record.
@@ -158,7 +159,7 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
     if checkpoint is None:
         checkpoint = create_checkpoint(session, keys, reason="export")
     size = checkpoint.tree_size
-    export_id = uuid.uuid4().hex
+    export_id = export_id or uuid.uuid4().hex
     path = Path(out)
     if path.is_dir():
         path = path / f"{export_id}.zip"
@@ -346,7 +347,8 @@ def get_export(session: Session, export_id: str) -> AuditExport:
 
 def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
-                  progress: Callable[[int], None] | None = None) -> AuditExport:
+                  progress: Callable[[int], None] | None = None,
+                  export_id: str | None = None) -> AuditExport:
     """Write a bundle and record in the audit log who exported what, and why.
 
     Three transactions, so a long export never holds the write lock (on SQLite, the
@@ -359,7 +361,7 @@ def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
         checkpoint = create_checkpoint(session, keys, reason="export")
     with db.transaction(write=False) as session:
         record = create_export(session, keys, request, out=out, progress=progress,
-                               checkpoint=checkpoint, save=False)
+                               checkpoint=checkpoint, save=False, export_id=export_id)
     with db.transaction() as session:
         session.add(record)
         append_entry(session, keys, "audit.exported", actor=request.exporter,

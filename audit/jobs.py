@@ -1,14 +1,28 @@
-"""The audit domain's scheduled job: signing checkpoints (the only place besides exports
-that signs them; appends never do)."""
+"""The audit domain's scheduled jobs: signing checkpoints (the only place besides exports
+that signs them; appends never do), and writing the queued export bundles."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 from flask import Flask
 
+from audit import export_jobs
 from audit.checkpoints import create_checkpoint
+from audit.export import export_bundle
+from audit.models import AuditExport, AuditExportJob
+from consentry import leases, queue
 from consentry.db import get_db
 from consentry.scheduler import Job
 from consentry.secretstore import get_keys
+
+log = logging.getLogger("consentry.audit")
+
+EXPORTER_LEASE = "audit:exporter"
+# The exporter renews its lease (and the job's heartbeat) while a bundle streams.
+EXPORTER_LEASE_SECONDS = 300.0
+RENEW_EVERY_SECONDS = 5.0
 
 
 def checkpoint_job(app: Flask, _holder: str) -> None:
@@ -17,7 +31,81 @@ def checkpoint_job(app: Flask, _holder: str) -> None:
         create_checkpoint(session, get_keys(app), reason="interval")
 
 
+def run_export_queue(app: Flask, holder: str = "exporter",
+                     budget_seconds: float = 3600) -> int:
+    """Write the queued export bundles, oldest first, under the exporter lease.
+
+    Exports left running by a dead exporter are queued again first. Returns how many
+    jobs were carried out (0 when another exporter holds the lease).
+    """
+    db, keys = get_db(app), get_keys(app)
+    out = app.config["AUDIT_EXPORT_DIR"]
+    with db.transaction() as session:
+        if not leases.acquire(session, EXPORTER_LEASE, holder, EXPORTER_LEASE_SECONDS):
+            return 0
+    done = 0
+    try:
+        with db.transaction() as session:
+            for job_id in export_jobs.requeue_dead_exports(session, keys):
+                log.warning("export %s left running by a dead exporter; queued again", job_id)
+        started = time.monotonic()
+        while time.monotonic() - started < budget_seconds:
+            with db.transaction() as session:
+                job = export_jobs.claim_export(session, holder)
+                if job is None:
+                    break
+                job_id, request = job.id, export_jobs.job_request(job)
+                written = session.get(AuditExport, job_id)  # its exporter died after writing
+                if written is not None:
+                    export_jobs.finish_export(job, written)
+                    done += 1
+                    continue
+            try:
+                export_bundle(db, keys, request, out=out, export_id=job_id,
+                              progress=_renewer(app, holder, job_id))
+                with db.transaction() as session:
+                    export_jobs.finish_export(session.get(AuditExportJob, job_id),
+                                              session.get(AuditExport, job_id))
+            except Exception as exc:
+                log.exception("export %s failed", job_id)
+                with db.transaction() as session:
+                    export_jobs.fail_export(session, keys, session.get(AuditExportJob, job_id),
+                                            f"{type(exc).__name__}: {exc}"[:500])
+            done += 1
+    finally:
+        with db.transaction() as session:
+            leases.release(session, EXPORTER_LEASE, holder)
+    return done
+
+
+def _renewer(app: Flask, holder: str, job_id: str):
+    """A progress callback renewing the exporter lease and the job's heartbeat."""
+    last = time.monotonic()
+
+    def renew(_entries: int) -> None:
+        nonlocal last
+        if time.monotonic() - last < RENEW_EVERY_SECONDS:
+            return
+        last = time.monotonic()
+        with get_db(app).transaction() as session:
+            if not leases.acquire(session, EXPORTER_LEASE, holder, EXPORTER_LEASE_SECONDS):
+                raise RuntimeError("lost the audit exporter lease")
+            job = session.get(AuditExportJob, job_id)
+            if job is not None:
+                queue.heartbeat(job)
+
+    return renew
+
+
+def export_job(app: Flask, holder: str) -> None:
+    """Pick up queued exports within seconds of their request."""
+    run_export_queue(app, f"{holder}:exports")
+
+
 def audit_jobs(config) -> list[Job]:
-    """The audit domain's jobs."""
+    """The audit domain's jobs: checkpoints on their trigger, and the export queue."""
     return [Job("audit-checkpoint", checkpoint_job, config["AUDIT_CHECKPOINT_TRIGGER"],
-                lease_seconds=600)]
+                lease_seconds=600),
+            Job("audit-exports", export_job,
+                f"interval:{float(config['SCHEDULER_POLL_SECONDS'])}",
+                lease_seconds=EXPORTER_LEASE_SECONDS)]

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
+from consentry.queue import QueuedWork
 
 
 class AuditEntry(Base):
@@ -94,6 +95,31 @@ class AuditExport(Base):
     path: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditExportJob(QueuedWork, Base):
+    """A queued export: the request, and the bundle (`export_id`) once the scheduler wrote it.
+
+    `subject_id` (a filter) is kept only until the job runs; afterwards only the keyed
+    `subject_ref` remains.
+    """
+
+    __tablename__ = "audit_export_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    since: Mapped[datetime | None]
+    until: Mapped[datetime | None]
+    subject_id: Mapped[str | None] = mapped_column(String(128))
+    subject_ref: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))
+    export_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_audit_export_jobs_status_created_at", "status", "created_at"),
+    )
 
 
 class PolicyState(Base):

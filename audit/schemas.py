@@ -80,6 +80,11 @@ class ExportCreateSchema(ma.Schema):
 
 
 class ExportCreatedSchema(ma.Schema):
+    export_id = ma.fields.String(metadata={"description": "Downloads the bundle once written"})
+    status = ma.fields.String(metadata={"description": "queued: the scheduler writes it"})
+
+
+class ExportPendingSchema(ma.Schema):
     export_id = ma.fields.String()
-    count = ma.fields.Integer()
-    tree_size = ma.fields.Integer()
+    status = ma.fields.String(metadata={"description": "queued or running"})
+    requested_at = Timestamp()

@@ -3,8 +3,9 @@
 A bundle's CSV carries decrypted personal fields, so a bundle on disk would outlive a
 crypto-shredded subject. Bundles are deleted after AUDIT_EXPORT_KEEP_DAYS, and an
 erasure deletes every stored bundle that may hold the subject's entries (filtered to
-that subject, or unfiltered and covering one of the subject's entries). The record
-stays, marked expired: who exported what and why remains on file.
+that subject, or unfiltered and covering one of the subject's entries), and fails the
+queued exports filtered to that subject (dropping its id). The record stays, marked
+expired: who exported what and why remains on file.
 
 The entries themselves are never deleted: erasure crypto-shreds their personal fields.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from audit import export_jobs
 from audit.models import AuditEntry, AuditExport
 from consentry.clock import utcnow
 from consentry.secretstore import SecretStore
@@ -51,6 +53,7 @@ def erase_exports(session: Session, subject_id: str, held: Held, *,
                   keys: SecretStore) -> BatchResult:
     """Delete every stored bundle that may contain the subject's entries."""
     ref = keys.subject_ref(subject_id)
+    export_jobs.forget_subject(session, ref)  # queued exports filtered to the subject
     first_seq = session.scalar(select(func.min(AuditEntry.seq))
                                .where(AuditEntry.subject_ref == ref))
     if first_seq is None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from flask import current_app, send_file
+from flask import jsonify, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from audit import checkpoints, export, service
+from audit import checkpoints, export, export_jobs, service
+from audit.models import AuditExportJob
 from audit.schemas import (
     CheckpointsPageSchema,
     EntriesPageSchema,
     EntriesQuerySchema,
     ExportCreatedSchema,
     ExportCreateSchema,
+    ExportPendingSchema,
     PageQuerySchema,
 )
 from consentry.auth import current_principal, scoped
-from consentry.db import get_db, get_session
+from consentry.db import get_session
+from consentry.errors import ErrorSchema
 from consentry.secretstore import get_keys
 
 blp = Blueprint("audit", __name__, description="Audit log, signed checkpoints and exports")
@@ -68,12 +71,11 @@ class Exports(MethodView):
     @blp.arguments(ExportCreateSchema)
     @blp.response(201, ExportCreatedSchema)
     def post(self, args):
-        """Write a signed export bundle of the audit log; download it by its id."""
+        """Queue a signed export bundle of the audit log; the scheduler writes it within
+        seconds. Download it by its id."""
         request = export.ExportRequest(exporter=current_principal().name, **args)
-        record = export.export_bundle(get_db(), get_keys(), request,
-                                      out=current_app.config["AUDIT_EXPORT_DIR"])
-        return {"export_id": record.id, "count": record.count,
-                "tree_size": record.checkpoint_size}
+        job = export_jobs.queue_export(get_session(), get_keys(), request)
+        return {"export_id": job.id, "status": job.status}
 
 
 @blp.route("/v1/audit/exports/<string:export_id>")
@@ -81,8 +83,17 @@ class ExportBundle(MethodView):
     @scoped("audit:export")
     @blp.response(200, content_type="application/zip",
                   description="The bundle: entries, proofs, checkpoint, signed manifest")
+    @blp.alt_response(202, schema=ExportPendingSchema,
+                      description="Queued or being written: ask again after Retry-After "
+                                  "seconds",
+                      headers={"Retry-After": {"description": "Seconds to wait",
+                                               "schema": {"type": "integer"}}})
+    @blp.alt_response(409, schema=ErrorSchema,
+                      description="The export failed (code `export_failed`)")
     def get(self, export_id):
-        """Download an export bundle (zip)."""
-        record = export.get_export(get_session(), export_id)
-        return send_file(record.path, mimetype="application/zip", as_attachment=True,
-                         download_name=f"consentry-audit-{record.id}.zip")
+        """Download an export bundle (zip); 202 while it is still queued or being written."""
+        found = export_jobs.find_export(get_session(), export_id)
+        if isinstance(found, AuditExportJob):
+            return jsonify(export_jobs.job_document(found)), 202, {"Retry-After": "1"}
+        return send_file(found.path, mimetype="application/zip", as_attachment=True,
+                         download_name=f"consentry-audit-{found.id}.zip")

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from audit.jobs import run_export_queue
 from audit.verify import verify_bundle
 from consentry.signing import keys_by_kid
 
@@ -100,6 +101,7 @@ def test_export_downloads_a_bundle_that_verifies(client, app, make_key, append):
     r = client.post("/v1/audit/exports", json={"reason": "court order 17"}, headers=headers)
     assert r.status_code == 201, r.get_json()
     export_id = r.get_json()["export_id"]
+    assert run_export_queue(app) == 1
     r = client.get(f"/v1/audit/exports/{export_id}", headers=headers)
     assert r.status_code == 200 and r.mimetype == "application/zip"
     data = r.data
@@ -113,7 +115,8 @@ def test_export_downloads_a_bundle_that_verifies(client, app, make_key, append):
     assert {"entries.jsonl", "entries.csv", "checkpoint.json", "manifest.json",
             "manifest.sig", "inclusion.jsonl", "keys.json"} <= names
     assert manifest["exporter"] == "legal-team" and manifest["reason"] == "court order 17"
-    assert manifest["count"] == 11 and manifest["kid"]  # the policy load and our ten
+    assert manifest["export_id"] == export_id
+    assert manifest["count"] == 12 and manifest["kid"]  # policy load, our ten, the queuing
     assert "203.0.113.7" in csv_text  # readable for the auditor, sealed in the chain
     path = app.config["AUDIT_EXPORT_DIR"] + "/check.zip"
     with open(path, "wb") as f:
@@ -121,7 +124,7 @@ def test_export_downloads_a_bundle_that_verifies(client, app, make_key, append):
     keys = keys_by_kid(client.get("/.well-known/consentry-keys").get_json())
     report = verify_bundle(path, keys)
     assert report.exit_code == 0, report.findings
-    assert report.count == 11
+    assert report.count == 12
     # the export itself is in the log: who and why
     r = client.get("/v1/audit/entries?action=audit.exported", headers=make_key("audit:read"))
     assert r.get_json()["entries"][0]["details"]["reason"] == "court order 17"
@@ -148,8 +151,10 @@ def test_checkpoints_are_listed_newest_first_and_verify(client, make_key, append
     headers = make_key("audit:export", "audit:read")
     append(3)
     assert client.post("/v1/audit/exports", json={}, headers=headers).status_code == 201
+    run_export_queue(app)
     append(2)
     assert client.post("/v1/audit/exports", json={}, headers=headers).status_code == 201
+    run_export_queue(app)
     r = client.get("/v1/audit/checkpoints?limit=1", headers=headers)
     body = r.get_json()
     assert r.status_code == 200 and len(body["checkpoints"]) == 1 and body["next"]

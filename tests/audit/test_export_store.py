@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from audit.jobs import run_export_queue
 from audit.models import AuditExport
 from consentry.clock import utcnow
 from consentry.db import get_db
@@ -15,8 +16,10 @@ from consentry.stores import Held
 
 
 def make_export(client, headers, **body):
+    """Queue an export through the API and let the exporter write it."""
     r = client.post("/v1/audit/exports", json={"reason": "test", **body}, headers=headers)
     assert r.status_code == 201, r.get_json()
+    assert run_export_queue(client.application) == 1
     return r.get_json()["export_id"]
 
 
