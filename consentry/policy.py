@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomli_w
 from flask import Flask, current_app
@@ -88,6 +89,9 @@ class Policy:
     retention_classes: dict[str, int | None]
     decisions_class: str
     retention_targets: tuple[RetentionTarget, ...]
+    # Origins (scheme://host[:port]) of the company's own sites: where the people's pages
+    # may send a person back to (`return_url`) and which may embed them in a frame.
+    page_origins: tuple[str, ...] = ()
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -127,6 +131,8 @@ class Policy:
         }
         if self.preference_center_url:
             data["preference_center_url"] = self.preference_center_url
+        if self.page_origins:
+            data["page_origins"] = list(self.page_origins)
         if self.consent_max_age_days is not None:
             data["consent_max_age_days"] = self.consent_max_age_days
         data["purposes"] = {
@@ -190,6 +196,21 @@ def _str_map(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise PolicyError(f"{path}: expected a table of strings")
     return dict(value)
+
+
+def _origins(values: list) -> tuple[str, ...]:
+    """Validate `page_origins`: each a bare https (or http://localhost) origin."""
+    origins = []
+    for i, value in enumerate(values):
+        parsed = urlsplit(value) if isinstance(value, str) else None
+        local = parsed is not None and parsed.hostname in ("localhost", "127.0.0.1")
+        if (parsed is None or not parsed.hostname or parsed.path not in ("", "/")
+                or parsed.query or parsed.fragment or parsed.username
+                or not (parsed.scheme == "https" or (parsed.scheme == "http" and local))):
+            raise PolicyError(f"page_origins.{i}: expected an origin such as "
+                              f"https://www.example.com, got {value!r}")
+        origins.append(f"{parsed.scheme}://{parsed.netloc}")
+    return tuple(origins)
 
 
 def parse_policy(data: dict, source: str = "") -> Policy:
@@ -292,6 +313,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         controller=_get(data, "controller", "", str, False, ""),
         policy_url=_get(data, "policy_url", "", str, False, ""),
         preference_center_url=_get(data, "preference_center_url", "", str, False),
+        page_origins=_origins(_get(data, "page_origins", "", list, False, [])),
         default_jurisdiction=default_jurisdiction,
         token_max_age_seconds=token_age,
         consent_max_age_days=max_age,

@@ -8,11 +8,15 @@ schema, dropped at the end); tables are emptied between tests.
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from consentry import create_app, migrate
 from consentry.db import get_db
@@ -20,6 +24,9 @@ from consentry.schema import all_metadata
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("REQUIRE_POSTGRES") == "1"
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
 
 def _pg_available() -> str | None:
@@ -39,11 +46,39 @@ def _pg_available() -> str | None:
 _PG_SKIP_REASON: list[str] = []
 
 
+def _browser_missing() -> str | None:
+    """None when browser tests can run (Playwright and Debian's Chromium), else why not."""
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+def _drop_browser_tests(config, items) -> None:
+    """Without Chromium: fail the run if browsers are required, else skip them in one line."""
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    if not browser_items:
+        return
+    why = _browser_missing()
+    if why is None:
+        return
+    if REQUIRE_BROWSER:
+        pytest.exit(f"REQUIRE_BROWSER=1 but {why}", returncode=1)
+    items[:] = [item for item in items if item not in browser_items]
+    config.hook.pytest_deselected(items=browser_items)
+    _PG_SKIP_REASON.append(f"browser tests skipped ({len(browser_items)} tests): {why}")
+
+
 def pytest_collection_modifyitems(config, items):
     """Without PostgreSQL: fail the run if it is required, else drop that half with one line.
+    The same for browser tests without Chromium.
 
     Tests marked `postgres_only` (several processes against one server) run on that half only.
     """
+    _drop_browser_tests(config, items)
     sqlite_only_copies = [item for item in items if item.get_closest_marker("postgres_only")
                           and getattr(item, "callspec", None)
                           and item.callspec.params.get("database_url") == "sqlite"]
@@ -169,3 +204,63 @@ def make_key(app):
 def admin(make_key):
     """Authorization header of an admin key."""
     return make_key("admin", name="test-admin")
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP port (for engine clients and browsers); its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page (desktop width); closed after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shoot(page, name: str) -> list[Path]:
+    """Screenshots of the page at desktop and phone widths, as test artifacts."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    paths = []
+    size = page.viewport_size
+    for label, width in (("desktop", 1280), ("phone", 390)):
+        page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
+        path = SCREENSHOTS / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        paths.append(path)
+    if size:
+        page.set_viewport_size(size)
+    return paths
+
+
+def serious_accessibility_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it stands."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]

@@ -11,7 +11,6 @@ from consentry_client import gate as gate_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select, update
-from werkzeug.serving import make_server
 
 from consent.models import ConsentEvent, SubjectChange, SubjectState
 from consent.token import TokenExpired, verify_token
@@ -191,14 +190,8 @@ def test_batch_uses_one_query_for_all_subjects(app, client, engine_key, put_cons
 
 
 @pytest.fixture
-def served_app(app):
-    """The app on a real HTTP port, for the engine client."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+def served_app(live_server):
+    return live_server
 
 
 choice = st.fixed_dictionaries({

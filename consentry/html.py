@@ -1,0 +1,53 @@
+"""What every HTML entry (the people's pages, the console) shares: the layout and
+stylesheet (consentry/templates, consentry/static), strict security headers, and CSRF
+tokens.
+
+Nothing is loaded from another origin: the Content-Security-Policy allows only this
+origin's stylesheet, and forms post only to this origin. `frame-ancestors` lists the
+policy's `page_origins`, so a company can embed the people's pages in its own site;
+`Referrer-Policy: no-referrer` keeps a link's token out of other sites' logs.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Flask, Response, request
+
+from consentry.policy import get_policy
+from consentry.secretstore import SecretStore
+
+CSRF_FIELD = "csrf_token"
+
+
+def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
+    """The CSP of every HTML answer."""
+    ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
+    return ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
+            "form-action 'self'; base-uri 'none'; "
+            f"frame-ancestors {ancestors}")
+
+
+def csrf_token(keys: SecretStore, bound_to: str) -> str:
+    """The CSRF token of a form, bound to the credential the page was opened with (a
+    link's token, a console session)."""
+    return keys.keyed_hash("csrf", bound_to)
+
+
+def csrf_valid(keys: SecretStore, bound_to: str, presented: str | None) -> bool:
+    """Whether a posted form carries the CSRF token of `bound_to`."""
+    return bool(presented) and hmac.compare_digest(csrf_token(keys, bound_to), presented)
+
+
+def init_app(app: Flask) -> None:
+    """Give every HTML answer the security headers."""
+
+    @app.after_request
+    def _secure_html(response: Response) -> Response:
+        if response.mimetype == "text/html" and not request.path.startswith("/docs"):
+            response.headers["Content-Security-Policy"] = content_security_policy(
+                get_policy(app).page_origins)
+            response.headers["Referrer-Policy"] = "no-referrer"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
