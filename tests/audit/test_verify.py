@@ -7,13 +7,22 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
+
 from audit import merkle
 from audit.service import destroy_subject_key
-from audit.verify import verify_bundle
+from audit.verify import Limits, main, verify_bundle
 from consentry.db import get_db
 from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid, verify_document
-from tests.audit.helpers import make_bundle, published_keys, read_files, write_files
+from tests.audit.helpers import (
+    make_bundle,
+    published_keys,
+    read_files,
+    write_bomb,
+    write_files,
+    write_members,
+)
 
 
 def test_untouched_bundle_verifies_on_this_engine(app, append, tmp_path):
@@ -246,3 +255,116 @@ def test_a_forged_older_checkpoint_is_caught(make_app, tmp_path):
     keys = published_keys(app) | keys_by_kid([public_jwk(key.public_key(), "old-key")])
     report = verify_bundle(str(bundle), keys, forged)
     assert report.exit_code == 1 and "modified" in report.kinds()
+
+
+# --- the zip is hostile input ---------------------------------------------------------------
+
+def _verify(capsys, *args) -> tuple[int, str]:
+    """Run `python -m audit.verify ARGS` in-process: its exit code and what it printed."""
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().out
+
+
+def test_a_member_name_held_twice_is_damage(app, append, tmp_path, capsys):
+    """A forged first entries.csv before the real one: readers differ on which they show."""
+    append(3, subject_id="u-1")
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    files = read_files(bundle)
+    forged_csv = files["entries.csv"].replace(b"test.event", b"forged.event")
+    members = [("entries.csv", forged_csv), *files.items()]
+    twice = write_members(tmp_path / "twice.zip", members)
+    report = verify_bundle(str(twice), published_keys(app))
+    assert report.exit_code == 1
+    assert [(f.kind, f.where) for f in report.findings] == [("duplicated", "entries.csv")]
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(app.extensions["consentry.secrets"].jwks()))
+    code, out = _verify(capsys, twice, "--public-key", keys)
+    assert code == 1 and "duplicated: entries.csv (the zip holds 2 members" in out, out
+    last_forged = write_members(tmp_path / "last.zip", [*files.items(), members[0]])
+    kinds = {(f.kind, f.where) for f in verify_bundle(str(last_forged), published_keys(app))
+             .findings}
+    assert kinds == {("duplicated", "entries.csv"), ("modified", "entries.csv")}
+
+
+def test_a_member_above_the_size_cap_is_refused(app, append, runner, tmp_path, capsys):
+    append(30, subject_id="u-1", text="x" * 200)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(app.extensions["consentry.secrets"].jwks()))
+    code, out = _verify(capsys, bundle, "--public-key", keys, "--max-member-size", "4K")
+    assert code == 2, out
+    assert "uncompressed is more than --max-member-size 4.0 KiB: refused" in out
+    assert _verify(capsys, bundle, "--public-key", keys, "--max-member-size", "1M")[0] == 0
+    result = runner.invoke(args=["audit", "verify", str(bundle), "--max-member-size", "4K"])
+    assert result.exit_code == 2 and "--max-member-size 4.0 KiB: refused" in result.output
+    result = runner.invoke(args=["audit", "verify", str(bundle), "--max-member-size", "lots"])
+    assert result.exit_code == 2 and "not a size" in result.output
+    with pytest.raises(SystemExit) as exited:
+        main([str(bundle), "--max-compression-ratio", "0.5"])
+    assert exited.value.code == 2 and "not a ratio" in capsys.readouterr().err
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(app, append, tmp_path, capsys):
+    import time
+    import tracemalloc
+
+    append(3)
+    bomb = write_bomb(tmp_path / "bomb.zip", read_files(make_bundle(app, tmp_path / "b.zip")),
+                      "entries.jsonl", mib=64)
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        code, out = _verify(capsys, bomb)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2, out
+    assert "entries.jsonl: expands" in out and "refused as a zip bomb" in out
+    assert seconds < 1 and peak < 4 << 20, (seconds, peak)
+    code, out = _verify(capsys, bomb, "--max-compression-ratio", "1000")  # the user lifts it
+    assert code == 1 and "truncated: line 1" in out, out  # read, within memory bounds
+
+
+def test_a_line_too_long_to_be_an_entry_is_hashed_not_held(app, append, tmp_path):
+    import tracemalloc
+
+    append(3)
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    files["entries.jsonl"] = files["entries.jsonl"].rstrip(b"\n") + b"x" * (32 << 20)
+    path = write_files(tmp_path / "long.zip", files)
+    del files
+    limits = Limits(ratio=float("inf"), document_bytes=1 << 20)
+    tracemalloc.start()
+    try:
+        report = verify_bundle(str(path), published_keys(app), limits=limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.exit_code == 1 and "truncated" in report.kinds(), report.findings
+    assert peak < 8 << 20, peak
+
+
+def test_a_json_file_larger_than_a_bundle_holds_is_refused(app, append, tmp_path):
+    import os
+
+    append(2)
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    files["manifest.sig"] = json.dumps({"value": os.urandom(9 << 20).hex()}).encode()
+    report = verify_bundle(str(write_files(tmp_path / "big.zip", files)), published_keys(app))
+    assert report.exit_code == 2
+    assert report.unusable.startswith("manifest.sig: more than 16.0 MiB"), report.unusable
+
+
+def test_a_member_compressed_other_than_the_exporter_does_is_refused(app, append, tmp_path):
+    """bzip2 and LZMA members would decompress without zipfile's output bound."""
+    import zipfile
+
+    append(2)
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    path = tmp_path / "bz.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    report = verify_bundle(str(path), published_keys(app))
+    assert report.exit_code == 2 and "compression method 12" in report.unusable
