@@ -92,7 +92,12 @@ def _converter(parse):
                    f"expands more than N times.")
 def verify_command(bundle, public_key, previous_checkpoint, max_member_size,
                    max_compression_ratio) -> None:
-    """Check a bundle offline; exit 0 intact, 1 tampered, 2 unusable or refused by a limit."""
+    """Check a bundle; exit 0 intact, 1 tampered, 2 unusable or refused by a limit.
+
+    Without --public-key the signatures are checked against this service's own
+    published keys (never the bundle's keys.json), so a sound bundle exits 0; the
+    offline `python -m audit.verify` exits 3 there instead, as it has no key of its own.
+    """
     try:
         keys = load_public_keys(public_key) if public_key else keys_by_kid(get_keys().jwks())
         previous = (json.loads(Path(previous_checkpoint).read_bytes())

@@ -2,8 +2,11 @@
 
 Needs only the standard library, `cryptography` and the pure modules
 `consentry.canonical`, `consentry.signing`, `audit.chain` and `audit.merkle`: no
-database, no service. Exit 0 intact, 1 tampered, 2 unusable input or refused by a
-limit. Damage is named
+database, no service.
+
+Exit 0: intact, and signed by a key given with --public-key (one not taken from the
+bundle). 1: damaged. 2: unusable input, or refused by a limit. 3: intact, but checked
+only against the bundle's own keys.json, so the signer is unproven. Damage is named
 per entry: modified, removed, inserted, duplicated, reordered, truncated; per file
 (a member missing, unlisted, altered or stored twice under one name); and per
 signature: bad signature, unknown key. Entries whose subject key was destroyed
@@ -44,6 +47,7 @@ KINDS = ("modified", "removed", "inserted", "duplicated", "reordered", "truncate
          "bad signature", "unknown key")
 ENTRIES = "entries.jsonl"
 UNSIGNED_FILES = ("manifest.json", "manifest.sig")
+EXIT_INTACT, EXIT_DAMAGED, EXIT_UNUSABLE, EXIT_UNPROVEN = 0, 1, 2, 3
 _sha256 = hashlib.sha256
 
 
@@ -127,12 +131,15 @@ class Report:
     notes: list[str] = field(default_factory=list)
     count: int = 0
     unusable: str | None = None
+    signer_unproven: bool = False
 
     @property
     def exit_code(self) -> int:
         if self.unusable:
-            return 2
-        return 1 if self.findings else 0
+            return EXIT_UNUSABLE
+        if self.findings:
+            return EXIT_DAMAGED
+        return EXIT_UNPROVEN if self.signer_unproven else EXIT_INTACT
 
     def kinds(self) -> set[str]:
         return {f.kind for f in self.findings}
@@ -581,7 +588,12 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
 
 def verify_source(source: Source, public_keys: dict | None = None,
                   previous_checkpoint: dict | None = None) -> Report:
-    """Check every signature, hash and proof of a bundle; name what is wrong."""
+    """Check every signature, hash and proof of a bundle; name what is wrong.
+
+    Without `public_keys` the signatures are checked against the bundle's own keys.json:
+    that proves the bundle hangs together, not who made it (the report's signer is
+    unproven, exit 3).
+    """
     report = Report()
     names = source.names()
     for name, copies in sorted(Counter(names).items()):
@@ -607,8 +619,12 @@ def verify_source(source: Source, public_keys: dict | None = None,
             public_keys = keys_by_kid(bundled)
         except (AttributeError, KeyError, TypeError, ValueError, SignatureError):
             public_keys = {}
-        report.notes.append("signatures checked against keys.json inside the bundle; pass "
-                            "--public-key with the published keys to rule out a forgery")
+        report.signer_unproven = True
+        report.notes.append("the signer is unproven: signatures were checked only against "
+                            "keys.json inside the bundle, which whoever made the bundle chose; "
+                            "pass --public-key with the keys published at "
+                            "/.well-known/consentry-keys (saved JWKS or PEM) to prove who "
+                            "signed it")
     signature = _json(source, "manifest.sig")
     _check_signature(report, public_keys, manifest,
                      signature if isinstance(signature, dict) else None, "manifest.json")
@@ -744,15 +760,20 @@ def render(report: Report, limit: int = 50) -> str:
         out.append(f"UNUSABLE: {report.unusable}")
     elif report.findings:
         out.append(f"TAMPERED: {len(report.findings)} finding(s)")
+    elif report.signer_unproven:
+        out.append(f"SIGNER UNPROVEN: {report.count} entries intact, but the signer is "
+                   f"unproven (no --public-key)")
     else:
         out.append(f"INTACT: {report.count} entries verified")
     return "\n".join(out)
 
 
 EXIT_CODES = """exit codes:
-  0  intact
+  0  intact, and signed by a key given with --public-key (not taken from the bundle)
   1  damaged: each finding names the entry or file and the kind of damage
-  2  unusable input, or refused by --max-member-size / --max-compression-ratio"""
+  2  unusable input, or refused by --max-member-size / --max-compression-ratio
+  3  intact, but the signer is unproven: no --public-key was given, so the
+     signatures were checked only against the bundle's own keys.json"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -761,7 +782,9 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle")
-    parser.add_argument("--public-key", help="published keys: JWKS, JWK or PEM")
+    parser.add_argument("--public-key",
+                        help="the published keys: the JWKS saved from "
+                             "/.well-known/consentry-keys, one JWK, or a PEM public key")
     parser.add_argument("--previous-checkpoint",
                         help="checkpoint.json of an earlier bundle this one must extend")
     parser.add_argument("--max-member-size", type=_arg(parse_size), metavar="SIZE",

@@ -178,6 +178,8 @@ def test_python_m_audit_verify_runs_without_the_service(app, append, tmp_path):
     ok = run(str(bundle), "--public-key", str(keys))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "INTACT" in ok.stdout
+    unproven = run(str(bundle))
+    assert unproven.returncode == 3 and "signer is unproven" in unproven.stdout
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"keys": []}))
     unknown = run(str(bundle), "--public-key", str(other))
@@ -257,13 +259,108 @@ def test_a_forged_older_checkpoint_is_caught(make_app, tmp_path):
     assert report.exit_code == 1 and "modified" in report.kinds()
 
 
-# --- the zip is hostile input ---------------------------------------------------------------
+# --- trust: exit 0 only with a key from outside the bundle ---------------------------------
 
 def _verify(capsys, *args) -> tuple[int, str]:
     """Run `python -m audit.verify ARGS` in-process: its exit code and what it printed."""
     code = main([str(a) for a in args])
     return code, capsys.readouterr().out
 
+
+def _pem(public_key) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _forge(files: dict[str, bytes], kid: str) -> dict[str, bytes]:
+    """Alter the manifest and sign the bundle again with a stranger's key, under the real
+    key id, shipping the stranger's public key as keys.json: a self-consistent forgery."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from consentry.signing import public_jwk, sign_document
+
+    key = Ed25519PrivateKey.generate()
+    files = dict(files)
+    files["keys.json"] = json.dumps({"keys": [public_jwk(key.public_key(), kid)]}).encode()
+    statement = json.loads(files["checkpoint.json"])
+    statement["signature"] = sign_document(key, kid, statement["checkpoint"])
+    files["checkpoint.json"] = json.dumps(statement).encode()
+    manifest = json.loads(files["manifest.json"])
+    manifest["reason"] = "forged"
+    for name in ("keys.json", "checkpoint.json"):
+        manifest["files"][name] = hashlib.sha256(files[name]).hexdigest()
+    files["manifest.json"] = json.dumps(manifest).encode()
+    files["manifest.sig"] = json.dumps(sign_document(key, kid, manifest)).encode()
+    return files
+
+
+def test_without_a_public_key_the_signer_is_unproven_and_exit_3(app, append, tmp_path, capsys):
+    append(4)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    code, out = _verify(capsys, bundle)
+    assert code == 3, out
+    assert "the signer is unproven" in out and "--public-key" in out
+    assert "INTACT" not in out  # nothing a script greps for "INTACT" would take as proven
+    assert verify_bundle(str(bundle)).exit_code == 3
+
+
+def test_the_published_key_as_pem_or_saved_jwks_proves_the_signer(app, append, tmp_path,
+                                                                   capsys):
+    append(4)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    jwks = app.test_client().get("/.well-known/consentry-keys").get_json()
+    saved = tmp_path / "consentry-keys.json"
+    saved.write_text(json.dumps(jwks))
+    code, out = _verify(capsys, bundle, "--public-key", saved)
+    assert code == 0 and "INTACT: 5 entries verified" in out, out
+    pem = tmp_path / "signing.pem"
+    pem.write_bytes(_pem(keys_by_kid(jwks)[jwks["active_kid"]]))
+    code, out = _verify(capsys, bundle, "--public-key", pem)
+    assert code == 0 and "INTACT" in out and "unproven" not in out, out
+
+
+def test_a_key_that_did_not_sign_the_bundle_is_exit_1(app, append, tmp_path, capsys):
+    """Given a key, a signature it does not verify is a forgery as far as anyone can tell
+    offline (or the wrong key file): exit 1 naming it, never 3, which would hide it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from consentry.signing import public_jwk
+
+    append(3)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    stranger = Ed25519PrivateKey.generate().public_key()
+    pem = tmp_path / "other.pem"
+    pem.write_bytes(_pem(stranger))
+    code, out = _verify(capsys, bundle, "--public-key", pem)
+    assert code == 1 and "bad signature: manifest.json" in out, out
+    jwks = tmp_path / "other.json"
+    jwks.write_text(json.dumps({"keys": [public_jwk(stranger, "someone-else")]}))
+    code, out = _verify(capsys, bundle, "--public-key", jwks)
+    assert code == 1 and "unknown key: manifest.json" in out, out
+
+
+def test_a_bundle_forged_with_its_own_keys_is_never_exit_0(app, append, runner, tmp_path,
+                                                           capsys):
+    append(5)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    kid = app.extensions["consentry.secrets"].active_kid
+    forged = write_files(tmp_path / "forged.zip", _forge(read_files(bundle), kid))
+    code, out = _verify(capsys, forged)  # it hangs together: only a key from outside tells
+    assert code == 3 and "signer is unproven" in out, out
+    saved = tmp_path / "keys.json"
+    saved.write_text(json.dumps(app.test_client().get("/.well-known/consentry-keys").get_json()))
+    code, out = _verify(capsys, forged, "--public-key", saved)
+    assert code == 1 and "bad signature: manifest.json" in out, out
+    result = runner.invoke(args=["audit", "verify", str(forged)])  # the service's own keys
+    assert result.exit_code == 1 and "bad signature" in result.output
+    result = runner.invoke(args=["audit", "verify", str(bundle)])
+    assert result.exit_code == 0 and "INTACT" in result.output
+
+
+# --- the zip is hostile input ---------------------------------------------------------------
 
 def test_a_member_name_held_twice_is_damage(app, append, tmp_path, capsys):
     """A forged first entries.csv before the real one: readers differ on which they show."""
