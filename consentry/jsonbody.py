@@ -1,0 +1,117 @@
+"""Request bodies: JSON only, read strictly, in one place for every route (API.md "Conventions").
+
+A body not declared `application/json` is a 415: otherwise the views would read it as no
+body at all (a purge without its `dry_run`, an export without its filter). A JSON body is
+checked before any view reads it, so nothing a client can write reaches a 500:
+
+- valid UTF-8, no lone surrogates (`"\\ud800"`), no `NaN`/`Infinity` → else 400;
+- integers that fit a signed 64-bit column, other numbers finite and at most
+  MAX_NUMBER_CHARS long → else 422;
+- nesting at most MAX_DEPTH arrays/objects deep → else 422.
+
+`loads` is the same strict reading for anything else a client hands over as JSON (cursors).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from flask import Flask, request
+
+from consentry.errors import DomainError
+
+MAX_DEPTH = 32
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_NUMBER_CHARS = 64  # far past the 17 significant digits a double holds
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a valid pair decodes to one character
+
+
+class JsonRejected(ValueError):
+    """JSON this service will not read; `status` is 400 (not JSON) or 422 (past a limit)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _int(text: str) -> int:
+    # The length check comes first: int() of 4,300+ digits raises, and costs time before.
+    if len(text) > 20 or not INT64_MIN <= (value := int(text)) <= INT64_MAX:
+        raise JsonRejected(f"An integer does not fit a signed 64-bit integer: {text[:30]}...",
+                           422)
+    return value
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise JsonRejected(f"A number is longer than {MAX_NUMBER_CHARS} characters.", 422)
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonRejected(f"A number is too large: {text}.", 422)
+    return value
+
+
+def _constant(name: str):
+    raise JsonRejected(f"{name} is not a JSON value.")
+
+
+def _check(value: Any) -> None:
+    """Depth and text of a parsed document, without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise JsonRejected(f"JSON nested deeper than {MAX_DEPTH} levels.", 422)
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                item = item.values()
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and _LONE_SURROGATE.search(item):
+            raise JsonRejected("A string holds a lone UTF-16 surrogate (e.g. \\ud800); "
+                               "text must be valid Unicode.")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON strictly (see the module); raise JsonRejected for anything else."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except UnicodeDecodeError as exc:
+        raise JsonRejected("The body is not valid UTF-8.") from exc
+    except json.JSONDecodeError as exc:
+        raise JsonRejected(f"Not valid JSON: {exc.msg} at character {exc.pos}.") from exc
+    except RecursionError as exc:
+        raise JsonRejected(f"JSON nested deeper than {MAX_DEPTH} levels.", 422) from exc
+    _check(value)
+    return value
+
+
+def check_body() -> None:
+    """Refuse a body that is not JSON (415) or that `loads` rejects (400/422)."""
+    if request.routing_exception is not None:
+        return  # the 404 or 405 is the answer
+    data = request.get_data(cache=True)
+    if not data:
+        return
+    if not request.is_json:
+        shown = (request.content_type or "none")[:100]
+        raise DomainError(f"The request body must be JSON with Content-Type: application/json "
+                          f"(this one came with {shown!r}).", status=415,
+                          code="unsupported_media_type")
+    try:
+        loads(data)
+    except JsonRejected as exc:
+        if exc.status == 400:
+            raise DomainError(f"The request body is not valid JSON. {exc.message}",
+                              code="malformed_json") from exc
+        raise DomainError(exc.message, status=exc.status, code="validation_error") from exc
+
+
+def init_app(app: Flask) -> None:
+    """Check every request's body before its view reads it (register after other hooks)."""
+    app.before_request(check_body)
