@@ -222,7 +222,11 @@ class SignalCheckSchema(StrictSchema):
     jurisdiction = ma.fields.String(load_default=None, allow_none=True)
     subjects = ma.fields.List(SubjectId(), required=True,
                               validate=ma.validate.Length(min=1, max=MAX_BATCH_SUBJECTS))
-    categories = ma.fields.List(ma.fields.String(), load_default=None, allow_none=True)
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64)), load_default=None,
+        allow_none=True, metadata={"description": "Categories of the policy (at most all of "
+                                                  "them; an unknown one is a 422); default: "
+                                                  "every category"})
 
 
 class SubjectResultSchema(ma.Schema):
