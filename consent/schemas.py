@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from webargs.fields import DelimitedList
 
+from consent.decisions import MAX_EXPLANATIONS_PAGE
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
@@ -294,6 +295,9 @@ class RuleSchema(StrictSchema):
 
 
 class DecisionSchema(StrictSchema):
+    """A decision. Its item, signals_used and rule together store at most 16 kB as JSON
+    (`consent.decisions.MAX_DECISION_BYTES`); more is a 422 naming the largest part."""
+
     subject_id = SubjectId(required=True)
     surface = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     channel = ma.fields.String(load_default=None, allow_none=True)
@@ -350,7 +354,10 @@ class ExplanationSchema(ma.Schema):
 
 class ExplanationListQuerySchema(ma.Schema):
     surface = ma.fields.String(load_default=None)
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    limit = ma.fields.Integer(load_default=50,
+                              validate=ma.validate.Range(min=1, max=MAX_EXPLANATIONS_PAGE),
+                              metadata={"description": "At most 100: each explanation carries "
+                                                       "its decision (up to 16 kB)"})
     cursor = ma.fields.String(load_default=None)
 
 
