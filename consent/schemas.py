@@ -96,7 +96,9 @@ class ConsentWriteSchema(StrictSchema):
     notice_version = ma.fields.String(load_default=None, allow_none=True,
                                       validate=ma.validate.Length(max=64))
     choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
-                             validate=ma.validate.Length(min=1, max=MAX_CHOICES))
+                             validate=ma.validate.Length(max=MAX_CHOICES), metadata={
+                                 "description": "At least one, unless the request carries "
+                                                "GPC: `[]` then records the signal alone"})
     evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
     gpc = ma.fields.Boolean(load_default=False)
 
@@ -152,8 +154,16 @@ class ReceiptSchema(ma.Schema):
                                                           "keys at /.well-known/consentry-keys"})
 
 
+class KeptSwitchSchema(ma.Schema):
+    switch = ma.fields.String(metadata={"enum": ["sale_sharing_opt_out"]})
+    reason = ma.fields.String(metadata={"enum": ["gpc"]})
+
+
 class ConsentWriteResultSchema(ConsentStateSchema):
     receipt = ma.fields.Nested(ReceiptSchema)
+    kept = ma.fields.List(ma.fields.Nested(KeptSwitchSchema), metadata={
+        "description": "On an undo (`DELETE .../opt-out`): the switches left on, and why "
+                       "(a request carrying GPC cannot undo the sale/sharing opt-out)"})
 
 
 class EventSchema(ma.Schema):
