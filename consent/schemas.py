@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
 from consent.decisions import MAX_EXPLANATIONS_PAGE
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
-from consentry.fields import SignatureSchema, SubjectId, Timestamp
+from consentry.fields import QueryList, SignatureSchema, SubjectId, Timestamp
 from consentry.pagination import MAX_LIMIT, page_schema
 from consentry.policy import BASES, SENSITIVITIES
 
@@ -209,8 +208,9 @@ class AllowedSignalsQuerySchema(ma.Schema):
     channel = ma.fields.String(load_default=None)
     jurisdiction = ma.fields.String(load_default=None, metadata={
         "description": "Used when the subject has none recorded (else the policy default)"})
-    categories = DelimitedList(ma.fields.String(), metadata={
-        "description": "Comma-separated; default: every category of the policy"})
+    categories = QueryList(ma.fields.String(), metadata={
+        "description": "Repeated (`categories=a&categories=b`) or comma-separated, or "
+                       "both; default: every category of the policy"})
 
 
 class AllowedSignalsSchema(ma.Schema):
@@ -294,8 +294,10 @@ class TextOrTranslations(ma.fields.Field):
 class SignalUsedSchema(StrictSchema):
     category = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     summary = TextOrTranslations(load_default=None, allow_none=True)
-    weight = ma.fields.Integer(load_default=None, allow_none=True,
-                               metadata={"description": "Strongest signal leads the headline"})
+    weight = ma.fields.Float(load_default=None, allow_none=True,
+                             validate=ma.validate.Range(min=0, max=1),
+                             metadata={"description": "0 to 1 (decimals kept as sent); the "
+                                                      "strongest signal leads the headline"})
 
 
 class RuleSchema(StrictSchema):

@@ -90,6 +90,20 @@ class Timestamp(ma.fields.AwareDateTime):
         return moment
 
 
+class QueryList(ma.fields.List):
+    """A list in a query string, given either way or both: repeated (`?c=a&c=b`, as
+    generated OpenAPI clients send it) or comma-separated (`?c=a,b`). Every value counts;
+    empty parts are dropped."""
+
+    is_multiple = True  # webargs hands over every value of a repeated parameter
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list:
+        values = value if isinstance(value, list | tuple) else [value]
+        parts = [part.strip() for v in values
+                 for part in (v.split(",") if isinstance(v, str) else [v])]
+        return super()._deserialize([p for p in parts if p != ""], attr, data, **kwargs)
+
+
 def json_response(body: dict, status: int = 200) -> Response:
     """A JSON response built directly, for hot paths whose schema is documentation only."""
     return Response(orjson.dumps(body), status=status, mimetype="application/json")

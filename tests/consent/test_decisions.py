@@ -231,3 +231,19 @@ def test_explanation_pages_hold_at_most_100_and_stay_under_2_mb(client, engine):
     page = client.get("/v1/subjects/u-big/explanations?limit=100", headers=engine)
     assert len(page.get_json()["explanations"]) == 100 and page.get_json()["next"]
     assert len(page.get_data()) < 2 * 1024 * 1024
+
+
+def test_decimal_weights_are_kept_and_the_strongest_leads(client, engine, session):
+    signals = [{"category": "behavioral", "summary": "viewed Running Shoes", "weight": 0.2},
+               {"category": "transactional", "summary": "bought trail socks", "weight": 0.9}]
+    r = decide(client, engine, signals=signals)
+    assert r.status_code == 201, r.get_json()
+    decision_id = r.get_json()["decision_id"]
+    stored = session.get(Decision, decision_id)
+    assert [s["weight"] for s in stored.signals_used] == [0.2, 0.9]
+    ex = client.get(f"/v1/subjects/u-42/explanations/{decision_id}", headers=engine).get_json()
+    assert ex["headline"] == "You're seeing Trail running shoes because you bought trail socks."
+    for weight in (1.5, -0.1, 2, "heavy", True):
+        r = decide(client, engine, signals=[{"category": "behavioral", "weight": weight}])
+        assert r.status_code == 422, weight
+        assert "signals_used.0.weight" in r.get_json()["error"]["fields"]

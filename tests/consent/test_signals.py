@@ -411,3 +411,16 @@ def test_change_feed_rows_expire_and_are_erased(app, client, engine_key, put_con
         assert store.erase(s, "gone-1", Held()).deleted == 1
     feed = client.get("/v1/changes", headers=engine_key).get_json()
     assert [c["subject_id"] for c in feed["changes"]] == ["new-1"]
+
+
+@pytest.mark.parametrize("query", [
+    "categories=behavioral&categories=health&categories=telepathy",
+    "categories=behavioral,health&categories=telepathy",
+    "categories=behavioral,,health,telepathy"])
+def test_categories_repeated_or_comma_separated_all_count(client, engine_key, query):
+    r = client.get("/v1/subjects/u-r/allowed-signals?purpose=personalization&" + query,
+                   headers=engine_key)
+    body = r.get_json()
+    assert body["allowed"] == ["behavioral"]
+    assert body["denied"] == [{"category": "health", "reason": "requires_explicit_consent"},
+                              {"category": "telepathy", "reason": "unknown_category"}]
