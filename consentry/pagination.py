@@ -7,7 +7,7 @@ from datetime import datetime
 
 import marshmallow as ma
 
-from consentry import jsonbody
+from consentry import inbound
 from consentry.canonical import b64url, b64url_decode
 from consentry.clock import to_utc
 from consentry.errors import Invalid
@@ -45,7 +45,7 @@ def decode_cursor(cursor: str | None, *keys: str, field: str = "cursor",
     if cursor is None:
         return None
     try:
-        position = jsonbody.loads(b64url_decode(cursor))
+        position = inbound.loads(b64url_decode(cursor))
         if not isinstance(position, dict) or any(k not in position for k in keys):
             raise ValueError
         for key, kind in (types or {}).items():

@@ -158,3 +158,17 @@ def test_json_inside_the_limits_is_read(echo_app, admin):
                                     content_type="application/json")
     # past the body check: the schema speaks (unknown fields), not the JSON reader
     assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {"n", "i", "f"}
+
+
+def test_nul_characters_are_refused_wherever_they_come(client, admin):
+    # PostgreSQL cannot store NUL in text: each of these once reached it as a 500
+    for url, field in [("/v1/subjects/u-1/explanations?surface=%00", "surface"),
+                       ("/v1/audit/entries?action=a%00b", "action"),
+                       ("/v1/subjects/u-1/explanations/a%00b", "decision_id")]:
+        err = assert_envelope(client.get(url, headers=admin), 422, "validation_error")
+        assert field in err["fields"], url
+    r = client.put("/v1/subjects/u-1/consents", headers=admin, json={
+        "source": "pc\x00", "choices": [{"purpose": "personalization", "status": "granted"}]})
+    assert "NUL" in assert_envelope(r, 422, "validation_error")["message"]
+    r = client.get("/v1/policy", headers={"Authorization": "Bearer csk_\x00_" + "a" * 64})
+    assert_envelope(r, 401, "unauthorized")

@@ -1,15 +1,19 @@
-"""Request bodies: JSON only, read strictly, in one place for every route (API.md "Conventions").
+"""What a client sends, checked once before any view reads it (API.md "Conventions").
 
-A body not declared `application/json` is a 415: otherwise the views would read it as no
-body at all (a purge without its `dry_run`, an export without its filter). A JSON body is
-checked before any view reads it, so nothing a client can write reaches a 500:
+Bodies are JSON only: a body not declared `application/json` is a 415, since the views
+would otherwise read it as no body at all (a purge without its `dry_run`, an export
+without its filter). A JSON body is read strictly, so nothing a client writes reaches a
+500:
 
 - valid UTF-8, no lone surrogates (`"\\ud800"`), no `NaN`/`Infinity` → else 400;
 - integers that fit a signed 64-bit column, other numbers finite and at most
-  MAX_NUMBER_CHARS long → else 422;
-- nesting at most MAX_DEPTH arrays/objects deep → else 422.
+  MAX_NUMBER_CHARS long, no NUL character in any text, nesting at most MAX_DEPTH
+  arrays/objects deep → else 422.
 
-`loads` is the same strict reading for anything else a client hands over as JSON (cursors).
+The path's and query's values may not hold a NUL character either (no database text
+column can store one; PostgreSQL refuses it outright) → 422 naming the parameter.
+`loads` is the same strict reading for anything else a client hands over as JSON
+(cursors).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ MAX_DEPTH = 32
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_NUMBER_CHARS = 64  # far past the 17 significant digits a double holds
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a valid pair decodes to one character
+NUL_RULE = "Must not contain a NUL character (\\u0000)."
 
 
 class JsonRejected(ValueError):
@@ -71,9 +76,12 @@ def _check(value: Any) -> None:
                 stack.extend((key, depth) for key in item)
                 item = item.values()
             stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str) and _LONE_SURROGATE.search(item):
-            raise JsonRejected("A string holds a lone UTF-16 surrogate (e.g. \\ud800); "
-                               "text must be valid Unicode.")
+        elif isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                raise JsonRejected("A string holds a lone UTF-16 surrogate (e.g. \\ud800); "
+                                   "text must be valid Unicode.")
+            if "\x00" in item:
+                raise JsonRejected(f"A string holds a NUL character: {NUL_RULE}", 422)
 
 
 def loads(data: bytes | str) -> Any:
@@ -91,10 +99,18 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
-def check_body() -> None:
-    """Refuse a body that is not JSON (415) or that `loads` rejects (400/422)."""
+def check_request() -> None:
+    """Refuse NUL in the path or query (422), a body that is not JSON (415) and one that
+    `loads` rejects (400/422)."""
     if request.routing_exception is not None:
         return  # the 404 or 405 is the answer
+    fields = {name: [NUL_RULE] for name, value in (request.view_args or {}).items()
+              if isinstance(value, str) and "\x00" in value}
+    fields.update({name: [NUL_RULE] for name, values in request.args.lists()
+                   if any("\x00" in v for v in [name, *values])})
+    if fields:
+        raise DomainError("The request holds a NUL character.", status=422,
+                          code="validation_error", fields=fields)
     data = request.get_data(cache=True)
     if not data:
         return
@@ -113,5 +129,5 @@ def check_body() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Check every request's body before its view reads it (register after other hooks)."""
-    app.before_request(check_body)
+    """Check every request before its view reads it (register after the other hooks)."""
+    app.before_request(check_request)
