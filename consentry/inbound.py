@@ -64,24 +64,37 @@ def _constant(name: str):
     raise JsonRejected(f"{name} is not a JSON value.")
 
 
-def _check(value: Any) -> None:
-    """Depth and text of a parsed document, without recursion."""
-    stack = [(value, 1)]
+def _check(value: Any, *, text: bool) -> None:
+    """Depth (and with `text`, the strings) of a parsed document, without recursion."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                raise JsonRejected(f"JSON nested deeper than {MAX_DEPTH} levels.", 422)
-            if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                item = item.values()
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            if _LONE_SURROGATE.search(item):
-                raise JsonRejected("A string holds a lone UTF-16 surrogate (e.g. \\ud800); "
-                                   "text must be valid Unicode.")
-            if "\x00" in item:
-                raise JsonRejected(f"A string holds a NUL character: {NUL_RULE}", 422)
+        if depth > MAX_DEPTH:
+            raise JsonRejected(f"JSON nested deeper than {MAX_DEPTH} levels.", 422)
+        children = item.values() if isinstance(item, dict) else item
+        if text and isinstance(item, dict):
+            children = [*item, *children]
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif text and isinstance(child, str):
+                _check_text(child)
+    if text and isinstance(value, str):  # a document that is one string
+        _check_text(value)
+
+
+def _check_text(value: str) -> None:
+    if _LONE_SURROGATE.search(value):
+        raise JsonRejected("A string holds a lone UTF-16 surrogate (e.g. \\ud800); "
+                           "text must be valid Unicode.")
+    if "\x00" in value:
+        raise JsonRejected(f"A string holds a NUL character: {NUL_RULE}", 422)
+
+
+# Strict UTF-8 cannot carry a surrogate, nor a JSON string a raw NUL: both come only as
+# \u escapes, so a text without these needs no look at its strings (the common case,
+# and the batch gate's hot path). Fewer brackets than MAX_DEPTH cannot nest too deep.
+_TEXT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def loads(data: bytes | str) -> Any:
@@ -95,7 +108,9 @@ def loads(data: bytes | str) -> Any:
         raise JsonRejected(f"Not valid JSON: {exc.msg} at character {exc.pos}.") from exc
     except RecursionError as exc:
         raise JsonRejected(f"JSON nested deeper than {MAX_DEPTH} levels.", 422) from exc
-    _check(value)
+    escapes = _TEXT_ESCAPE.search(text) is not None
+    if escapes or text.count("[") + text.count("{") > MAX_DEPTH:
+        _check(value, text=escapes)
     return value
 
 
