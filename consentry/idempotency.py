@@ -31,8 +31,7 @@ def _fingerprint() -> str:
     digest.update(request.method.encode() + b"\0" + request.path.encode() + b"\0")
     digest.update(request.query_string + b"\0")
     for header in MEANINGFUL_HEADERS:
-        # every value: two Sec-GPC headers ("0" and "1") mean GPC, one "0" does not
-        digest.update(",".join(request.headers.getlist(header)).encode() + b"\0")
+        digest.update(request.headers.get(header, "").encode() + b"\0")
     digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 

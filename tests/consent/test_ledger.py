@@ -261,16 +261,6 @@ def test_any_sec_gpc_1_counts(client, writer, headers):
     assert r.status_code == 200 and r.get_json()["gpc"] is True
 
 
-def test_an_idempotent_retry_with_another_gpc_header_is_another_request(client, writer):
-    def put(headers):
-        return client.put("/v1/subjects/u-idem/consents",
-                          headers=[*writer.items(), ("Idempotency-Key", "k-1"), *headers],
-                          json={"source": "pc", "choices": GRANT_PERSONALIZATION})
-
-    assert put([("Sec-GPC", "0")]).get_json()["gpc"] is False
-    assert put([("Sec-GPC", "0"), ("Sec-GPC", "1")]).status_code == 409
-
-
 def last_audit(session):
     session.rollback()
     return session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
