@@ -19,7 +19,7 @@ from consent.decision_views import blp as decisions_blp
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
 from consent.views import blp as consent_blp
-from consentry import auth, db, errors, html, metrics, policy, secretstore
+from consentry import auth, db, errors, html, inbound, metrics, policy, secretstore
 from consentry.api import api
 from consentry.cli import register_cli
 from consentry.config import load_config
@@ -67,6 +67,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     metrics.init_app(app)
     html.init_app(app)
+    inbound.init_app(app)  # last of the hooks: the ones above always run
 
     api.init_app(app)
     api.register_converter(SubjectIdConverter, subject_id_openapi)

@@ -23,7 +23,8 @@ class HoldListQuerySchema(ListQuerySchema):
 
 
 class RunRequestSchema(ma.Schema):
-    dry_run = ma.fields.Boolean(load_default=False)
+    dry_run = ma.fields.Boolean(load_default=True, metadata={
+        "description": "Only count (the default); a real purge says `\"dry_run\": false`"})
     targets = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 200)),
                              load_default=None, allow_none=True,
                              validate=ma.validate.Length(max=1000),

@@ -205,3 +205,45 @@ def test_german_headline_never_mixes_in_an_english_summary(client, engine):
     assert body["headline"] == ("Sie sehen Trail running shoes aufgrund von: Ihre Aktivität "
                                 "in unserem Produkt.")
     assert body["reasons"][0]["summary"] == "viewed Running Shoes 3 times this month"
+
+
+def test_a_decision_stores_at_most_16_kb(client, engine, session):
+    # ItemSchema keeps the engine's own fields; one of them once stored 1 MB
+    r = decide(client, engine, item={"id": "sku-1", "blob": "x" * 200_000})
+    assert r.status_code == 422
+    assert "16 kB" in r.get_json()["error"]["fields"]["item"][0]
+    many = [{"category": "behavioral", "summary": {"en": "s" * 1000, "de": "t" * 1000}}] * 10
+    r = decide(client, engine, signals=many)
+    assert r.status_code == 422 and "signals_used" in r.get_json()["error"]["fields"]
+    assert session.scalars(select(Decision)).all() == []
+    r = decide(client, engine, item={"id": "sku-1", "blob": "x" * 15_000})
+    assert r.status_code == 201
+
+
+def test_explanation_pages_hold_at_most_100_and_stay_under_2_mb(client, engine):
+    big = "x" * 15_000  # just under the decision's cap
+    for i in range(101):
+        r = decide(client, engine, subject="u-big", item={"id": f"sku-{i}", "blob": big},
+                   decided_at=iso(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=i)))
+        assert r.status_code == 201
+    assert client.get("/v1/subjects/u-big/explanations?limit=101",
+                      headers=engine).status_code == 422
+    page = client.get("/v1/subjects/u-big/explanations?limit=100", headers=engine)
+    assert len(page.get_json()["explanations"]) == 100 and page.get_json()["next"]
+    assert len(page.get_data()) < 2 * 1024 * 1024
+
+
+def test_decimal_weights_are_kept_and_the_strongest_leads(client, engine, session):
+    signals = [{"category": "behavioral", "summary": "viewed Running Shoes", "weight": 0.2},
+               {"category": "transactional", "summary": "bought trail socks", "weight": 0.9}]
+    r = decide(client, engine, signals=signals)
+    assert r.status_code == 201, r.get_json()
+    decision_id = r.get_json()["decision_id"]
+    stored = session.get(Decision, decision_id)
+    assert [s["weight"] for s in stored.signals_used] == [0.2, 0.9]
+    ex = client.get(f"/v1/subjects/u-42/explanations/{decision_id}", headers=engine).get_json()
+    assert ex["headline"] == "You're seeing Trail running shoes because you bought trail socks."
+    for weight in (1.5, -0.1, 2, "heavy", True):
+        r = decide(client, engine, signals=[{"category": "behavioral", "weight": weight}])
+        assert r.status_code == 422, weight
+        assert "signals_used.0.weight" in r.get_json()["error"]["fields"]

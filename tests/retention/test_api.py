@@ -73,7 +73,8 @@ def test_a_queued_run_is_carried_out_by_the_poller(retention_app, external, exte
     app = retention_app([target("ev", external_url)])
     client, headers = app.test_client(), make_key("retention:admin")
 
-    r = client.post("/v1/retention/runs", json={"targets": ["ev"]}, headers=headers)
+    r = client.post("/v1/retention/runs", json={"dry_run": False, "targets": ["ev"]},
+                    headers=headers)
     assert r.status_code == 202, r.get_json()
     run_id = r.get_json()["run_id"]
     assert client.get(f"/v1/retention/runs/{run_id}", headers=headers).get_json()["status"] \
@@ -90,6 +91,14 @@ def test_a_queued_run_is_carried_out_by_the_poller(retention_app, external, exte
     assert run["started_at"] and run["finished_at"]
     assert remaining(external, "ev") == {2}
     assert {"retention.run.queued", "retention.run.finished"} <= set(actions(app))
+
+
+def test_a_run_is_dry_unless_it_says_dry_run_false(client, admin):
+    runs = [client.post("/v1/retention/runs", json=body, headers=admin).get_json()["run_id"]
+            for body in ({}, {"targets": ["decisions"]}, {"dry_run": False})]
+    dry = [client.get(f"/v1/retention/runs/{run_id}", headers=admin).get_json()["dry_run"]
+           for run_id in runs]
+    assert dry == [True, True, False]
 
 
 def test_runs_list_is_paginated_newest_first(client, admin):
