@@ -75,18 +75,7 @@ class Runner:
         for run_id in abandoned:
             log.warning("run %s abandoned by a dead runner; a new run resumes it", run_id)
         while time.monotonic() - started < budget_seconds:
-            with self.db.transaction() as session:
-                erasure = service.claim_erasure(session, self.holder)
-            if erasure is not None:
-                try:
-                    self.execute_erasure(erasure.id)
-                except Exception as exc:
-                    log.exception("erasure %s failed", erasure.id)
-                    with self.db.transaction() as session:
-                        service.fail_erasure(session, self.keys, session.get(Erasure, erasure.id),
-                                             f"{type(exc).__name__}: {exc}"[:500])
-                done += 1
-                continue
+            done += self.carry_out_erasures()
             with self.db.transaction() as session:
                 run = service.claim_run(session, self.holder)
             if run is None:
@@ -100,6 +89,27 @@ class Runner:
                                      f"{type(exc).__name__}: {exc}"[:500])
             done += 1
         return done
+
+    def carry_out_erasures(self) -> int:
+        """Carry out every queued erasure, oldest first; return how many.
+
+        Called before each run and between the batches of a run (with its progress), so
+        an erasure never waits for a purge to finish.
+        """
+        done = 0
+        while True:
+            with self.db.transaction() as session:
+                erasure = service.claim_erasure(session, self.holder)
+            if erasure is None:
+                return done
+            try:
+                self.execute_erasure(erasure.id)
+            except Exception as exc:
+                log.exception("erasure %s failed", erasure.id)
+                with self.db.transaction() as session:
+                    service.fail_erasure(session, self.keys, session.get(Erasure, erasure.id),
+                                         f"{type(exc).__name__}: {exc}"[:500])
+            done += 1
 
     # -- runs --------------------------------------------------------------------------
 
@@ -148,7 +158,8 @@ class Runner:
             return run
 
     def _save(self, run_id: str, report: dict[str, Any], force: bool = False) -> None:
-        """Store progress on the run (at most twice a second) and renew the leases."""
+        """Store progress on the run (at most twice a second) and renew the leases; then
+        let erasures queued meanwhile go first, between two batches."""
         now = time.monotonic()
         if not force and now - self._last_save < 0.5:
             return
@@ -157,6 +168,7 @@ class Runner:
             run = session.get(RetentionRun, run_id)
             service.save_progress(session, run, report)
             self._renew(session)
+        self.carry_out_erasures()
 
     def _purge_store(self, run_id, report, name, store, cutoffs, held: Held, dry_run, progress):
         entry = report["targets"][name]
@@ -279,7 +291,7 @@ class Runner:
                 p, mine if allowed is None else mine & allowed,
                 max_rows=int(self.app.config["RETENTION_BATCH_ROWS"]),
                 target_seconds=float(self.app.config["RETENTION_BATCH_SECONDS"]),
-                by_range=False)
+                keyset=False)
             entry["deleted"] = stats.deleted
         finally:
             engine.dispose()
