@@ -64,6 +64,12 @@ def open_personal(session: Session, keys: SecretStore, entry: AuditEntry) -> dic
     return json.loads(plaintext)
 
 
+def read_personal(session: Session, keys: SecretStore, seq: int) -> dict | None:
+    """The opened personal fields of entry `seq`; None when it has none or they are shredded."""
+    entry = session.get(AuditEntry, seq)
+    return open_personal(session, keys, entry) if entry is not None else None
+
+
 def destroy_subject_key(session: Session, keys: SecretStore, subject_id: str) -> bool:
     """Crypto-shred a subject's personal audit fields; True if a key was destroyed."""
     row = session.get(SubjectKey, keys.subject_ref(subject_id))

@@ -72,6 +72,7 @@ class Runner:
         started = time.monotonic()
         with self.db.transaction() as session:
             abandoned = service.abandon_dead_work(session, self.keys, self.known_targets)
+            service.release_erasures(session, self.keys, utcnow())  # holds that ended
         for run_id in abandoned:
             log.warning("run %s abandoned by a dead runner; a new run resumes it", run_id)
         while time.monotonic() - started < budget_seconds:
@@ -233,7 +234,8 @@ class Runner:
     # -- erasures ----------------------------------------------------------------------
 
     def execute_erasure(self, erasure_id: str) -> Erasure:
-        """Erase one subject from every target and store, except what holds protect."""
+        """Carry out one pass of a claimed erasure (see retention.service): shred the
+        audit key, then erase every store and target except what holds protect."""
         policy = self.policy
         with self.db.transaction() as session:
             erasure = session.get(Erasure, erasure_id)
@@ -241,10 +243,13 @@ class Runner:
             subject_id = erasure.subject_id
             holds = service.active_holds(session, utcnow())
             self._renew(session)
+            if not service.start_erasure(session, self.keys, erasure, holds):
+                return erasure  # held: a hold is on the subject
         held = service.held_from(holds)
         report: dict[str, dict[str, Any]] = {}
         for name, store in self.stores.items():
-            entry = report[name] = {"status": "succeeded", "deleted": 0, "held": 0, "error": None}
+            entry = report[name] = {"kind": "store", "status": "succeeded", "deleted": 0,
+                                    "held": 0, "error": None}
             try:
                 with self.db.transaction() as session:
                     result = store.erase(session, subject_id, held)
@@ -255,8 +260,8 @@ class Runner:
                 entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
                 log.exception("erasure in store %s failed", name)
         for target in policy.retention_targets:
-            entry = report[target.name] = {"status": "succeeded", "deleted": 0, "held": 0,
-                                           "error": None}
+            entry = report[target.name] = {"kind": "external", "status": "succeeded",
+                                           "deleted": 0, "held": 0, "error": None}
             if target.subject_column is None:
                 entry.update(status="skipped", error="no subject_column declared")
                 continue
