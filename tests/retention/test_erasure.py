@@ -202,3 +202,95 @@ def test_the_migration_moves_subject_hold_reasons_out_of_the_holds_table(externa
             text("SELECT id, reason, audit_seq FROM retention_holds"))}
     engine.dispose()
     assert rows == {"h1": (None, 7), "h2": ("reason of h2", None)}
+
+
+def _bundles_naming(export_dir, needle: str) -> list[str]:
+    """The bundles on disk whose readable CSV holds `needle`."""
+    import zipfile
+    from pathlib import Path
+
+    found = []
+    for path in Path(export_dir).glob("*.zip"):
+        with zipfile.ZipFile(path) as bundle:
+            if needle in bundle.read("entries.csv").decode():
+                found.append(path.name)
+    return found
+
+
+def test_no_export_written_while_an_erasure_runs_keeps_the_subjects_fields(
+        retention_app, external, external_url, make_key, tmp_path, monkeypatch):
+    import threading
+
+    from sqlalchemy import event
+
+    from audit.jobs import run_export_queue
+    from retention import targets
+
+    make_table(external, "ev", "TEXT", [
+        {"id": 1, "user_id": "u-42", "kind": "behavioral", "ts": NOW}])
+    exports = tmp_path / "exports"
+    app = retention_app([target("ev", external_url)], AUDIT_EXPORT_DIR=str(exports))
+    client, admin = app.test_client(), make_key("admin")
+    personal_entry(app, "u-42", ip="203.0.113.7")
+
+    # A target slow to erase: its delete waits until the test has written an export.
+    erasing, go = threading.Event(), threading.Event()
+    open_engine = targets.open_engine
+
+    def slow_engine(url):
+        engine = open_engine(url)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def slow_delete(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("DELETE"):
+                erasing.set()
+                assert go.wait(30)
+
+        return engine
+
+    monkeypatch.setattr(targets, "open_engine", slow_engine)
+    erasure_id = client.post("/v1/subjects/u-42/erasure", headers=admin).get_json()["erasure_id"]
+    scheduler = threading.Thread(target=poll, args=(app,))
+    scheduler.start()
+    try:
+        assert erasing.wait(30)
+        assert client.post("/v1/audit/exports", json={"reason": "audit"},
+                           headers=admin).status_code == 201
+        assert run_export_queue(app) == 1  # written while the erasure runs
+    finally:
+        go.set()
+        scheduler.join(30)
+
+    body = client.get(f"/v1/erasures/{erasure_id}", headers=admin).get_json()
+    assert body["status"] == "succeeded", body
+    assert remaining(external, "ev") == set()
+    assert _bundles_naming(exports, "203.0.113.7") == []
+
+
+def test_an_export_in_flight_when_the_key_is_shredded_is_written_again(make_app, tmp_path,
+                                                                        make_key):
+    from audit.export import ExportRequest, export_bundle
+    from tests.audit.helpers import read_files
+
+    app = make_app(AUDIT_EXPORT_DIR=str(tmp_path / "exports"))
+    admin = make_key("admin")
+    personal_entry(app, "u-42", ip="203.0.113.7")
+    personal_entry(app, "u-7", ip="198.51.100.1")
+    erasure_id = app.test_client().post("/v1/subjects/u-42/erasure",
+                                        headers=admin).get_json()["erasure_id"]
+    erased = []
+
+    def erase_meanwhile(_n):  # the fields are decrypted; the bundle is not recorded yet
+        if not erased:
+            erased.append(True)
+            poll(app)
+
+    with app.app_context():
+        record = export_bundle(get_db(), get_keys(), ExportRequest(exporter="t", reason="r"),
+                               out=tmp_path / "exports", progress=erase_meanwhile)
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        assert s.get(Erasure, erasure_id).status == "succeeded"
+    csv_text = read_files(tmp_path / "exports" / f"{record.id}.zip")["entries.csv"].decode()
+    assert "203.0.113.7" not in csv_text and "[shredded]" in csv_text
+    assert "198.51.100.1" in csv_text
+    assert _bundles_naming(tmp_path / "exports", "203.0.113.7") == []

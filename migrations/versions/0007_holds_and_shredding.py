@@ -1,6 +1,7 @@
-"""legal holds: a subject hold's reason lives only sealed in its audit entry
+"""legal holds: a subject hold's reason lives only sealed in its audit entry; audit
+subject keys note the chain's head seq when destroyed
 
-Revision ID: 0007_sealed_hold_reasons
+Revision ID: 0007_holds_and_shredding
 Revises: 0006_audit_export_jobs
 Create Date: 2026-12-02 10:00:00.000000
 
@@ -8,6 +9,9 @@ The reason of a subject hold is free text that may name the person. It has alway
 been sealed under the subject's audit key in the `retention.hold.created` entry;
 this revision points each subject hold at that entry (`audit_seq`) and clears the
 copy in clear. A subject hold whose entry is not found keeps its reason.
+
+`audit_subject_keys.destroyed_seq` lets an export tell whether a key was destroyed
+while it was written (keys destroyed before this revision have none: long gone).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_sealed_hold_reasons'
+revision = '0007_holds_and_shredding'
 down_revision = '0006_audit_export_jobs'
 branch_labels = None
 depends_on = None
@@ -29,6 +33,8 @@ entries = sa.table('audit_entries', sa.column('seq', sa.BigInteger),
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('audit_subject_keys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('destroyed_seq', sa.BigInteger(), nullable=True))
     with op.batch_alter_table('retention_holds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('audit_seq', sa.BigInteger(), nullable=True))
         batch_op.alter_column('reason', existing_type=sa.Text(), nullable=True)
@@ -56,3 +62,5 @@ def downgrade() -> None:
     with op.batch_alter_table('retention_holds', schema=None) as batch_op:
         batch_op.alter_column('reason', existing_type=sa.Text(), nullable=False)
         batch_op.drop_column('audit_seq')
+    with op.batch_alter_table('audit_subject_keys', schema=None) as batch_op:
+        batch_op.drop_column('destroyed_seq')
