@@ -138,7 +138,8 @@ def lift_hold(session: Session, keys: SecretStore, hold_id: str, actor: str) -> 
     return hold
 
 
-def _active(now: datetime):
+def active_condition(now: datetime):
+    """The condition 'this hold is in force at `now`' (not lifted, not past `until`)."""
     return and_(LegalHold.lifted_at.is_(None),
                 or_(LegalHold.until.is_(None), LegalHold.until > now))
 
@@ -147,12 +148,12 @@ def list_holds(session: Session, limit: int, cursor: str | None, include_lifted:
     """Holds, newest first; active ones only unless `include_lifted`."""
     query = select(LegalHold)
     if not include_lifted:
-        query = query.where(_active(utcnow()))
+        query = query.where(active_condition(utcnow()))
     return _page(session, LegalHold, query, limit, cursor)
 
 
 def active_holds(session: Session, now: datetime) -> list[LegalHold]:
-    return list(session.scalars(select(LegalHold).where(_active(now))
+    return list(session.scalars(select(LegalHold).where(active_condition(now))
                                 .order_by(LegalHold.created_at)))
 
 

@@ -294,3 +294,48 @@ def test_an_export_in_flight_when_the_key_is_shredded_is_written_again(make_app,
     assert "203.0.113.7" not in csv_text and "[shredded]" in csv_text
     assert "198.51.100.1" in csv_text
     assert _bundles_naming(tmp_path / "exports", "203.0.113.7") == []
+
+
+def test_after_an_erasure_the_subject_is_named_only_by_its_consent_events(app, client, admin):
+    from consentry.schema import all_metadata
+
+    def idem(_what):
+        return {**admin, "Idempotency-Key": uuid.uuid4().hex}
+
+    for subject in ("u-42", "u-7"):
+        assert client.put(f"/v1/subjects/{subject}/consents", headers=idem(f"c-{subject}"),
+                          json={"source": "pc", "choices": [{"purpose": "personalization",
+                                                             "status": "granted"}]}
+                          ).status_code == 200
+        assert client.post("/v1/decisions", headers=idem(f"d-{subject}"), json={
+            "subject_id": subject, "surface": "hero", "item": {"id": "1"},
+            "signals_used": [{"category": "behavioral"}],
+            "decided_at": datetime.now(UTC).isoformat()}).status_code == 201
+    receipt_id = client.get("/v1/subjects/u-42/consents/history",
+                            headers=admin).get_json()["events"][0]["receipt_id"]
+    hold = client.post("/v1/retention/holds", headers=idem("h-1"), json={
+        "subject_id": "u-42", "reason": "a finished case"}).get_json()
+    client.delete(f"/v1/retention/holds/{hold['id']}", headers=idem("h-2"))
+
+    erasure_id = client.post("/v1/subjects/u-42/erasure", headers=admin).get_json()["erasure_id"]
+    poll(app)
+
+    body = client.get(f"/v1/erasures/{erasure_id}", headers=admin).get_json()
+    assert body["status"] == "succeeded", body
+    cleared = body["certificate"]["document"]["targets"]
+    assert {name: cleared[name]["deleted"] for name in (
+        "receipts", "subject_states", "legal_holds", "idempotency_records")} == {
+        "receipts": 1, "subject_states": 1, "legal_holds": 1, "idempotency_records": 3}
+    assert set(cleared) == set(app.extensions["consentry.stores"])
+    with app.app_context(), get_db(app).transaction(write=False) as s:
+        for table in all_metadata().sorted_tables:
+            if table.name == "consent_events":  # proof of consent (GDPR Art. 7(1))
+                continue
+            rows = s.execute(table.select()).all()
+            assert "u-42" not in repr(rows), table.name
+            if table.name in ("consent_receipts", "subject_states", "idempotency_records"):
+                assert "u-7" in repr(rows), table.name  # other subjects keep theirs
+    assert client.get(f"/v1/subjects/u-42/receipts/{receipt_id}",
+                      headers=admin).status_code == 404
+    history = client.get("/v1/subjects/u-42/consents/history", headers=admin).get_json()
+    assert [e["status"] for e in history["events"]] == ["granted"]  # the proof stays
