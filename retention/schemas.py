@@ -41,6 +41,9 @@ class RunQueuedSchema(ma.Schema):
 
 class TargetReportSchema(ma.Schema):
     name = ma.fields.String()
+    kind = ma.fields.String(metadata={"enum": ["store", "external"],
+                                      "description": "In erasures: an own store or an "
+                                                     "external target"})
     status = ma.fields.String(metadata={"enum": ["pending", "running", "succeeded", "failed",
                                                  "skipped"]})
     matched = ma.fields.Integer()
