@@ -1,5 +1,17 @@
 """What retention may purge or erase in the consent domain: evidence, the change feed,
-decisions. Consent events themselves are proof of consent and stay.
+decisions, receipts and the current state. Consent events themselves are proof of
+consent (GDPR Art. 7(1)) and stay, without their evidence.
+
+Receipts are deleted on erasure, not kept as stubs: a receipt is the person's copy
+of what they chose, signed so that it proves itself offline against the published
+keys; the controller's proof is the events, which keep each receipt's `receipt_id`
+and `event_id`s, so a receipt the person shows later is still matched to them. A
+stub would keep nothing the events do not, and would name the subject.
+
+The current state (`subject_states`) is a projection of the events used to answer
+the gate. An erased subject is no longer processed, so the row goes: the gate then
+answers as for a subject never seen (the policy's defaults), while history and
+`?at=` still replay the kept events as proof.
 """
 
 from __future__ import annotations
@@ -10,7 +22,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from consent.models import ConsentEvent, Decision, DecisionSignal, SubjectChange
+from consent.models import (
+    ConsentEvent,
+    Decision,
+    DecisionSignal,
+    Receipt,
+    SubjectChange,
+    SubjectState,
+)
 from consentry.clock import utcnow
 from consentry.policy import Policy
 from consentry.stores import (
@@ -37,6 +56,30 @@ def erase_evidence(session: Session, subject_id: str, held: Held) -> BatchResult
         delete=lambda ids: session.execute(update(ConsentEvent).where(ConsentEvent.id.in_(ids))
                                            .values(evidence=None)),
         notes=["consent events kept as proof of consent; evidence removed"])
+
+
+def keep_while_the_account_lives(session: Session, cutoffs, held: Held, limit: int,
+                                 dry_run: bool) -> BatchResult:
+    """Receipts and the current state go with the subject (erasure), not with a class."""
+    return BatchResult(done=True)
+
+
+def erase_receipts(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: delete the subject's stored receipts (the person holds the signed copy)."""
+    return erase_matching(
+        session, subject_id, held, key=Receipt.receipt_id,
+        where=Receipt.subject_id == subject_id,
+        delete=lambda ids: session.execute(delete(Receipt).where(Receipt.receipt_id.in_(ids))),
+        notes=["receipts deleted; the events keep their receipt_id as proof"])
+
+
+def erase_state(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: delete the subject's current state; the gate then knows them no more."""
+    return erase_matching(
+        session, subject_id, held, key=SubjectState.subject_id,
+        where=SubjectState.subject_id == subject_id,
+        delete=lambda ids: session.execute(delete(SubjectState)
+                                           .where(SubjectState.subject_id.in_(ids))))
 
 
 def purge_changes(session: Session, cutoffs, held: Held, limit: int, dry_run: bool, *,
@@ -104,6 +147,8 @@ def consent_stores(config, policy: Policy) -> list[Store]:
         Store(name="change_feed", erase=erase_changes, purge=functools.partial(
             purge_changes, keep=timedelta(days=int(config["CHANGE_FEED_KEEP_DAYS"])))),
         Store(name="consent_evidence", purge=keep_events, erase=erase_evidence),
+        Store(name="receipts", purge=keep_while_the_account_lives, erase=erase_receipts),
+        Store(name="subject_states", purge=keep_while_the_account_lives, erase=erase_state),
         Store(name="decisions", erase=erase_decisions, purge=functools.partial(
             purge_decisions, decisions_class=policy.decisions_class)),
     ]

@@ -30,6 +30,7 @@ from consentry.scheduler import register_job
 from consentry.stores import register_store
 from retention.cli import retention_cli
 from retention.jobs import retention_jobs
+from retention.stores import retention_stores
 from retention.views import blp as retention_blp
 
 request_log = logging.getLogger("consentry.request")
@@ -88,7 +89,7 @@ def _wire_domains(app: Flask) -> None:
     # Bundles hold decrypted personal fields: only the service's user may read them.
     Path(config["AUDIT_EXPORT_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     for store in [*consent_stores(config, policy.get_policy(app)), IDEMPOTENCY_STORE,
-                  *audit_stores(config, keys)]:
+                  *audit_stores(config, keys), *retention_stores()]:
         register_store(app, store)
     for job in [*retention_jobs(config), *audit_jobs(config)]:
         register_job(app, job)

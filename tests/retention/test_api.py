@@ -205,22 +205,36 @@ def test_erasure_deletes_the_subject_everywhere_but_what_a_hold_keeps(
 
     poll(app)
 
+    # The rows a category hold keeps stay; the erasure waits for the hold, by its id.
     body = client.get(f"/v1/erasures/{erasure_id}", headers=eraser).get_json()
-    assert body["status"] == "succeeded", body
+    assert body["status"] == "held" and body["certificate"] is None, body
+    assert body["waiting_for_holds"] == [hold.get_json()["id"]]
     assert remaining(external, "ev") == {2, 3}
     assert remaining(external, "orders") == set()
+    ev = next(t for t in body["targets"] if t["name"] == "ev")
+    assert (ev["deleted"], ev["held"]) == (1, 1)
+
+    client.delete(f"/v1/retention/holds/{hold.get_json()['id']}", headers=admin)
+    poll(app)
+
+    body = client.get(f"/v1/erasures/{erasure_id}", headers=eraser).get_json()
+    assert body["status"] == "succeeded", body
+    assert remaining(external, "ev") == {3}
     document = body["certificate"]["document"]
-    assert document["targets"]["ev"]["deleted"] == 1 and document["targets"]["ev"]["held"] == 1
+    assert document["targets"]["ev"] == {"kind": "external", "deleted": 2,
+                                         "status": "succeeded"}
     assert document["targets"]["orders"]["deleted"] == 1
-    assert document["rows_deleted"] == 2 and document["rows_kept_under_holds"] == 1
-    assert document["kept_under_holds"][0]["reason"] == "tax audit 2026"
+    assert document["rows_deleted"] == 3
+    assert document["held_by"] == [{"hold_id": hold.get_json()["id"], "by": "category",
+                                    "category": "financial"}]
+    assert "tax audit" not in str(document)  # holds are named by id, never by reason
     with app.app_context():
 
         assert document["subject_ref"] == get_keys().subject_ref("u-42")
     assert "u-42" not in str(body)
     jwks = client.get("/.well-known/consentry-keys").get_json()
     verify_document(keys_by_kid(jwks), document, body["certificate"]["signature"])
-    assert {"erasure.requested", "erasure.completed"} <= set(actions(app))
+    assert {"erasure.requested", "erasure.held", "erasure.completed"} <= set(actions(app))
 
 
 def test_erasure_shreds_the_subjects_audit_key(app, client, admin):
@@ -252,5 +266,4 @@ def test_a_subject_under_hold_keeps_everything(retention_app, external, external
 
     body = client.get(f"/v1/erasures/{erasure_id}", headers=headers).get_json()
     assert remaining(external, "ev") == {1}
-    assert body["certificate"]["document"]["rows_kept_under_holds"] == 1
-    assert body["certificate"]["document"]["kept_under_holds"][0]["by"] == "subject"
+    assert body["status"] == "held" and body["certificate"] is None

@@ -50,8 +50,15 @@ def test_erasure_clears_decisions_evidence_and_idempotency_but_keeps_consent_pro
     with app.app_context(), get_db(app).transaction(write=False) as s:
         events = s.scalars(select(ConsentEvent).where(ConsentEvent.subject_id == "u-42")).all()
     assert [(e.status, e.evidence) for e in events] == [("granted", None)]
+    # The events are proof only: the current state is gone, so the gate no longer acts
+    # on the erased subject's grant (it answers as for a subject never seen), while a
+    # look back at a moment before the erasure still replays the proof.
     state = client.get("/v1/subjects/u-42/consents", headers=admin).get_json()
     assert next(e for e in state["entries"] if e["purpose"] == "personalization"
+                and e["category"] == "behavioral")["reason"] != "explicit_grant"
+    before = client.get("/v1/subjects/u-42/consents", headers=admin, query_string={
+        "at": body["started_at"]}).get_json()
+    assert next(e for e in before["entries"] if e["purpose"] == "personalization"
                 and e["category"] == "behavioral")["reason"] == "explicit_grant"
 
 
