@@ -3,8 +3,9 @@
 Bodies are JSON only: a body not declared `application/json` is a 415, since the views
 would otherwise read it as no body at all (a purge without its `dry_run`, an export
 without its filter). The HTML entries (the people's pages, the console) post forms: their
-blueprints are named with `accept_forms`, and only their form bodies pass. A JSON body is read strictly, so nothing a client writes reaches a
-500:
+blueprints are named with `accept_forms`, and only their form bodies pass.
+
+A JSON body is read strictly, so nothing a client writes reaches a 500:
 
 - valid UTF-8, no lone surrogates (`"\\ud800"`), no `NaN`/`Infinity` → else 400;
 - integers that fit a signed 64-bit column, other numbers finite and at most
