@@ -9,15 +9,19 @@ and `event_id`s, so a receipt the person shows later is still matched to them. A
 stub would keep nothing the events do not, and would name the subject.
 
 The current state (`subject_states`) is a projection of the events used to answer
-the gate. An erased subject is no longer processed, so the row goes: the gate then
-answers as for a subject never seen (the policy's defaults), while history and
-`?at=` still replay the kept events as proof.
+the gate. An erased subject is no longer processed on the strength of any grant, but
+their refusals must still hold if their id comes back (fail closed: an erased person's
+opt-out is not undone by forgetting it). So erasure keeps only the restrictive part of
+the state, a suppression record: the switches that are on and the choices that deny or
+withdraw, with the jurisdiction. Grants, their dates and everything else go; a state
+with nothing restrictive is deleted. History and `?at=` still replay the kept events as
+proof.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -30,6 +34,7 @@ from consent.models import (
     SubjectChange,
     SubjectState,
 )
+from consent.state import Choice, ConsentState
 from consentry.clock import utcnow
 from consentry.policy import Policy
 from consentry.stores import (
@@ -73,13 +78,37 @@ def erase_receipts(session: Session, subject_id: str, held: Held) -> BatchResult
         notes=["receipts deleted; the events keep their receipt_id as proof"])
 
 
+# A suppression record keeps no dates: when a refusal was made is history, not state.
+SUPPRESSED_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def suppression(state: ConsentState) -> ConsentState:
+    """The restrictive part of a state: what must still be honoured after an erasure."""
+    return ConsentState(
+        jurisdiction=state.jurisdiction,
+        choices={key: Choice(c.status, SUPPRESSED_SINCE) for key, c in state.choices.items()
+                 if c.status != "granted"},
+        switches=dict.fromkeys(state.switches, SUPPRESSED_SINCE))
+
+
+def _suppress(session: Session, subject_ids: list[str]) -> None:
+    for row in session.scalars(select(SubjectState)
+                               .where(SubjectState.subject_id.in_(subject_ids))):
+        kept = suppression(ConsentState.from_json(row.state))
+        if kept.choices or kept.switches:
+            row.state, row.version = kept.to_json(), row.version + 1
+        else:
+            session.delete(row)
+    session.flush()
+
+
 def erase_state(session: Session, subject_id: str, held: Held) -> BatchResult:
-    """Erasure: delete the subject's current state; the gate then knows them no more."""
+    """Erasure: keep only the subject's refusals (a suppression record), drop the rest."""
     return erase_matching(
         session, subject_id, held, key=SubjectState.subject_id,
         where=SubjectState.subject_id == subject_id,
-        delete=lambda ids: session.execute(delete(SubjectState)
-                                           .where(SubjectState.subject_id.in_(ids))))
+        delete=functools.partial(_suppress, session),
+        notes=["refusals kept as a suppression record, so they still hold"])
 
 
 def purge_changes(session: Session, cutoffs, held: Held, limit: int, dry_run: bool, *,

@@ -62,6 +62,33 @@ def test_erasure_clears_decisions_evidence_and_idempotency_but_keeps_consent_pro
                 and e["category"] == "behavioral")["reason"] == "explicit_grant"
 
 
+def test_an_erased_subjects_refusals_still_hold_and_their_grants_do_not(app, client,
+                                                                        make_key):
+    admin = make_key("admin")
+    assert client.put("/v1/subjects/u-5/consents", headers=admin, json={
+        "source": "pc", "jurisdiction": "EU", "choices": [
+            {"purpose": "analytics", "category": "behavioral", "status": "denied"},
+            {"purpose": "marketing", "status": "granted"},
+            {"purpose": "personalization", "category": "location_precise",
+             "status": "granted"}]}).status_code == 200
+    assert client.post("/v1/subjects/u-5/opt-out", headers=admin,
+                       json={"scope": "sale_sharing"}).status_code == 200
+    client.post("/v1/subjects/u-5/erasure", headers=admin)
+    poll(app)
+
+    def reason(purpose, category, channel="web"):
+        body = client.get("/v1/subjects/u-5/allowed-signals", headers=admin, query_string={
+            "purpose": purpose, "channel": channel, "categories": category}).get_json()
+        return body["denied"][0]["reason"] if body["denied"] else "allowed"
+
+    assert reason("analytics", "behavioral") == "explicit_denial"  # the refusal holds
+    assert reason("advertising", "behavioral") == "sale_sharing_opt_out"
+    assert reason("personalization", "location_precise") == "requires_explicit_consent"
+    assert reason("marketing", "behavioral", "email") == "requires_explicit_consent"
+    state = client.get("/v1/subjects/u-5/consents", headers=admin).get_json()
+    assert all(e["since"] in (None, "1970-01-01T00:00:00Z") for e in state["entries"])
+
+
 def test_a_purge_deletes_decisions_past_the_behavioral_window(app, client, make_key):
     admin = make_key("admin")
     now = datetime.now(UTC)

@@ -126,11 +126,12 @@ class GateClient:
         """Which categories may be used; from cache when fresh, else from the service."""
         key = (subject_id, purpose, channel, jurisdiction)
         try:
-            if time.monotonic() - self._last_sync > self.sync_interval:
+            now = time.monotonic()
+            if now - self._last_sync > self.sync_interval:
                 self.sync()
-            hit = self.cached(subject_id, purpose, channel, jurisdiction)
-            if hit is not None:
-                return hit
+            hit = self._cache.answers.get(key)  # the hot path: one lookup, one clock read
+            if hit is not None and hit[1] > now:
+                return hit[0]
             query = {"purpose": purpose}
             if channel:
                 query["channel"] = channel
