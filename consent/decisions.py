@@ -66,6 +66,12 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
     fields.update(stored_size_error(item, signals_used, rule))
     if decided_at > now + FUTURE_TOLERANCE:
         fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
+    kept_days = policy.retention_classes.get(policy.decisions_class)
+    if kept_days is not None and decided_at < now - timedelta(days=kept_days):
+        # A decision older than its retention would be purged at once: it can only be
+        # a mistake, or an attempt to backdate past what the log still shows.
+        fields["decided_at"] = [f"May not lie more than {kept_days} days in the past "
+                                f"(decisions are kept {kept_days} days)."]
     for i, signal in enumerate(signals_used):
         fields.update(policy.unknown_ids(f"signals_used.{i}.", category=signal["category"]))
     if fields:

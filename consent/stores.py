@@ -96,7 +96,9 @@ def _suppress(session: Session, subject_ids: list[str]) -> None:
                                .where(SubjectState.subject_id.in_(subject_ids))):
         kept = suppression(ConsentState.from_json(row.state))
         if kept.choices or kept.switches:
-            row.state, row.version = kept.to_json(), row.version + 1
+            # updated_at moves: a decision judged at a moment before the erasure replays
+            # the events rather than reading the suppression record.
+            row.state, row.version, row.updated_at = kept.to_json(), row.version + 1, utcnow()
         else:
             session.delete(row)
     session.flush()

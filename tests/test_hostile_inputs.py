@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 SUBJECT = "u-hostile"
-NOW = "2026-01-01T00:00:00Z"
+NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 # A body each JSON route accepts (checked below), so that breaking one field at a time
 # shows the field's own check answering. A JSON route missing here fails the test.

@@ -118,8 +118,8 @@ def test_conformance_is_judged_at_decided_at(client, engine, put_consents):
     now = decide(client, engine, subject="u-7", signals=signals)
     assert now.get_json()["violations"] == [{"category": "health", "reason": "withdrawn"}]
     before = decide(client, engine, subject="u-7", signals=signals,
-                    decided_at="2020-01-01T00:00:00Z")
-    assert before.get_json()["conformant"] is False
+                    decided_at=iso(datetime.now(UTC) - timedelta(days=30)))
+    assert before.get_json()["conformant"] is False  # before the grant was given
 
 
 def test_decided_at_limits_and_validation(client, engine):
@@ -128,7 +128,11 @@ def test_decided_at_limits_and_validation(client, engine):
     assert r.status_code == 422 and "decided_at" in r.get_json()["error"]["fields"]
     assert decide(client, engine, decided_at=iso(datetime.now(UTC) + timedelta(minutes=4))
                   ).status_code == 201
-    assert decide(client, engine, decided_at="2025-01-01T00:00:00Z").status_code == 201
+    assert decide(client, engine, decided_at=iso(datetime.now(UTC) - timedelta(days=89))
+                  ).status_code == 201
+    r = decide(client, engine, decided_at=iso(datetime.now(UTC) - timedelta(days=91)))
+    assert r.status_code == 422  # past the decisions' 90-day retention
+    assert "90 days in the past" in r.get_json()["error"]["fields"]["decided_at"][0]
     r = decide(client, engine, signals=[{"category": "auras", "summary": "x"}])
     assert r.status_code == 422 and "signals_used.0.category" in r.get_json()["error"]["fields"]
     r = decide(client, engine, purpose="mind_control")
@@ -181,11 +185,13 @@ def test_transparency_summary_matches_stored_decisions(client, engine):
 
 def test_decisions_fall_under_the_behavioral_retention_class(app, client, engine):
     now = datetime.now(UTC)
-    old = decide(client, engine, subject="old", decided_at=iso(now - timedelta(days=91)))
-    held = decide(client, engine, subject="held", decided_at=iso(now - timedelta(days=91)))
-    fresh = decide(client, engine, subject="fresh", decided_at=iso(now - timedelta(days=89)))
+    # Decisions may be back-dated only within their retention, so the purge is run as of
+    # a later day: its cutoff falls between the old ones and the fresh one.
+    old = decide(client, engine, subject="old", decided_at=iso(now - timedelta(days=89)))
+    held = decide(client, engine, subject="held", decided_at=iso(now - timedelta(days=89)))
+    fresh = decide(client, engine, subject="fresh", decided_at=iso(now - timedelta(days=80)))
     store = app.extensions["consentry.stores"]["decisions"]
-    cutoffs = {"behavioral": now - timedelta(days=90), "transactional": now - timedelta(days=730)}
+    cutoffs = {"behavioral": now - timedelta(days=85), "transactional": now - timedelta(days=730)}
     with app.app_context(), get_db(app).transaction() as s:
         result = store.purge(s, cutoffs, Held(subject_ids=frozenset({"held"})), 1000, False)
     assert (result.deleted, result.held) == (1, 1)

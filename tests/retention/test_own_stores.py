@@ -92,16 +92,19 @@ def test_an_erased_subjects_refusals_still_hold_and_their_grants_do_not(app, cli
 def test_a_purge_deletes_decisions_past_the_behavioral_window(app, client, make_key):
     admin = make_key("admin")
     now = datetime.now(UTC)
-    for subject, age in [("old", 91), ("new", 89), ("held", 120)]:
+    # Decisions may be back-dated only within their retention: the runs happen as of
+    # five days on, when the 88- and 89-day-old ones have passed 90 days.
+    for subject, age in [("old", 88), ("new", 80), ("held", 89)]:
         client.post("/v1/decisions", headers=admin, json={
             "subject_id": subject, "surface": "hero", "item": {"id": "1"},
             "signals_used": [{"category": "behavioral"}],
             "decided_at": iso(now - timedelta(days=age))})
     client.post("/v1/retention/holds", headers=admin,
                 json={"subject_id": "held", "reason": "litigation"})
-    dry = by_target(run_now(app, dry_run=True, as_of=now))["decisions"]
+    later = now + timedelta(days=5)
+    dry = by_target(run_now(app, dry_run=True, as_of=later))["decisions"]
     assert (dry["matched"], dry["deleted"], dry["held"]) == (1, 0, 1)
-    report = run_now(app, as_of=now)
+    report = run_now(app, as_of=later)
     assert by_target(report)["decisions"]["deleted"] == 1
     assert by_target(report)["decisions"]["held"] == 1
     with app.app_context(), get_db(app).transaction(write=False) as s:
