@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate
-from consent.models import ConsentEvent, Receipt, SubjectChange, SubjectState
+from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import rfc3339
 from consentry.errors import Invalid, NotFound
@@ -21,6 +21,7 @@ from consentry.policy import Policy, unknown_error
 from consentry.secretstore import SecretStore
 
 MAX_CHOICES = 100
+SNAPSHOT_EVERY = 50  # writes of one subject between two snapshots of its state
 CHOICE_STATUSES = ("granted", "denied", "withdrawn")
 OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
                   "sale_sharing": ("sale_sharing_opt_out",),
@@ -93,11 +94,20 @@ def load_state(session: Session, subject_id: str) -> ConsentState | None:
 
 
 def replay_state(session: Session, subject_id: str, at: datetime | None = None) -> ConsentState:
-    """Fold the subject's events (up to `at`, inclusive) into a state."""
+    """Fold the subject's events (up to `at`, inclusive) into a state, starting from the
+    latest snapshot taken at or before `at`, so at most SNAPSHOT_EVERY writes are read."""
+    start = select(StateSnapshot).where(StateSnapshot.subject_id == subject_id)
+    if at is not None:
+        start = start.where(StateSnapshot.taken_at <= at)
+    snapshot = session.scalars(start.order_by(StateSnapshot.event_id.desc()).limit(1)).first()
     query = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+    if snapshot is not None:
+        query = query.where(ConsentEvent.id > snapshot.event_id)
     if at is not None:
         query = query.where(ConsentEvent.received_at <= at)
-    return fold(_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id)))
+    initial = ConsentState.from_json(snapshot.state) if snapshot is not None else None
+    return fold((_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id))),
+                initial)
 
 
 def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
@@ -156,6 +166,12 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     if stored is None or stored.state != new_state:
         conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
                                               "changed_at": now}])
+    version = 1 if stored is None else stored.version + 1
+    if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
+        last_event = conn.execute(select(func.max(ConsentEvent.id))
+                                  .where(ConsentEvent.subject_id == subject_id)).scalar_one()
+        conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
+                                              "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows)
     return state, receipt

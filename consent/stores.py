@@ -31,6 +31,7 @@ from consent.models import (
     Decision,
     DecisionSignal,
     Receipt,
+    StateSnapshot,
     SubjectChange,
     SubjectState,
 )
@@ -65,7 +66,8 @@ def erase_evidence(session: Session, subject_id: str, held: Held) -> BatchResult
 
 def keep_while_the_account_lives(session: Session, cutoffs, held: Held, limit: int,
                                  dry_run: bool) -> BatchResult:
-    """Receipts and the current state go with the subject (erasure), not with a class."""
+    """Receipts, the current state and its snapshots go with the subject (erasure), not
+    with a class."""
     return BatchResult(done=True)
 
 
@@ -111,6 +113,16 @@ def erase_state(session: Session, subject_id: str, held: Held) -> BatchResult:
         where=SubjectState.subject_id == subject_id,
         delete=functools.partial(_suppress, session),
         notes=["refusals kept as a suppression record, so they still hold"])
+
+
+def erase_snapshots(session: Session, subject_id: str, held: Held) -> BatchResult:
+    """Erasure: drop the subject's state snapshots (a replay then reads the kept events
+    from the start)."""
+    return erase_matching(
+        session, subject_id, held, key=StateSnapshot.event_id,
+        where=StateSnapshot.subject_id == subject_id,
+        delete=lambda ids: session.execute(delete(StateSnapshot).where(
+            StateSnapshot.subject_id == subject_id, StateSnapshot.event_id.in_(ids))))
 
 
 def purge_changes(session: Session, cutoffs, held: Held, limit: int, dry_run: bool, *,
@@ -180,6 +192,8 @@ def consent_stores(config, policy: Policy) -> list[Store]:
         Store(name="consent_evidence", purge=keep_events, erase=erase_evidence),
         Store(name="receipts", purge=keep_while_the_account_lives, erase=erase_receipts),
         Store(name="subject_states", purge=keep_while_the_account_lives, erase=erase_state),
+        Store(name="state_snapshots", purge=keep_while_the_account_lives,
+              erase=erase_snapshots),
         Store(name="decisions", erase=erase_decisions, purge=functools.partial(
             purge_decisions, decisions_class=policy.decisions_class)),
     ]
