@@ -35,6 +35,9 @@ def token_payload(subject_id: str, evaluation, policy_version: str, issued_at: i
 def verify_token(token: str, jwks: dict | list, now: float | None = None) -> dict:
     """Return the token's claims if its signature verifies and it has not expired."""
     claims = verify_jws(keys_by_kid(jwks), token)
-    if (now if now is not None else time.time()) >= claims.get("exp", 0):
+    exp = claims.get("exp")
+    if type(exp) is not int:
+        raise SignatureError("malformed token: exp is not an integer")
+    if (now if now is not None else time.time()) >= exp:
         raise TokenExpired("token expired")
     return claims
