@@ -132,10 +132,11 @@ def _request_hooks(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule else "(unmatched)"
         duration = time.perf_counter() - g.get("started", time.perf_counter())
         m = metrics.get_metrics(app)
-        m.requests.labels(request.method, route, str(response.status_code)).inc()
+        method = metrics.method_label(request.method)
+        m.requests.labels(method, route, str(response.status_code)).inc()
         m.latency.labels(route).observe(duration)
         principal = g.get("principal")
         request_log.info("request_id=%s key=%s method=%s route=%s status=%s duration_ms=%.1f",
                          g.get("request_id"), principal.name if principal else "-",
-                         request.method, route, response.status_code, duration * 1000)
+                         method, route, response.status_code, duration * 1000)
         return response

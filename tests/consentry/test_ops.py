@@ -6,7 +6,13 @@ import sys
 import time
 from pathlib import Path
 
+import tomli_w
+from prometheus_client.parser import text_string_to_metric_families
+
 from consentry import create_app
+from consentry.clock import rfc3339, utcnow
+from consentry.metrics import METHODS
+from consentry.policy import load_policy
 from consentry.signing import keys_by_kid, verify_document
 
 
@@ -30,6 +36,50 @@ def test_metrics_count_requests_by_route_and_status(client):
     assert 'consentry_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'route="/v1/policy",status="401"' in text
     assert "consentry_http_request_duration_seconds_bucket" in text
+
+
+def _samples(client) -> list:
+    """Every sample of /metrics, read with Prometheus' own parser (which must accept it)."""
+    text = client.get("/metrics").get_data(as_text=True)
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _violate(client, key, surface: str):
+    """A decision using a sensitive category nobody granted: one violation."""
+    r = client.post("/v1/decisions", headers=key, json={
+        "subject_id": "u-metrics", "surface": surface, "channel": "web",
+        "purpose": "personalization", "item": {"id": "sku-1"},
+        "signals_used": [{"category": "location_precise"}],
+        "decided_at": rfc3339(utcnow())})
+    assert r.status_code == 201 and r.get_json()["conformant"] is False
+
+
+def test_metrics_labels_hold_no_client_or_engine_text(client, make_key):
+    for method in ("BREW", "EMAIL:ALICE@EXAMPLE.COM", "GET"):
+        client.open("/healthz", method=method)
+    _violate(client, make_key("decisions:write"), "email:alice@example.com")
+    samples = _samples(client)
+    methods = {s.labels["method"] for s in samples if "method" in s.labels}
+    assert methods <= METHODS | {"other"} and {"GET", "other"} <= methods
+    violations = [s for s in samples if s.name == "consentry_decision_violations_total"]
+    assert [(s.labels, s.value) for s in violations] == [
+        ({"category": "location_precise", "surface": "other"}, 1.0)]
+    assert not any("alice" in value.lower() for s in samples for value in s.labels.values())
+
+
+def test_surfaces_the_policy_lists_are_counted_by_name(make_app, make_key, tmp_path):
+    data = load_policy().to_dict()
+    data["surfaces"] = ["homepage_hero"]
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(tomli_w.dumps(data))
+    app = make_app(POLICY_FILE=str(policy_file))
+    client, key = app.test_client(), make_key("decisions:write")
+    _violate(client, key, "homepage_hero")
+    _violate(client, key, "homepage_hero")
+    _violate(client, key, "user:bob")
+    violations = {s.labels["surface"]: s.value for s in _samples(client)
+                  if s.name == "consentry_decision_violations_total"}
+    assert violations == {"homepage_hero": 2.0, "other": 1.0}
 
 
 def test_gpc_well_known(client):

@@ -34,6 +34,15 @@ def test_policy_show_round_trips(runner):
     assert parse_policy(tomllib.loads(result.output)) == load_policy()
 
 
+def test_surfaces_round_trip_through_toml():
+    data = _raw()
+    data["surfaces"] = ["homepage_hero", "email"]
+    policy = parse_policy(data)
+    assert policy.surfaces == ("homepage_hero", "email")
+    assert parse_policy(tomllib.loads(policy.to_toml())) == policy
+    assert load_policy().surfaces == () and "surfaces" not in load_policy().to_dict()
+
+
 def _raw():
     return tomllib.loads(load_policy().to_toml())
 
@@ -54,6 +63,9 @@ def _raw():
     (lambda d: d["retention"].update(targets=[{"name": "t", "url": "sqlite://", "table": "e",
                                                "timestamp_column": "ts"}]),
      "retention.targets.0.class: give exactly one of"),
+    (lambda d: d.update(surfaces=["home", 3]), "surfaces.1: expected a non-empty string"),
+    (lambda d: d.update(surfaces=["home", "home"]), "surfaces: names must be unique"),
+    (lambda d: d.update(surfaces="home"), "surfaces: expected list"),
 ])
 def test_validation_names_the_key(mutate, message):
     data = _raw()
