@@ -96,7 +96,7 @@ def _wire_domains(app: Flask) -> None:
 
 
 def record_policy(app: Flask) -> None:
-    """Audit a change of policy version; skipped (with a note) before migrations ran."""
+    """Audit a change of policy (by digest); skipped (with a note) before migrations ran."""
     database = db.get_db(app)
     if not inspect(database.engine).has_table("policy_state"):
         logging.getLogger("consentry").info(
