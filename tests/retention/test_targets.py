@@ -245,3 +245,18 @@ def test_text_with_extreme_zone_offsets_is_compared_in_utc(retention_app, extern
         assert remaining(external, "ev") == {2, 4, 6, 8, 9}
     else:
         assert remaining(external, "ev") == {2, 4, 6}
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql+psycopg://bob:hunter2@db:5432/shop?password=hunter3&sslmode=require",
+     "postgresql+psycopg://bob:***@db:5432/shop?password=***&sslmode=require"),
+    ("postgresql+psycopg://db/shop?sslpassword=hunter2&api_key=k1&Token=t2&application_name=x",
+     "postgresql+psycopg://db/shop?Token=***&api_key=***&application_name=x"
+     "&sslpassword=***"),
+    ("sqlite:////var/data/shop.db?key=hunter2", "sqlite:////var/data/shop.db?key=***"),
+    ("no url at all: hunter2", "(unparsable URL)"),
+])
+def test_reports_never_show_a_password_in_the_user_info_or_the_query(url, shown):
+    from retention.targets import safe_url
+
+    assert safe_url(url) == shown and "hunter" not in safe_url(url)
