@@ -129,7 +129,7 @@ def _request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        route = metrics.route_label()
         duration = time.perf_counter() - g.get("started", time.perf_counter())
         m = metrics.get_metrics(app)
         method = metrics.method_label(request.method)

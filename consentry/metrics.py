@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -29,6 +29,13 @@ OTHER = "other"
 def method_label(method: str) -> str:
     """The request method as a label: a known method, else `other`."""
     return method if method in METHODS else OTHER
+
+
+def route_label() -> str:
+    """The current request's route template (`/v1/subjects/<subject:subject_id>/...`), for
+    labels and logs: a path would carry subject ids and is unbounded."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(unmatched)"
 
 
 def surface_label(policy: Policy, surface: str) -> str:
