@@ -1,16 +1,44 @@
-"""flask-smorest's Api, answering errors with Consentry's envelope."""
+"""flask-smorest's Api, answering errors with Consentry's envelope; `/docs` served locally."""
 
 from __future__ import annotations
 
+from importlib import resources
+
+from flask import Blueprint, Flask, request
 from flask_smorest import Api as _Api
 
 from consentry.errors import ErrorSchema, handle_http_exception
+
+# Swagger UI's files come pinned with the package flask-swagger-ui (pyproject.toml) and are
+# served by this process, so /docs loads nothing from another origin.
+SWAGGER_UI_FILES = "/docs/swagger-ui"
+# What the /docs page may load: only this origin (its inline start-up script and styles
+# included); the browser refuses anything else, e.g. the online validator's badge.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'self'; frame-ancestors 'none'")
+
+
+def _swagger_ui_blueprint() -> Blueprint:
+    dist = resources.files("flask_swagger_ui") / "dist"
+    return Blueprint("swagger_ui_files", __name__, static_folder=str(dist),
+                     static_url_path=SWAGGER_UI_FILES)
 
 
 class Api(_Api):
     """The OpenAPI-documented API; every documented error uses the envelope."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app: Flask, *args, **kwargs) -> None:
+        super().init_app(app, *args, **kwargs)
+        app.register_blueprint(_swagger_ui_blueprint())
+
+        @app.after_request
+        def _docs_policy(response):
+            if (request.endpoint or "").endswith(".openapi_swagger_ui"):
+                response.headers["Content-Security-Policy"] = DOCS_CSP
+            return response
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)

@@ -4,7 +4,9 @@ import signal
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
@@ -80,6 +82,39 @@ def test_surfaces_the_policy_lists_are_counted_by_name(make_app, make_key, tmp_p
     violations = {s.labels["surface"]: s.value for s in _samples(client)
                   if s.name == "consentry_decision_violations_total"}
     assert violations == {"homepage_hero": 2.0, "other": 1.0}
+
+
+class _Loads(HTMLParser):
+    """Every URL a page makes the browser load, with the tag's integrity attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("src", "href"):
+            if attrs.get(name) and (tag != "a"):
+                self.urls.append((attrs[name], attrs.get("integrity")))
+
+
+def test_docs_load_nothing_from_another_origin(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    parser = _Loads()
+    parser.feed(page.get_data(as_text=True))
+    assert len(parser.urls) >= 3  # the stylesheet and the two scripts
+    base = "http://localhost/docs"
+    for url, integrity in parser.urls:
+        absolute = urljoin(base, url)
+        assert urlsplit(absolute).netloc == "localhost" or integrity, url
+        asset = client.get(urlsplit(absolute).path)
+        assert asset.status_code == 200 and len(asset.data) > 1000, url
+        asset.close()
+    # the browser is told the same, and the UI never calls the online validator
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "http" not in csp
+    assert '"validatorUrl": null' in page.get_data(as_text=True)
 
 
 def test_gpc_well_known(client):
