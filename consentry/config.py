@@ -51,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRETS_DIR", str, _var("secrets")),
     Setting("MAX_CONTENT_LENGTH", int, 1024 * 1024, env="CONSENTRY_MAX_BODY_BYTES"),
     Setting("API_KEY_CACHE_SECONDS", float, 5.0),
+    # how often a process looks for a rotated signing key (see docs/keys.md)
+    Setting("KEY_RELOAD_SECONDS", float, 5.0),
     Setting("RATE_LIMIT_PER_SECOND", float, 0.0),
     Setting("RETENTION_CRON", str, "0 3 * * *"),
     Setting("SCHEDULER_POLL_SECONDS", float, 2.0),

@@ -19,6 +19,10 @@ class SignatureError(ValueError):
     """A signature or token that does not verify."""
 
 
+class UnknownKeyError(SignatureError):
+    """Signed with a key id the verifier's keys do not have (fetch the keys again?)."""
+
+
 def public_jwk(public_key: Ed25519PublicKey, kid: str) -> dict:
     """Return the JWK (RFC 8037, OKP) of an Ed25519 public key."""
     raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -61,7 +65,7 @@ def verify_document(keys: dict[str, Ed25519PublicKey], document: dict, signature
     kid = signature.get("kid") if isinstance(signature, dict) else None
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
-        raise SignatureError(f"unknown key id {kid!r}")
+        raise UnknownKeyError(f"unknown key id {kid!r}")
     try:
         key.verify(b64url_decode(signature.get("value")), canonical_json(document))
     except (InvalidSignature, TypeError, ValueError) as exc:
@@ -115,9 +119,11 @@ def verify_jws(keys: dict[str, Ed25519PublicKey], token: str) -> dict:
     if "crit" in header:
         raise SignatureError("unsupported critical header")
     kid = header.get("kid")
-    key = keys.get(kid) if isinstance(kid, str) else None
+    if not isinstance(kid, str):
+        raise SignatureError("malformed token header: kid is not a string")
+    key = keys.get(kid)
     if key is None:
-        raise SignatureError(f"unknown key id {kid!r}")
+        raise UnknownKeyError(f"unknown key id {kid!r}")
     payload = _json_object(body_b64, "payload")
     try:
         key.verify(b64url_decode(sig_b64), f"{header_b64}.{body_b64}".encode("ascii"))
