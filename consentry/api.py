@@ -11,7 +11,7 @@ from consentry.errors import ErrorSchema, handle_http_exception
 
 # Swagger UI's files come pinned with the package flask-swagger-ui (pyproject.toml) and are
 # served by this process, so /docs loads nothing from another origin.
-SWAGGER_UI_FILES = "/docs/swagger-ui"
+SWAGGER_UI_FILES = "/docs"  # /docs/swagger-ui.css, ...: beside the page itself
 # What the /docs page may load: only this origin (its inline start-up script and styles
 # included); the browser refuses anything else, e.g. the online validator's badge.
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "

@@ -84,7 +84,7 @@ FRAMEWORK = {
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     # Swagger UI's files, served by consentry/api.py from the pinned flask-swagger-ui
     # package; relative to /docs, so the page also works behind a path prefix.
-    "OPENAPI_SWAGGER_UI_URL": "docs/swagger-ui/",
+    "OPENAPI_SWAGGER_UI_URL": "docs/",
     "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},  # no call to the online validator
     "JSON_SORT_KEYS": False,
     "GPC_LAST_UPDATE": "2026-11-01",
