@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask
 from flask_smorest import Api as _Api
 
 from consentry.errors import ErrorSchema, handle_http_exception
@@ -12,11 +12,6 @@ from consentry.errors import ErrorSchema, handle_http_exception
 # Swagger UI's files come pinned with the package flask-swagger-ui (pyproject.toml) and are
 # served by this process, so /docs loads nothing from another origin.
 SWAGGER_UI_FILES = "/docs"  # /docs/swagger-ui.css, ...: beside the page itself
-# What the /docs page may load: only this origin (its inline start-up script and styles
-# included); the browser refuses anything else, e.g. the online validator's badge.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
-            "base-uri 'self'; frame-ancestors 'none'")
 
 
 def _swagger_ui_blueprint() -> Blueprint:
@@ -33,12 +28,6 @@ class Api(_Api):
     def init_app(self, app: Flask, *args, **kwargs) -> None:
         super().init_app(app, *args, **kwargs)
         app.register_blueprint(_swagger_ui_blueprint())
-
-        @app.after_request
-        def _docs_policy(response):
-            if (request.endpoint or "").endswith(".openapi_swagger_ui"):
-                response.headers["Content-Security-Policy"] = DOCS_CSP
-            return response
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)

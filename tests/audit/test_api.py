@@ -178,6 +178,7 @@ def test_bundles_are_readable_by_the_service_user_only(client, app, make_key, ap
         r = client.post("/v1/audit/exports", json={"reason": "check modes"},
                         headers=make_key("audit:export"))
         assert r.status_code == 201, r.get_json()
+        assert run_export_queue(app) == 1  # the scheduler's job writes the bundle
         out = tmp_path / "cli" / "bundle.zip"
         result = app.test_cli_runner().invoke(args=["audit", "export", "--out", str(out)])
         assert result.exit_code == 0, result.output
