@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import pytest
 import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -145,3 +146,17 @@ def test_scheduler_process_starts_and_stops_cleanly(database_url, secrets_dir, t
     rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, output + rest
     assert "stopped" in output + rest
+
+
+@pytest.mark.browser
+def test_docs_render_in_a_browser_from_this_origin_only(live_server, page, database_url):
+    if not database_url.startswith("sqlite"):
+        return  # the page does not depend on the engine
+    requested, refused = [], []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    page.goto(f"{live_server}/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/healthz']", timeout=15_000)
+    assert requested and all(url.startswith(live_server + "/") for url in requested), requested
+    assert refused == []
