@@ -144,6 +144,13 @@ def check_request(request: ExportRequest) -> None:
         raise Invalid("since must be before until", fields={"until": ["Must be after since."]})
 
 
+def _private_file(path: Path) -> Path:
+    """Create `path` empty and readable by the service's user only (0600), never through
+    a file or link already there: bundles hold decrypted personal fields."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
 def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
@@ -184,9 +191,9 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
     tmp = path.with_name(f".{export_id}.tmp")
     csv_tmp = path.with_name(f".{export_id}.csv.tmp")
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
+        with zipfile.ZipFile(_private_file(tmp), "w", compression=zipfile.ZIP_DEFLATED,
                              compresslevel=1) as bundle, \
-                open(csv_tmp, "w", newline="", encoding="utf-8") as csv_file:
+                open(_private_file(csv_tmp), "w", newline="", encoding="utf-8") as csv_file:
             csv_file.write(",".join(CSV_COLUMNS) + "\r\n")
             with bundle.open("entries.jsonl", "w", force_zip64=True) as raw:
                 jsonl = _HashingWriter(raw)

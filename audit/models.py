@@ -126,7 +126,8 @@ class AuditExportJob(QueuedWork, Base):
 
 
 class PolicyState(Base):
-    """The last policy version this deployment loaded (one row), to audit changes."""
+    """The last policy (version and digest) this deployment loaded (one row), to audit
+    changes."""
 
     __tablename__ = "policy_state"
 

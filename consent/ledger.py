@@ -189,6 +189,7 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
         "collection_method": source,
         "notice_version": notice_version,
         "policy_version": policy.version,
+        "policy_digest": policy.digest,
         "controller": {"name": policy.controller},
         "policy_url": policy.policy_url,
         "choices": [

@@ -144,6 +144,7 @@ class ReceiptSchema(ma.Schema):
     collection_method = ma.fields.String()
     notice_version = ma.fields.String(allow_none=True)
     policy_version = ma.fields.String()
+    policy_digest = ma.fields.String(metadata={"description": "SHA-256 of the policy in force"})
     controller = ma.fields.Dict()
     policy_url = ma.fields.String()
     choices = ma.fields.List(ma.fields.Dict())

@@ -54,8 +54,8 @@ def allowed_signals(session: Session, keys: SecretStore, policy: Policy, subject
 def sign_token(keys: SecretStore, subject_id: str, evaluation: Evaluation, policy: Policy,
                now: datetime) -> str:
     """The signed consent token of one evaluation."""
-    payload = token_payload(subject_id, evaluation, policy.version, int(now.timestamp()),
-                            policy.token_max_age_seconds)
+    payload = token_payload(subject_id, evaluation, policy.version, policy.digest,
+                            int(now.timestamp()), policy.token_max_age_seconds)
     return keys.sign_token(payload)
 
 

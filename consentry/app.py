@@ -98,7 +98,7 @@ def _wire_domains(app: Flask) -> None:
 
 
 def record_policy(app: Flask) -> None:
-    """Audit a change of policy version; skipped (with a note) before migrations ran."""
+    """Audit a change of policy (by digest); skipped (with a note) before migrations ran."""
     database = db.get_db(app)
     if not inspect(database.engine).has_table("policy_state"):
         logging.getLogger("consentry").info(
@@ -131,13 +131,14 @@ def _request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        route = metrics.route_label()
         duration = time.perf_counter() - g.get("started", time.perf_counter())
         m = metrics.get_metrics(app)
-        m.requests.labels(request.method, route, str(response.status_code)).inc()
+        method = metrics.method_label(request.method)
+        m.requests.labels(method, route, str(response.status_code)).inc()
         m.latency.labels(route).observe(duration)
         principal = g.get("principal")
         request_log.info("request_id=%s key=%s method=%s route=%s status=%s duration_ms=%.1f",
                          g.get("request_id"), principal.name if principal else "-",
-                         request.method, route, response.status_code, duration * 1000)
+                         method, route, response.status_code, duration * 1000)
         return response

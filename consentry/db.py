@@ -102,11 +102,11 @@ def make_engine(url: str, isolation: str = "default") -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.database in (None, "", ":memory:"):
             engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30},
-                                   **JSON_CODEC)
+                                   hide_parameters=True, **JSON_CODEC)
         else:  # a small pool: connecting (and its PRAGMAs) per request costs more than a query
             engine = create_engine(url, pool_size=5, max_overflow=10,
                                    connect_args={"timeout": 30, "check_same_thread": False},
-                                   **JSON_CODEC)
+                                   hide_parameters=True, **JSON_CODEC)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -128,7 +128,7 @@ def make_engine(url: str, isolation: str = "default") -> Engine:
         return engine
     options = {"isolation_level": "SERIALIZABLE"} if isolation == "serializable" else {}
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options,
-                         **JSON_CODEC)
+                         hide_parameters=True, **JSON_CODEC)
 
 
 class Database:

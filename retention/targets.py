@@ -54,12 +54,22 @@ class TargetError(Exception):
     """A target that cannot be purged as declared; the message says why, for the report."""
 
 
+# Query parameters whose names contain one of these carry secrets (password=, sslpassword=,
+# api_key=, token=, ...) and are hidden like the password.
+SECRET_QUERY_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
+
+
 def safe_url(url: str) -> str:
-    """Return `url` with any password hidden, for reports and logs."""
+    """Return `url` with any password hidden, in the user info or the query, for reports
+    and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        query = {name: "***" if any(w in name.lower() for w in SECRET_QUERY_WORDS) else value
+                 for name, value in parsed.query.items()}
+        text = parsed.set(query=query).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported as such, never echoed with secrets
         return "(unparsable URL)"
+    return text.replace("=%2A%2A%2A", "=***")
 
 
 def open_engine(url: str) -> Engine:

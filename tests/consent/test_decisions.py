@@ -96,8 +96,9 @@ def test_violation_is_stored_audited_counted_and_explained_truthfully(
     assert [(a.details["category"], a.details["decision_id"]) for a in audit] == [
         ("location_precise", body["decision_id"])]
     metrics = client.get("/metrics").get_data(as_text=True)
+    # the shipped policy lists no surfaces: engine text never becomes a label
     assert ('consentry_decision_violations_total{category="location_precise",'
-            'surface="homepage_hero"} 1.0') in metrics
+            'surface="other"} 1.0') in metrics
     ex = client.get(f"/v1/subjects/u-42/explanations/{body['decision_id']}",
                     headers=engine).get_json()
     assert [r["category"] for r in ex["reasons"]] == ["behavioral", "location_precise"]

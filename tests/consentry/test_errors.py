@@ -6,6 +6,7 @@ import marshmallow as ma
 import pytest
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.exc import OperationalError
 
 from consentry.api import api
 from consentry.auth import scoped
@@ -37,6 +38,15 @@ def echo_app(make_app):
         @blp.response(200)
         def get(self):
             raise RuntimeError("secret internals: password=hunter2")
+
+    @blp.route("/test/crash/<subject:subject_id>")
+    class SubjectCrash(MethodView):
+        @scoped("policy:read")
+        @blp.response(200)
+        def get(self, subject_id):
+            if subject_id.startswith("db"):
+                raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+            raise RuntimeError("boom")
 
     with app.app_context():
         api.register_blueprint(blp)
@@ -88,6 +98,17 @@ def test_crash_is_500_without_internals_and_logged_with_request_id(echo_app, adm
     assert "hunter2" not in r.get_data(as_text=True)
     assert err["request_id"] == "rq-1"
     assert any("rq-1" in rec.getMessage() and rec.exc_info for rec in caplog.records)
+
+
+@pytest.mark.parametrize("subject, status", [("alice@example.com", 500),
+                                             ("db-alice@example.com", 503)])
+def test_error_logs_name_the_route_not_the_subject(echo_app, admin, caplog, subject, status):
+    with caplog.at_level(logging.ERROR, logger="consentry.errors"):
+        r = echo_app.test_client().get(f"/test/crash/{subject}", headers=admin)
+    assert r.status_code == status
+    logged = [rec.getMessage() for rec in caplog.records if rec.name == "consentry.errors"]
+    assert logged and all("route=/test/crash/<subject:subject_id>" in m for m in logged)
+    assert not any("alice" in m for m in logged)
 
 
 def test_every_response_has_a_request_id(client):

@@ -63,6 +63,15 @@ def test_retention_policy_shows_classes_and_targets(retention_app, external_url,
     assert "s3cret" not in r.get_data(as_text=True)
 
 
+def test_retention_policy_hides_secrets_in_a_target_query(retention_app, make_key, tmp_path):
+    app = retention_app([target("shop", f"sqlite:///{tmp_path}/shop.db?password=s3cret"
+                                        f"&sslpassword=t0ps3cret&mode=ro")])
+    r = app.test_client().get("/v1/retention/policy", headers=make_key("retention:admin"))
+    shop = next(t for t in r.get_json()["targets"] if t["name"] == "shop")
+    assert shop["url"].endswith("shop.db?mode=ro&password=***&sslpassword=***")
+    assert "s3cret" not in r.get_data(as_text=True)
+
+
 def test_a_queued_run_is_carried_out_by_the_poller(retention_app, external, external_url,
                                                    make_key):
     old = (datetime.now(UTC) - timedelta(days=200)).isoformat()

@@ -274,3 +274,18 @@ def test_sparse_keys_are_walked_by_keyset_not_by_range(retention_app, external, 
             engine.dispose()
     assert stats.deleted == 4 and stats.batches <= 3  # 2 keys a batch
     assert remaining(external, "sparse") == set()
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql+psycopg://bob:hunter2@db:5432/shop?password=hunter3&sslmode=require",
+     "postgresql+psycopg://bob:***@db:5432/shop?password=***&sslmode=require"),
+    ("postgresql+psycopg://db/shop?sslpassword=hunter2&api_key=k1&Token=t2&application_name=x",
+     "postgresql+psycopg://db/shop?Token=***&api_key=***&application_name=x"
+     "&sslpassword=***"),
+    ("sqlite:////var/data/shop.db?key=hunter2", "sqlite:////var/data/shop.db?key=***"),
+    ("no url at all: hunter2", "(unparsable URL)"),
+])
+def test_reports_never_show_a_password_in_the_user_info_or_the_query(url, shown):
+    from retention.targets import safe_url
+
+    assert safe_url(url) == shown and "hunter" not in safe_url(url)
