@@ -19,13 +19,22 @@ class PolicyCategorySchema(ma.Schema):
     description = ma.fields.String()
     sensitivity = ma.fields.String(metadata={"enum": list(SENSITIVITIES)})
     retention_class = ma.fields.String()
-    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                            metadata={"description": "The label in every language (`label` is "
+                                                     "the one `Accept-Language` asked for)"})
+    descriptions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                  metadata={"description": "The description in every language"})
 
 
 class PolicyPurposeSchema(ma.Schema):
     id = ma.fields.String()
     label = ma.fields.String()
     description = ma.fields.String()
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                            metadata={"description": "The label in every language (`label` is "
+                                                     "the one `Accept-Language` asked for)"})
+    descriptions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                  metadata={"description": "The description in every language"})
 
 
 class PolicyJurisdictionSchema(ma.Schema):
@@ -45,6 +54,8 @@ class PolicyChannelSchema(ma.Schema):
 
 class PolicySchema(ma.Schema):
     version = ma.fields.String()
+    language = ma.fields.String(metadata={"description": "The language of `label` and "
+                                                         "`description` (`Accept-Language`)"})
     controller = ma.fields.String()
     policy_url = ma.fields.String()
     preference_center_url = ma.fields.String(allow_none=True)
@@ -111,11 +122,15 @@ class ConsentQuerySchema(ma.Schema):
 
 class ConsentEntrySchema(ma.Schema):
     purpose = ma.fields.String()
-    category = ma.fields.String()
+    category = ma.fields.String(allow_none=True, metadata={
+        "description": "null: the purpose's own row (its toggle), first for each purpose"})
     channel = ma.fields.String(allow_none=True)
     allowed = ma.fields.Boolean()
     reason = ma.fields.String(metadata={"enum": REASON_CODES})
     since = Timestamp(allow_none=True)
+    purpose_label = ma.fields.String(metadata={"description": "In the answer's `language`"})
+    category_label = ma.fields.String(allow_none=True,
+                                      metadata={"description": "In the answer's `language`"})
 
 
 class ConsentStateSchema(ma.Schema):
@@ -127,6 +142,8 @@ class ConsentStateSchema(ma.Schema):
     policy_version = ma.fields.String()
     evaluated_at = Timestamp()
     at = Timestamp(allow_none=True)
+    language = ma.fields.String(metadata={"description": "Of the labels: en or de, "
+                                                         "from `Accept-Language`"})
     entries = ma.fields.List(ma.fields.Nested(ConsentEntrySchema))
 
 
