@@ -287,14 +287,6 @@ class ChangesSchema(ma.Schema):
     next = ma.fields.String()
 
 
-class ItemSchema(ma.Schema):
-    class Meta:
-        unknown = ma.INCLUDE
-
-    id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    label = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
-
-
 class TextOrTranslations(ma.fields.Field):
     """A string, or a map of language → string."""
 
@@ -309,9 +301,25 @@ class TextOrTranslations(ma.fields.Field):
                                  "(at most 1,000 characters each).")
 
 
+class ItemSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    label = TextOrTranslations(load_default=None, allow_none=True, metadata={
+        "description": "A name for people, or a map of language to name "
+                       "(`{\"en\": \"Trail running shoes\", \"de\": \"Trail-Laufschuhe\"}`)"})
+
+
 class SignalUsedSchema(StrictSchema):
     category = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
-    summary = TextOrTranslations(load_default=None, allow_none=True)
+    summary = TextOrTranslations(load_default=None, allow_none=True, metadata={
+        "description": "What the person did, as a phrase that completes \"because you …\" "
+                       "(`viewed running shoes 3 times this month`), or a map of language to "
+                       "such a phrase: in German one that completes \"weil Sie …\", verb last "
+                       "(`{\"en\": \"bought hiking boots\", \"de\": \"Wanderschuhe "
+                       "gekauft haben\"}`). The headline is built around it; a plain string "
+                       "counts as English."})
     weight = ma.fields.Float(load_default=None, allow_none=True,
                              validate=ma.validate.Range(min=0, max=1),
                              metadata={"description": "0 to 1 (decimals kept as sent); the "
