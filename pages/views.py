@@ -9,6 +9,7 @@ a redirect (`303`) to the page, so reloading never writes twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -44,10 +45,22 @@ class PageError(Exception):
         self.key = key
 
 
-def _open(token: str, page: str) -> Link:
-    link = open_link(get_keys(), token, page, utcnow())
-    g.page_language = link.language or pick_language(request.accept_languages)
-    return link
+def opened_by_link(page: str):
+    """Let the view run only for a genuine, unexpired link to `page` (the URL's `token`);
+    it gets the opened Link instead. Declared as `required_link`, as `scoped` declares
+    `required_scope`: no page route ships unprotected."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(token: str, **kwargs):
+            link = open_link(get_keys(), token, page, utcnow())
+            g.page_language = link.language or pick_language(request.accept_languages)
+            return view(link, **kwargs)
+
+        wrapper.required_link = page
+        return wrapper
+
+    return decorator
 
 
 def _language() -> str:
@@ -72,11 +85,16 @@ def _evidence() -> dict | None:
 def _render(template: str, link: Link | None = None, status: int = 200, **context):
     language = _language()
     policy = get_policy()
+    # The origin was checked when the link was issued; a policy changed since may have
+    # dropped it.
+    back = link.return_url if link and link.return_url \
+        and policy.allows_page_url(link.return_url) else None
     return render_template(
         template, language=language, t=TEXT[language], skip_label=TEXT[language]["skip"],
-        controller=policy.controller, return_url=link.return_url if link else None,
+        controller=policy.controller, return_url=back,
         csrf_field=CSRF_FIELD, csrf=csrf_token(get_keys(), link.token) if link else "",
-        date=lambda moment: format_date(moment, language), **context), status
+        date=lambda moment: format_date(moment, language), **context), status, {
+            "Content-Language": language}
 
 
 def _receipt_shown(subject_id: str) -> dict | None:
@@ -91,9 +109,9 @@ def _receipt_shown(subject_id: str) -> dict | None:
 
 
 @bp.get("/preferences/<token>")
-def preferences(token: str):
+@opened_by_link("preferences")
+def preferences(link: Link):
     """The person's preference page: every choice, why it stands, recent explanations."""
-    link = _open(token, "preferences")
     language, policy, session = _language(), get_policy(), get_session()
     now = utcnow()
     state = ledger.load_state(session, link.subject_id) or ConsentState()
@@ -122,9 +140,9 @@ def preferences(token: str):
 
 
 @bp.post("/preferences/<token>")
-def save_preferences(token: str):
+@opened_by_link("preferences")
+def save_preferences(link: Link):
     """Record every box the person changed, in one write with one receipt."""
-    link = _open(token, "preferences")
     _check_csrf(link)
     if form.SHOWN_FIELD not in request.form:
         raise PageError(400, "bad_form")
@@ -135,17 +153,17 @@ def save_preferences(token: str):
                                      locked)
     state = ledger.load_state(session, link.subject_id) or ConsentState()
     if not (choices or switches or (gpc_now and not state.switch_on("gpc"))):
-        return redirect(url_for(".preferences", token=token, saved="nothing"), 303)
+        return redirect(url_for(".preferences", token=link.token, saved="nothing"), 303)
     _, receipt = ledger.record_choices(
         session, get_keys(), policy, link.subject_id, choices=choices, switches=switches,
         source="preference_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now)
-    return redirect(url_for(".preferences", token=token, receipt=receipt["receipt_id"]), 303)
+    return redirect(url_for(".preferences", token=link.token, receipt=receipt["receipt_id"]), 303)
 
 
 @bp.get("/explanations/<token>")
-def explanation(token: str):
+@opened_by_link("explanation")
+def explanation(link: Link):
     """Why the person saw one thing, and buttons that act on it at once."""
-    link = _open(token, "explanation")
     language = _language()
     decision = decisions.get_decision(get_session(), link.subject_id, link.decision_id or "")
     answer = explain(decision, get_policy(), language)
@@ -162,9 +180,9 @@ def explanation(token: str):
 
 
 @bp.post("/explanations/<token>")
-def act_on_explanation(token: str):
+@opened_by_link("explanation")
+def act_on_explanation(link: Link):
     """Record the choice of the button pressed (source `explanation_page`)."""
-    link = _open(token, "explanation")
     _check_csrf(link)
     session, policy = get_session(), get_policy()
     decision = decisions.get_decision(session, link.subject_id, link.decision_id or "")
@@ -185,7 +203,7 @@ def act_on_explanation(token: str):
         _, receipt = ledger.set_opt_out(
             session, get_keys(), policy, link.subject_id, scope="personalization", on=True,
             source="explanation_page", actor=_actor(link), gpc=gpc_now)
-    return redirect(url_for(".explanation", token=token, done=pressed[0],
+    return redirect(url_for(".explanation", token=link.token, done=pressed[0],
                             receipt=receipt["receipt_id"]), 303)
 
 
@@ -206,15 +224,17 @@ def _done_text(control: dict, answer: dict, language: str) -> str:
 
 
 @bp.get("/preferences/<token>/receipts/<receipt_id>")
-def preference_receipt(token: str, receipt_id: str):
+@opened_by_link("preferences")
+def preference_receipt(link: Link, receipt_id: str):
     """The signed receipt of a write, as a JSON download."""
-    return _receipt_download(_open(token, "preferences"), receipt_id)
+    return _receipt_download(link, receipt_id)
 
 
 @bp.get("/explanations/<token>/receipts/<receipt_id>")
-def explanation_receipt(token: str, receipt_id: str):
+@opened_by_link("explanation")
+def explanation_receipt(link: Link, receipt_id: str):
     """The signed receipt of a button's write, as a JSON download."""
-    return _receipt_download(_open(token, "explanation"), receipt_id)
+    return _receipt_download(link, receipt_id)
 
 
 def _receipt_download(link: Link, receipt_id: str):

@@ -170,3 +170,28 @@ def test_dev_command_prints_a_working_link(app, runner, client):
     assert url.startswith("http://127.0.0.1:8000/pages/preferences/")
     assert "Ihre Datenschutzeinstellungen" in client.get(path_of(url)).get_data(as_text=True)
     assert runner.invoke(args=["dev", "preference-link", "not ok!"]).exit_code != 0
+
+
+def test_a_back_link_the_policy_no_longer_allows_is_dropped(make_app, app, preference_link,
+                                                            tmp_path):
+    import tomli_w
+
+    from consentry.policy import get_policy
+    path = preference_link(return_url="https://example.com/account")
+    stricter = {**get_policy(app).to_dict(), "page_origins": ["https://shop.example"]}
+    (tmp_path / "policy.toml").write_text(tomli_w.dumps(stricter))
+    later = make_app(POLICY_FILE=str(tmp_path / "policy.toml"), RECORD_POLICY_ON_START=False)
+    html = later.test_client().get(path).get_data(as_text=True)
+    assert "Your privacy choices" in html and "example.com/account" not in html
+
+
+def test_every_page_route_is_opened_only_by_its_link(app, client):
+    """Each page route declares the link it needs, and answers 403 without it."""
+    page_rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/pages/")]
+    assert len(page_rules) >= 4
+    for rule in page_rules:
+        view = app.view_functions[rule.endpoint]
+        assert view.required_link in ("preferences", "explanation")
+        path = rule.rule.replace("<token>", "x.y.z").replace("<receipt_id>", "r")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert client.open(path, method=method).status_code == 403, (method, path)

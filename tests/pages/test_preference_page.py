@@ -177,8 +177,9 @@ def test_global_privacy_control_is_detected_honoured_and_shown(client, preferenc
 
 
 def test_the_page_speaks_the_links_language_else_the_browsers(client, preference_link):
-    german = unescape(client.get(preference_link(language="de"),
-                                 headers={"Accept-Language": "en"}).get_data(as_text=True))
+    r = client.get(preference_link(language="de"), headers={"Accept-Language": "en"})
+    assert r.headers["Content-Language"] == "de"
+    german = unescape(r.get_data(as_text=True))
     assert '<html lang="de">' in german
     for words in ("Ihre Datenschutzeinstellungen", "Nicht für mich personalisieren",
                   "Meine Daten nicht verkaufen oder weitergeben", "Personalisierung",
