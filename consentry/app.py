@@ -80,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
                       audit_blp, page_links_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
+    inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
     _wire_domains(app)
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):

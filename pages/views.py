@@ -200,7 +200,7 @@ def act_on_explanation(link: Link):
                                         category=control["category"])],
             source="explanation_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now)
     else:
-        _, receipt = ledger.set_opt_out(
+        _, receipt, _kept = ledger.set_opt_out(
             session, get_keys(), policy, link.subject_id, scope="personalization", on=True,
             source="explanation_page", actor=_actor(link), gpc=gpc_now)
     return redirect(url_for(".explanation", token=link.token, done=pressed[0],
