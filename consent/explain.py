@@ -6,13 +6,22 @@ from consentry.policy import Policy
 
 LANGUAGES = ("en", "de")
 
+# Headlines are built so any summary in the documented form reads as a sentence: a
+# summary completes "because you …" (English: "viewed running shoes 3 times this month")
+# or "weil Sie …" (German, verb last: "sich dreimal Laufschuhe angesehen haben"). Every
+# other variable part (a category label, a rule, an item name from another language)
+# follows a colon or stands in quotes, so no template depends on its grammar.
 TEXT = {
     "en": {
         "because_you": "You're seeing {item} because you {summary}.",
-        "because_rule": "You're seeing {item} because {rule}.",
-        "because_category": "You're seeing {item} because of {category}.",
+        "based_on": "You're seeing {item} based on this information about you: {categories}.",
+        "by_rule": "You're seeing {item}, chosen by this rule: {rule}.",
         "not_personal": "You're seeing {item}. We did not use information about you to "
                         "choose it.",
+        "this": "this",
+        "quoted": "“{name}”",
+        "and": "and",
+        "lead_ins": ("because you ", "you "),
         "stop_using": "Stop using {label}",
         "personalization_off": "Turn off personalization",
         "preference_center": "Review all your privacy choices",
@@ -21,10 +30,15 @@ TEXT = {
     },
     "de": {
         "because_you": "Sie sehen {item}, weil Sie {summary}.",
-        "because_rule": "Sie sehen {item}, weil {rule}.",
-        "because_category": "Sie sehen {item} aufgrund von: {category}.",
+        "based_on": "Sie sehen {item} auf Grundlage dieser Informationen über Sie: "
+                    "{categories}.",
+        "by_rule": "Sie sehen {item}, ausgewählt nach dieser Regel: {rule}.",
         "not_personal": "Sie sehen {item}. Für diese Auswahl haben wir keine Informationen "
                         "über Sie verwendet.",
+        "this": "diesen Inhalt",
+        "quoted": "„{name}“",
+        "and": "und",
+        "lead_ins": ("weil Sie ", "Sie "),
         "stop_using": "{label} nicht mehr verwenden",
         "personalization_off": "Personalisierung ausschalten",
         "preference_center": "Alle Datenschutzeinstellungen ansehen",
@@ -65,13 +79,65 @@ def _strongest(signals: list[dict], language: str) -> dict | None:
 
 
 def _sentence_tail(text: str) -> str:
-    return text.strip().rstrip(".")
+    return text.strip().rstrip(".").strip()
+
+
+def _phrase(summary: str, language: str) -> str:
+    """A summary as the end of "because you …" / "weil Sie …": without the lead-in words
+    an engine may have written itself, and (in English) without a capital first word."""
+    phrase = _sentence_tail(summary)
+    for lead_in in TEXT[language]["lead_ins"]:
+        if phrase.lower().startswith(lead_in.lower()):
+            phrase = phrase[len(lead_in):].lstrip()
+            break
+    first = phrase.split(" ", 1)[0]
+    if language == "en" and first[:1].isupper() and first[1:].islower():
+        phrase = phrase[:1].lower() + phrase[1:]
+    return phrase
+
+
+def item_name(item: dict, language: str) -> str:
+    """How a headline of `language` names the item: its label in that language; a label
+    in another language (a plain string counts as English) in quotes; else "this"."""
+    t = TEXT[language]
+    label = item.get("label")
+    own = _in_language(label, language)
+    if own and own.strip():
+        return own.strip()
+    other = _text(label, language)
+    if other and other.strip():
+        return t["quoted"].format(name=other.strip())
+    return t["this"]
+
+
+def _listed(labels: list[str], language: str) -> str:
+    if len(labels) < 2:
+        return "".join(labels)
+    return f"{', '.join(labels[:-1])} {TEXT[language]['and']} {labels[-1]}"
+
+
+def headline(item: dict, signals_used: list[dict], rule: dict | None, labels: list[str],
+             language: str) -> str:
+    """The one sentence that says why: from the strongest summary in `language`, else the
+    categories' labels, else the rule (in `language`), else that nothing personal was used."""
+    t = TEXT[language]
+    item_text = item_name(item, language)
+    strongest = _strongest(signals_used, language)
+    summary = _phrase(_in_language(strongest["summary"], language), language) \
+        if strongest is not None else ""
+    rule_text = _in_language((rule or {}).get("description"), language)
+    if summary:
+        return t["because_you"].format(item=item_text, summary=summary)
+    if labels:
+        return t["based_on"].format(item=item_text, categories=_listed(labels, language))
+    if rule_text and _sentence_tail(rule_text):
+        return t["by_rule"].format(item=item_text, rule=_sentence_tail(rule_text))
+    return t["not_personal"].format(item=item_text)
 
 
 def explain(decision, policy: Policy, language: str) -> dict:
     """The explanation of one decision: headline, every reason, and the controls."""
     t = TEXT[language]
-    item = decision.item.get("label") or decision.item.get("id") or "this"
     violated = {v["category"] for v in decision.violations}
     reasons = []
     for signal in decision.signals_used:
@@ -83,21 +149,10 @@ def explain(decision, policy: Policy, language: str) -> dict:
         if signal["category"] in violated:
             reason["note"] = t["without_consent"]
         reasons.append(reason)
-    strongest = _strongest(decision.signals_used, language)
-    rule = _text((decision.rule or {}).get("description"), language)
-    if strongest is not None:
-        summary = _sentence_tail(_in_language(strongest["summary"], language))
-        if summary.lower().startswith(("you ", "sie ")):
-            summary = summary.split(" ", 1)[1]
-        headline = t["because_you"].format(item=item, summary=summary)
-    elif reasons:
-        headline = t["because_category"].format(item=item, category=reasons[0]["label"])
-    elif rule:
-        headline = t["because_rule"].format(item=item, rule=_sentence_tail(rule))
-    else:
-        headline = t["not_personal"].format(item=item)
+    labels = list(dict.fromkeys(r["label"] for r in reasons))
+    title = headline(decision.item, decision.signals_used, decision.rule, labels, language)
     controls = []
-    for reason in reasons:
+    for reason in {r["category"]: r for r in reasons}.values():
         category = policy.categories.get(reason["category"])
         label = (category.control_labels.get(language) if category else None) or \
             t["stop_using"].format(label=reason["label"])
@@ -112,7 +167,7 @@ def explain(decision, policy: Policy, language: str) -> dict:
         "subject_id": decision.subject_id,
         "surface": decision.surface,
         "item": decision.item,
-        "headline": headline,
+        "headline": title,
         "reasons": reasons,
         "rule": decision.rule,
         "controls": controls,

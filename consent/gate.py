@@ -2,7 +2,9 @@
 
 Single lookups, batch lookups, tokens, the preference-center matrix, the change feed
 and the decision conformance check all call `evaluate`; there is no second copy of
-these rules. Pure: state + policy + question + time in, answer out.
+these rules. `evaluate_purpose` answers the purpose's own row of the matrix (a purpose
+toggle) with the same switch rule and the same precedence. Pure: state + policy +
+question + time in, answer out.
 
 Precedence, first match wins:
 
@@ -49,7 +51,7 @@ REASONS = (
 
 
 class Verdict(NamedTuple):
-    category: str
+    category: str | None  # None: the purpose's own row (`evaluate_purpose`)
     allowed: bool
     reason: str
     since: datetime | None = None
@@ -141,6 +143,32 @@ def evaluate(state: ConsentState, policy: Policy, purpose: str, channel: str | N
             verdict = Verdict(cid, False, "consent_expired")
         verdicts.append(verdict)
     return Evaluation(purpose, channel, juris.id, tuple(verdicts))
+
+
+def evaluate_purpose(state: ConsentState, policy: Policy, purpose: str, channel: str | None,
+                     now: datetime, jurisdiction: str | None = None) -> Verdict:
+    """Decide whether `purpose` as a whole is on for this subject, and why: the rules of
+    `evaluate` that do not depend on a category (2, 3, 6, 7), for a purpose toggle.
+
+    A purpose-level grant older than `consent_max_age_days` counts as absent, as in
+    `evaluate`; if the answer without it is a denial the reason is `consent_expired`.
+    """
+    juris = policy.jurisdiction(state.jurisdiction or jurisdiction)
+    switch = _switch_verdict(state, purpose, juris.sale_sharing_purposes, juris.gpc)
+    if switch is not None:
+        return Verdict(None, False, switch[0], switch[1])
+    choice = (state.choices.get((purpose, None, channel))
+              or state.choices.get((purpose, None, None)))
+    if choice is not None and choice.status != "granted":
+        reason = "purpose_denied" if choice.status == "denied" else "withdrawn"
+        return Verdict(None, False, reason, choice.since)
+    expired = (choice is not None and policy.consent_max_age_days is not None
+               and now - choice.since > timedelta(days=policy.consent_max_age_days))
+    if choice is not None and not expired:
+        return Verdict(None, True, "explicit_grant", choice.since)
+    if juris.basis.get(purpose, "opt_in") == "opt_out":
+        return Verdict(None, True, "default_opt_out_basis")
+    return Verdict(None, False, "consent_expired" if expired else "requires_explicit_consent")
 
 
 _CHOICE_REASONS = {"granted": "explicit_grant", "denied": "explicit_denial",

@@ -11,13 +11,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
-from consent.gate import evaluate
+from consent.gate import evaluate, evaluate_purpose
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import rfc3339
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
-from consentry.policy import Policy, unknown_error
+from consentry.policy import BASE_LANGUAGE, Policy, unknown_error
 from consentry.secretstore import SecretStore
 
 MAX_CHOICES = 100
@@ -26,6 +26,7 @@ CHOICE_STATUSES = ("granted", "denied", "withdrawn")
 OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
                   "sale_sharing": ("sale_sharing_opt_out",),
                   "all": ("personalization_off", "sale_sharing_opt_out")}
+SWITCHES = OPT_OUT_SCOPES["all"]
 
 
 @dataclass(frozen=True)
@@ -209,14 +210,30 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                    choices: list[ChoiceInput], source: str, actor: str,
                    jurisdiction: str | None = None, notice_version: str | None = None,
                    evidence: dict | None = None, gpc: bool = False,
-                   idempotency_key: str | None = None):
-    """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out."""
-    check_choices(policy, choices, jurisdiction, gpc)
+                   idempotency_key: str | None = None,
+                   switches: dict[str, bool] | None = None):
+    """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out.
+
+    `switches` (switch name → on) sets or undoes global switches in the same write and
+    receipt, as a preference page's form does. As in `set_opt_out`, a write carrying
+    GPC cannot undo the sale/sharing opt-out: that switch is kept (and audited as kept).
+    """
+    switches = switches or {}
+    unknown = sorted(set(switches) - set(SWITCHES))
+    if unknown:
+        raise Invalid("Unknown switch.", fields={"switches": [f"Unknown switch {unknown[0]!r}."]})
+    check_choices(policy, choices, jurisdiction, gpc or bool(switches))
     protected = protect_evidence(keys, evidence)
     events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
                "channel": c.channel, "status": c.status} for c in choices]
     shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
               "status": c.status} for c in choices]
+    kept = [s for s, on in switches.items() if gpc and not on and s == "sale_sharing_opt_out"]
+    for switch, on in switches.items():
+        if switch not in kept:
+            status = "on" if on else "off"
+            events.append({"kind": "switch", "switch": switch, "status": status})
+            shown.append({"switch": switch, "status": status})
     if gpc:
         events.append({"kind": "switch", "switch": "sale_sharing_opt_out", "status": "on",
                        "source": "gpc"})
@@ -224,7 +241,8 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
     return _write(session, keys, policy, subject_id, events, actor=actor,
                   action="consent.recorded",
                   source=source, jurisdiction=jurisdiction, notice_version=notice_version,
-                  evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown)
+                  evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown,
+                  kept=kept)
 
 
 def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,
@@ -261,26 +279,36 @@ def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id:
     return state, receipt, [{"switch": s, "reason": "gpc"} for s in kept]
 
 
-def consent_entries(state: ConsentState, policy: Policy, now: datetime) -> list[dict]:
-    """Every purpose × category (× channel where the subject chose per channel), evaluated."""
+def consent_entries(state: ConsentState, policy: Policy, now: datetime,
+                    language: str = BASE_LANGUAGE) -> list[dict]:
+    """Every purpose's own row (`category` null), then its categories (× channel where the
+    subject chose per channel), evaluated, with labels in `language`."""
     channels_by_purpose: dict[str, set[str]] = {}
     for purpose, _category, channel in state.choices:
         if channel is not None:
             channels_by_purpose.setdefault(purpose, set()).add(channel)
+    category_labels = {c.id: c.label_in(language) for c in policy.categories.values()}
     entries = []
-    for purpose in policy.purposes:
-        for channel in [None, *sorted(channels_by_purpose.get(purpose, ()))]:
-            evaluation = evaluate(state, policy, purpose, channel, None, now)
+    for purpose in policy.purposes.values():
+        purpose_label = purpose.label_in(language)
+        for channel in [None, *sorted(channels_by_purpose.get(purpose.id, ()))]:
+            own = evaluate_purpose(state, policy, purpose.id, channel, now)
+            entries.append({"purpose": purpose.id, "category": None, "channel": channel,
+                            "allowed": own.allowed, "reason": own.reason, "since": own.since,
+                            "purpose_label": purpose_label, "category_label": None})
+            evaluation = evaluate(state, policy, purpose.id, channel, None, now)
             for verdict in evaluation.verdicts:
-                entries.append({"purpose": purpose, "category": verdict.category,
+                entries.append({"purpose": purpose.id, "category": verdict.category,
                                 "channel": channel, "allowed": verdict.allowed,
-                                "reason": verdict.reason, "since": verdict.since})
+                                "reason": verdict.reason, "since": verdict.since,
+                                "purpose_label": purpose_label,
+                                "category_label": category_labels[verdict.category]})
     return entries
 
 
 def describe_state(subject_id: str, state: ConsentState, policy: Policy, now: datetime,
-                   jurisdiction: str | None = None) -> dict:
-    """The GET /consents answer for `state`."""
+                   jurisdiction: str | None = None, language: str = BASE_LANGUAGE) -> dict:
+    """The GET /consents answer for `state`, labels in `language`."""
     juris = policy.jurisdiction(state.jurisdiction or jurisdiction)
     effective = state if state.jurisdiction else replace(state, jurisdiction=juris.id)
     return {
@@ -291,7 +319,8 @@ def describe_state(subject_id: str, state: ConsentState, policy: Policy, now: da
         "gpc": state.switch_on("gpc"),
         "policy_version": policy.version,
         "evaluated_at": now,
-        "entries": consent_entries(effective, policy, now),
+        "language": language,
+        "entries": consent_entries(effective, policy, now, language),
     }
 
 

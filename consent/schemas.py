@@ -19,13 +19,22 @@ class PolicyCategorySchema(ma.Schema):
     description = ma.fields.String()
     sensitivity = ma.fields.String(metadata={"enum": list(SENSITIVITIES)})
     retention_class = ma.fields.String()
-    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                            metadata={"description": "The label in every language (`label` is "
+                                                     "the one `Accept-Language` asked for)"})
+    descriptions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                  metadata={"description": "The description in every language"})
 
 
 class PolicyPurposeSchema(ma.Schema):
     id = ma.fields.String()
     label = ma.fields.String()
     description = ma.fields.String()
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                            metadata={"description": "The label in every language (`label` is "
+                                                     "the one `Accept-Language` asked for)"})
+    descriptions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                  metadata={"description": "The description in every language"})
 
 
 class PolicyJurisdictionSchema(ma.Schema):
@@ -45,6 +54,8 @@ class PolicyChannelSchema(ma.Schema):
 
 class PolicySchema(ma.Schema):
     version = ma.fields.String()
+    language = ma.fields.String(metadata={"description": "The language of `label` and "
+                                                         "`description` (`Accept-Language`)"})
     controller = ma.fields.String()
     policy_url = ma.fields.String()
     preference_center_url = ma.fields.String(allow_none=True)
@@ -111,11 +122,15 @@ class ConsentQuerySchema(ma.Schema):
 
 class ConsentEntrySchema(ma.Schema):
     purpose = ma.fields.String()
-    category = ma.fields.String()
+    category = ma.fields.String(allow_none=True, metadata={
+        "description": "null: the purpose's own row (its toggle), first for each purpose"})
     channel = ma.fields.String(allow_none=True)
     allowed = ma.fields.Boolean()
     reason = ma.fields.String(metadata={"enum": REASON_CODES})
     since = Timestamp(allow_none=True)
+    purpose_label = ma.fields.String(metadata={"description": "In the answer's `language`"})
+    category_label = ma.fields.String(allow_none=True,
+                                      metadata={"description": "In the answer's `language`"})
 
 
 class ConsentStateSchema(ma.Schema):
@@ -127,6 +142,8 @@ class ConsentStateSchema(ma.Schema):
     policy_version = ma.fields.String()
     evaluated_at = Timestamp()
     at = Timestamp(allow_none=True)
+    language = ma.fields.String(metadata={"description": "Of the labels: en or de, "
+                                                         "from `Accept-Language`"})
     entries = ma.fields.List(ma.fields.Nested(ConsentEntrySchema))
 
 
@@ -270,14 +287,6 @@ class ChangesSchema(ma.Schema):
     next = ma.fields.String()
 
 
-class ItemSchema(ma.Schema):
-    class Meta:
-        unknown = ma.INCLUDE
-
-    id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    label = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
-
-
 class TextOrTranslations(ma.fields.Field):
     """A string, or a map of language → string."""
 
@@ -292,9 +301,25 @@ class TextOrTranslations(ma.fields.Field):
                                  "(at most 1,000 characters each).")
 
 
+class ItemSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    label = TextOrTranslations(load_default=None, allow_none=True, metadata={
+        "description": "A name for people, or a map of language to name "
+                       "(`{\"en\": \"Trail running shoes\", \"de\": \"Trail-Laufschuhe\"}`)"})
+
+
 class SignalUsedSchema(StrictSchema):
     category = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
-    summary = TextOrTranslations(load_default=None, allow_none=True)
+    summary = TextOrTranslations(load_default=None, allow_none=True, metadata={
+        "description": "What the person did, as a phrase that completes \"because you …\" "
+                       "(`viewed running shoes 3 times this month`), or a map of language to "
+                       "such a phrase: in German one that completes \"weil Sie …\", verb last "
+                       "(`{\"en\": \"bought hiking boots\", \"de\": \"Wanderschuhe "
+                       "gekauft haben\"}`). The headline is built around it; a plain string "
+                       "counts as English."})
     weight = ma.fields.Float(load_default=None, allow_none=True,
                              validate=ma.validate.Range(min=0, max=1),
                              metadata={"description": "0 to 1 (decimals kept as sent); the "

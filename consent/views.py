@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from consent import ledger
+from consent.explain import pick_language
 from consent.schemas import (
     ConsentQuerySchema,
     ConsentStateSchema,
@@ -29,11 +30,14 @@ from consentry.policy import get_policy
 from consentry.secretstore import get_keys
 
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
+CONTENT_LANGUAGE = {"Content-Language": {"schema": {"type": "string"},
+                                         "description": "The language of the labels"}}
 
 
 def _state_response(answer: dict, receipt: dict | None = None, **extra):
     """The state answer as JSON, built directly (ConsentStateSchema documents its shape):
-    it is the preference center's whole matrix, and dumping it field by field is slow."""
+    it is the preference center's whole matrix, and dumping it field by field is slow.
+    Labels are in `answer["language"]`, named by `Content-Language`."""
     body = {**answer, "evaluated_at": rfc3339(answer["evaluated_at"]),
             "entries": [{**e, "since": rfc3339(e["since"]) if e["since"] else None}
                         for e in answer["entries"]]}
@@ -41,7 +45,13 @@ def _state_response(answer: dict, receipt: dict | None = None, **extra):
         body["at"] = rfc3339(body["at"]) if body["at"] else None
     if receipt is not None:
         body["receipt"] = receipt
-    return json_response({**body, **extra})
+    response = json_response({**body, **extra})
+    response.headers["Content-Language"] = answer["language"]
+    return response
+
+
+def _language() -> str:
+    return pick_language(request.accept_languages)
 
 
 def _gpc_header() -> bool:
@@ -52,24 +62,35 @@ def _gpc_header() -> bool:
 @blp.route("/v1/policy")
 class PolicyView(MethodView):
     @scoped("policy:read")
-    @blp.response(200, PolicySchema)
+    @blp.response(200, PolicySchema, headers=CONTENT_LANGUAGE)
     def get(self):
-        """The active policy."""
+        """The active policy. `label` and `description` of each purpose and category are
+        in the language `Accept-Language` asks for (English or German); `labels` and
+        `descriptions` hold every language the policy has."""
         policy = get_policy()
+        language = _language()
         return {
             "version": policy.version,
+            "language": language,
             "controller": policy.controller,
             "policy_url": policy.policy_url,
             "preference_center_url": policy.preference_center_url,
             "default_jurisdiction": policy.default_jurisdiction,
             "token_max_age_seconds": policy.token_max_age_seconds,
             "consent_max_age_days": policy.consent_max_age_days,
-            "purposes": list(policy.purposes.values()),
-            "categories": list(policy.categories.values()),
+            "purposes": [_labelled(p, language) for p in policy.purposes.values()],
+            "categories": [_labelled(c, language) for c in policy.categories.values()],
             "channels": [{"id": k, "label": v} for k, v in policy.channels.items()],
             "jurisdictions": list(policy.jurisdictions.values()),
             "retention": dict(policy.retention_classes),
-        }
+        }, 200, {"Content-Language": language}
+
+
+def _labelled(thing, language: str) -> dict:
+    """A purpose or category of the policy answer, labelled in `language`."""
+    return {**vars(thing), "label": thing.label_in(language),
+            "description": thing.description_in(language), "labels": thing.all_labels(),
+            "descriptions": thing.all_descriptions()}
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consents")
@@ -93,14 +114,18 @@ class Consents(MethodView):
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
+        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
+                                                      language=_language()),
                                receipt)
 
     @scoped("preferences:read")
     @blp.arguments(ConsentQuerySchema(), location="query")
-    @blp.response(200, ConsentStateSchema)
+    @blp.response(200, ConsentStateSchema, headers=CONTENT_LANGUAGE)
     def get(self, args, subject_id):
-        """The effective status and reason of every toggle, now or `?at=` a past moment."""
+        """The effective status and reason of every toggle, now or `?at=` a past moment.
+
+        Each purpose has a row of its own (`category` null: its toggle), then a row per
+        category. Labels are in the language `Accept-Language` asks for (English or German)."""
         policy = get_policy()
         session = get_session()
         at = args["at"]
@@ -111,7 +136,8 @@ class Consents(MethodView):
             state = ledger.replay_state(session, subject_id, at)
             moment = at
         policy.check_ids(jurisdiction=args["jurisdiction"])
-        answer = ledger.describe_state(subject_id, state, policy, moment, args["jurisdiction"])
+        answer = ledger.describe_state(subject_id, state, policy, moment, args["jurisdiction"],
+                                       _language())
         answer["at"] = at
         return _state_response(answer)
 
@@ -148,7 +174,8 @@ class OptOut(MethodView):
             get_session(), get_keys(), policy, subject_id, scope=body["scope"], on=True,
             source=body["source"], actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
+        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
+                                                      language=_language()),
                                receipt)
 
     @scoped("preferences:write")
@@ -167,5 +194,6 @@ class OptOut(MethodView):
             get_session(), get_keys(), policy, subject_id, scope=args["scope"], on=False,
             source=args["source"], actor=current_principal().name, gpc=_gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
+        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
+                                                      language=_language()),
                                receipt, kept=kept)

@@ -21,13 +21,16 @@ from consent.stores import consent_stores
 from consent.views import blp as consent_blp
 from consentry import auth, db, errors, html, inbound, metrics, policy, secretstore
 from consentry.api import api
-from consentry.cli import register_cli
+from consentry.cli import dev_cli, register_cli
 from consentry.config import load_config
 from consentry.fields import SubjectIdConverter, subject_id_openapi
 from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from pages.cli import preference_link
+from pages.link_views import blp as page_links_blp
+from pages.views import bp as pages_bp
 from retention.cli import retention_cli
 from retention.jobs import retention_jobs
 from retention.stores import retention_stores
@@ -74,8 +77,10 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_converter(SubjectIdConverter, subject_id_openapi)
     errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
-                      audit_blp):
+                      audit_blp, page_links_blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
+    inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
     _wire_domains(app)
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):
@@ -95,6 +100,7 @@ def _wire_domains(app: Flask) -> None:
         register_job(app, job)
     app.cli.add_command(retention_cli)
     app.cli.add_command(audit_cli)
+    dev_cli.add_command(preference_link)
 
 
 def record_policy(app: Flask) -> None:

@@ -65,6 +65,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_EXPORT_KEEP_DAYS", int, 30),
     Setting("AUDIT_CHECKPOINT_TRIGGER", str, "interval:300"),
     Setting("CHANGE_FEED_KEEP_DAYS", int, 30),
+    # how long a link to a person's page (preferences, "why am I seeing this") opens it
+    Setting("PAGE_LINK_SECONDS", int, 3600),
     # "serializable" runs every transaction SERIALIZABLE (as a distributed PostgreSQL-
     # compatible engine does) and retries a request whose transaction hits a
     # serialization failure, at most DB_RETRY_ATTEMPTS times in all

@@ -31,8 +31,36 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the key."""
 
 
+# The language of a policy's plain `label` and `description`; `labels`/`descriptions`
+# tables add (or override) other languages.
+BASE_LANGUAGE = "en"
+
+
+class _Labelled:
+    """Label and description in a language: its translation, else the plain one."""
+
+    label: str
+    description: str
+    labels: dict[str, str]
+    descriptions: dict[str, str]
+
+    def label_in(self, language: str) -> str:
+        return self.labels.get(language, self.label)
+
+    def description_in(self, language: str) -> str:
+        return self.descriptions.get(language, self.description)
+
+    def all_labels(self) -> dict[str, str]:
+        """The label in every language the policy gives it."""
+        return {BASE_LANGUAGE: self.label, **self.labels}
+
+    def all_descriptions(self) -> dict[str, str]:
+        """The description in every language the policy gives it."""
+        return {BASE_LANGUAGE: self.description, **self.descriptions}
+
+
 @dataclass(frozen=True)
-class Category:
+class Category(_Labelled):
     id: str
     label: str
     description: str
@@ -40,17 +68,16 @@ class Category:
     retention_class: str
     labels: dict[str, str] = field(default_factory=dict)
     control_labels: dict[str, str] = field(default_factory=dict)
-
-    def label_in(self, language: str) -> str:
-        return self.labels.get(language, self.label)
+    descriptions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Purpose:
+class Purpose(_Labelled):
     id: str
     label: str
     description: str
     labels: dict[str, str] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,21 @@ class Policy:
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
+    def allows_page_url(self, url: str) -> bool:
+        """Whether `url` is an absolute http(s) URL on one of `page_origins` (where the
+        people's pages may send a person back to)."""
+        try:
+            parsed = urlsplit(url)
+            port = parsed.port
+        except ValueError:
+            return False
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.username \
+                or parsed.password is not None:
+            return False
+        return _origin_key(parsed.scheme, parsed.hostname, port) in {
+            _origin_key(o.scheme, o.hostname or "", o.port)
+            for o in map(urlsplit, self.page_origins)}
+
     def jurisdiction(self, jurisdiction_id: str | None) -> Jurisdiction:
         """Return a jurisdiction, the policy's default for None or an unknown id."""
         return self.jurisdictions.get(jurisdiction_id or self.default_jurisdiction,
@@ -140,14 +182,16 @@ class Policy:
         if self.surfaces:
             data["surfaces"] = list(self.surfaces)
         data["purposes"] = {
-            p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels)}
+            p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels),
+                   "descriptions": dict(p.descriptions)}
             for p in self.purposes.values()
         }
         data["channels"] = dict(self.channels)
         data["categories"] = {
             c.id: {"label": c.label, "description": c.description, "sensitivity": c.sensitivity,
                    "retention_class": c.retention_class, "labels": dict(c.labels),
-                   "control_labels": dict(c.control_labels)}
+                   "control_labels": dict(c.control_labels),
+                   "descriptions": dict(c.descriptions)}
             for c in self.categories.values()
         }
         data["jurisdictions"] = {
@@ -202,6 +246,12 @@ def _str_map(value: Any, path: str) -> dict[str, str]:
     return dict(value)
 
 
+def _origin_key(scheme: str, host: str, port: int | None) -> tuple[str, str, int | None]:
+    """An origin compared as browsers do: host case-insensitive, default port implied."""
+    default = {"http": 80, "https": 443}.get(scheme)
+    return scheme, host.lower(), None if port == default else port
+
+
 def _origins(values: list) -> tuple[str, ...]:
     """Validate `page_origins`: each a bare https (or http://localhost) origin."""
     origins = []
@@ -227,7 +277,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
             raise PolicyError(f"purposes.{pid}: expected a table")
         purposes[pid] = Purpose(pid, _get(raw, "label", path, str),
                                 _get(raw, "description", path, str, False, ""),
-                                _str_map(raw.get("labels", {}), path + "labels"))
+                                _str_map(raw.get("labels", {}), path + "labels"),
+                                _str_map(raw.get("descriptions", {}), path + "descriptions"))
     if not purposes:
         raise PolicyError("purposes: at least one purpose is needed")
     channels = _str_map(_get(data, "channels", "", dict), "channels")
@@ -259,7 +310,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
                                    sensitivity, rclass,
                                    _str_map(raw.get("labels", {}), path + "labels"),
                                    _str_map(raw.get("control_labels", {}),
-                                            path + "control_labels"))
+                                            path + "control_labels"),
+                                   _str_map(raw.get("descriptions", {}), path + "descriptions"))
     jurisdictions = {}
     for jid, raw in _get(data, "jurisdictions", "", dict).items():
         path = f"jurisdictions.{jid}."

@@ -3,11 +3,14 @@
 set -eu
 : "${HOST:=127.0.0.1}" "${PORT:=8000}" "${BIN:=.venv/bin}"
 KEY=$("$BIN/flask" --app wsgi dev bootstrap | tail -n 1)
+LINK=$("$BIN/flask" --app wsgi dev preference-link demo-user --base-url "http://$HOST:$PORT" | tail -n 1)
 echo
 echo "  Consentry on http://$HOST:$PORT  (API docs: http://$HOST:$PORT/docs)"
 echo "  Demo admin key (development only, kept in var/secrets/demo-admin.key):"
 echo "    $KEY"
 echo "  Try: curl -H \"Authorization: Bearer $KEY\" http://$HOST:$PORT/v1/policy"
+echo "  A person's preference page (demo-user, no key needed; valid CONSENTRY_PAGE_LINK_SECONDS, default an hour):"
+echo "    $LINK"
 echo
 # gunicorn's workers share one set of metrics through this directory (emptied each start).
 PROMETHEUS_MULTIPROC_DIR="$(pwd)/var/prometheus"

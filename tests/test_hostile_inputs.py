@@ -31,6 +31,9 @@ VALID_BODIES = {
     ("POST", "/v1/retention/runs"): {"dry_run": True},
     ("POST", "/v1/retention/holds"): {"subject_id": SUBJECT, "reason": "case 1"},
     ("POST", "/v1/audit/exports"): {"since": NOW},
+    ("POST", "/v1/subjects/{subject_id}/preference-link"): {
+        "language": "de", "return_url": "https://example.com/account"},
+    ("POST", "/v1/subjects/{subject_id}/explanations/{decision_id}/link"): {"language": "en"},
 }
 
 
@@ -93,9 +96,36 @@ def assert_envelope_4xx(r, what):
     return error
 
 
+def assert_refused(r, what, html_routes: set[str], path: str):
+    """A 4xx: the envelope, or on an HTML entry's route (the pages for people) a page (or
+    the envelope when routing refused the URL before any page matched it)."""
+    if path not in html_routes or r.mimetype == "application/json":
+        return assert_envelope_4xx(r, what)
+    assert 400 <= r.status_code < 500 and r.mimetype == "text/html", (what, r.status_code)
+    return None
+
+
 @pytest.fixture
 def spec(client):
     return client.get("/openapi.json").get_json()
+
+
+@pytest.fixture
+def html_routes(app):
+    """OpenAPI-style paths of the HTML entries (blueprints that take forms): they answer
+    errors with a page for people, not the JSON envelope."""
+    from consentry.inbound import FORM_BLUEPRINTS
+    forms = app.extensions.get(FORM_BLUEPRINTS, set())
+    return {openapi_path(rule) for rule in app.url_map.iter_rules()
+            if rule.endpoint.split(".")[0] in forms}
+
+
+@pytest.fixture
+def known_ids(client, admin):
+    """Path values that name something real (a decision of SUBJECT), where "x" would 404."""
+    r = client.post("/v1/decisions", headers=admin, json={
+        "subject_id": SUBJECT, "surface": "home", "item": {"id": "sku-1"}, "decided_at": NOW})
+    return {"decision_id": r.get_json()["decision_id"]}
 
 
 def openapi_path(rule) -> str:
@@ -132,23 +162,27 @@ def query_params(spec, method, path):
     return [p for p in op.get("parameters", []) if p["in"] == "query"]
 
 
-def test_every_route_refuses_a_hostile_body(app, client, admin):
+def test_every_route_refuses_a_hostile_body(app, client, admin, html_routes):
     for method, path in every_route(app):
         url = concrete(path)
         for what, body, content_type in HOSTILE_BODIES:
             headers = {**admin, **({"Content-Type": content_type} if content_type else {})}
             r = client.open(url, method=method, data=body, headers=headers)
-            error = assert_envelope_4xx(r, (method, path, what))
-            if content_type != "application/json":
+            error = assert_refused(r, (method, path, what), html_routes, path)
+            if path in html_routes:  # forms pass to the page (which refuses link "x")
+                if content_type not in ("application/json",
+                                        "application/x-www-form-urlencoded"):
+                    assert r.status_code == 415, (method, path, what)
+            elif content_type != "application/json":
                 assert r.status_code == 415 and error["code"] == "unsupported_media_type"
     assert client.get("/healthz").status_code == 200
 
 
-def test_every_json_route_refuses_wrong_shapes_and_types(app, client, admin, spec):
+def test_every_json_route_refuses_wrong_shapes_and_types(app, client, admin, spec, known_ids):
     json_routes = [(m, p) for m, p in every_route(app) if body_schema(spec, m, p)]
     assert sorted(json_routes) == sorted(VALID_BODIES), "list a valid body for each JSON route"
     for method, path in json_routes:
-        url = concrete(path)
+        url = concrete(path, **known_ids)
         ok = client.open(url, method=method, json=VALID_BODIES[method, path], headers=admin)
         assert ok.status_code < 300, (method, path, ok.get_json())
         for whole in ([], "text", 42, None, True, [VALID_BODIES[method, path]]):
@@ -193,7 +227,7 @@ def test_every_query_parameter_survives_hostile_values(app, client, admin, spec)
     assert client.get("/healthz").status_code == 200
 
 
-def test_every_path_parameter_survives_hostile_values(app, client, admin):
+def test_every_path_parameter_survives_hostile_values(app, client, admin, html_routes):
     for method, path in every_route(app):
         names = re.findall(r"{([^}]+)}", path)
         for name in names:
@@ -202,13 +236,13 @@ def test_every_path_parameter_survives_hostile_values(app, client, admin):
                 r = client.open(url, method=method, headers=admin,
                                 **({"json": VALID_BODIES[method, path]}
                                    if (method, path) in VALID_BODIES else {}))
-                assert r.status_code < 500, (method, url[:80], r.get_json())
+                assert r.status_code < 500, (method, url[:80], r.get_data()[:200])
                 if r.status_code >= 400:
-                    assert_envelope_4xx(r, (method, path, name))
+                    assert_refused(r, (method, path, name), html_routes, path)
     assert client.get("/healthz").status_code == 200
 
 
-def test_every_route_survives_hostile_headers(app, client, admin):
+def test_every_route_survives_hostile_headers(app, client, admin, html_routes):
     idempotent = {("PUT", "/v1/subjects/{subject_id}/consents"),
                   ("POST", "/v1/subjects/{subject_id}/opt-out"), ("POST", "/v1/decisions"),
                   ("POST", "/v1/retention/runs"), ("POST", "/v1/retention/holds")}
@@ -229,7 +263,7 @@ def test_every_route_survives_hostile_headers(app, client, admin):
                             **({"data": json.dumps(body)} if body else {}))
             assert r.status_code < 500, (method, path, list(extra)[0], r.get_data()[:200])
             if r.status_code >= 400:
-                assert_envelope_4xx(r, (method, path, list(extra)[0]))
+                assert_refused(r, (method, path, list(extra)[0]), html_routes, path)
             if "Idempotency-Key" in extra and (method, path) in idempotent:
                 assert r.status_code == 422, (method, path)
             if "Authorization" in extra and path.startswith("/v1/"):

@@ -61,7 +61,8 @@ def test_explanation_in_german(client, engine):
     decision_id = decide(client, engine, signals=[
         {"category": "transactional", "summary": {"en": "bought hiking boots",
                                                   "de": "Wanderschuhe gekauft haben"}}],
-        item={"id": "sku-9", "label": "Wandersocken"}).get_json()["decision_id"]
+        item={"id": "sku-9", "label": {"en": "Hiking socks", "de": "Wandersocken"}}
+    ).get_json()["decision_id"]
     ex = client.get(f"/v1/subjects/u-42/explanations/{decision_id}",
                     headers={**engine, "Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
     assert ex.headers["Content-Language"] == "de"
@@ -209,8 +210,10 @@ def test_german_headline_never_mixes_in_an_english_summary(client, engine):
     decision_id = decide(client, engine).get_json()["decision_id"]  # English-only summary
     body = client.get(f"/v1/subjects/u-42/explanations/{decision_id}",
                       headers={**engine, "Accept-Language": "de"}).get_json()
-    assert body["headline"] == ("Sie sehen Trail running shoes aufgrund von: Ihre Aktivität "
-                                "in unserem Produkt.")
+    # Neither the English item label nor the English summary is spliced into the German
+    # sentence: the label is quoted as a name, the reason named by its German label.
+    assert body["headline"] == ("Sie sehen „Trail running shoes“ auf Grundlage dieser "
+                                "Informationen über Sie: Ihre Aktivität in unserem Produkt.")
     assert body["reasons"][0]["summary"] == "viewed Running Shoes 3 times this month"
 
 

@@ -32,7 +32,8 @@ def test_write_returns_effective_state_and_a_receipt_that_verifies(put_consents,
     assert entry(body, "personalization", "location_precise") == {
         "purpose": "personalization", "category": "location_precise", "channel": None,
         "allowed": False, "reason": "explicit_denial",
-        "since": entry(body, "personalization", "location_precise")["since"]}
+        "since": entry(body, "personalization", "location_precise")["since"],
+        "purpose_label": "Personalization", "category_label": "Your precise location"}
     assert entry(body, "marketing", "behavioral", "email")["allowed"] is True
     assert entry(body, "marketing", "behavioral")["reason"] == "requires_explicit_consent"
     assert body["evaluated_at"].endswith("Z")

@@ -65,7 +65,9 @@ def test_every_route_declares_a_scope_or_is_open(app):
         view_class = getattr(view, "view_class", None)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             handler = getattr(view_class, method.lower(), None) if view_class else view
-            if not getattr(handler, "required_scope", None):
+            # an API key's scope, or (pages for people) a signed link to that page
+            if not (getattr(handler, "required_scope", None)
+                    or getattr(handler, "required_link", None)):
                 unprotected.append(f"{method} {rule.rule}")
     assert unprotected == []
 
