@@ -81,6 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
+    html.embeddable(app, pages_bp.name)  # a company may frame them in its own site
     _wire_domains(app)
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):

@@ -5,9 +5,10 @@ tokens.
 Nothing is loaded from another origin: the Content-Security-Policy allows only this
 origin's stylesheet, and forms post only to this origin (`/docs`, Swagger UI served from
 this origin, gets its own policy: this origin's scripts and inline start-up code).
-`frame-ancestors` lists the policy's `page_origins`, so a company can embed the people's
-pages in its own site; `Referrer-Policy: no-referrer` keeps a link's token out of other
-sites' logs.
+`frame-ancestors` lists the policy's `page_origins` for the blueprints named with
+`embeddable` (the people's pages), so a company can embed them in its own site; every
+other page (the console) may be framed by no one. `Referrer-Policy: no-referrer` keeps a
+link's token out of other sites' logs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def csrf_valid(keys: SecretStore, bound_to: str, presented: str | None) -> bool:
     return bool(presented) and hmac.compare_digest(csrf_token(keys, bound_to), presented)
 
 
+EMBEDDABLE = "consentry.embeddable_blueprints"
+
+
+def embeddable(app: Flask, blueprint: str) -> None:
+    """Let the policy's `page_origins` frame the pages of `blueprint`."""
+    app.extensions.setdefault(EMBEDDABLE, set()).add(blueprint)
+
+
 def init_app(app: Flask) -> None:
     """Give every HTML answer the security headers."""
 
@@ -56,8 +65,9 @@ def init_app(app: Flask) -> None:
         if response.mimetype == "text/html" and request.path.startswith("/docs"):
             response.headers["Content-Security-Policy"] = DOCS_CSP
         elif response.mimetype == "text/html":
-            response.headers["Content-Security-Policy"] = content_security_policy(
-                get_policy(app).page_origins)
+            framed_by = (get_policy(app).page_origins
+                         if request.blueprint in app.extensions.get(EMBEDDABLE, ()) else ())
+            response.headers["Content-Security-Policy"] = content_security_policy(framed_by)
             response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers.setdefault("Cache-Control", "no-store")
