@@ -214,6 +214,14 @@ class AllowedSignalsQuerySchema(ma.Schema):
                        "both; default: every category of the policy"})
 
 
+class SignalLimitsSchema(ma.Schema):
+    max_signal_age_days = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Signals older than this may not be used (a decision using one is a "
+                       "`signal_too_old` violation)"})
+    decay_after_days = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Signals older than this should count for less"})
+
+
 class AllowedSignalsSchema(ma.Schema):
     subject_id = ma.fields.String()
     purpose = ma.fields.String()
@@ -221,6 +229,9 @@ class AllowedSignalsSchema(ma.Schema):
     jurisdiction = ma.fields.String()
     allowed = ma.fields.List(ma.fields.String())
     denied = ma.fields.List(ma.fields.Nested(DeniedSchema))
+    limits = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(SignalLimitsSchema),
+                            metadata={"description": "Per allowed category whose policy sets "
+                                                     "them: how old its signals may be"})
     policy_version = ma.fields.String()
     evaluated_at = Timestamp()
     max_age = ma.fields.Integer()

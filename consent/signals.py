@@ -55,7 +55,8 @@ def sign_token(keys: SecretStore, subject_id: str, evaluation: Evaluation, polic
                now: datetime) -> str:
     """The signed consent token of one evaluation."""
     payload = token_payload(subject_id, evaluation, policy.version, policy.digest,
-                            int(now.timestamp()), policy.token_max_age_seconds)
+                            int(now.timestamp()), policy.token_max_age_seconds,
+                            policy.signal_limits(evaluation.allowed))
     return keys.sign_token(payload)
 
 
