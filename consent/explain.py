@@ -68,8 +68,9 @@ def _sentence_tail(text: str) -> str:
     return text.strip().rstrip(".")
 
 
-def explain(decision, policy: Policy, language: str) -> dict:
-    """The explanation of one decision: headline, every reason, and the controls."""
+def explain(decision, policy: Policy, language: str, recipe=None) -> dict:
+    """The explanation of one decision: headline, every reason, and the controls; with
+    the recipe it followed (`decisions.RecipeUse`: its name and plain-language action)."""
     t = TEXT[language]
     item = decision.item.get("label") or decision.item.get("id") or "this"
     violated = {v["category"] for v in decision.violations}
@@ -115,6 +116,9 @@ def explain(decision, policy: Policy, language: str) -> dict:
         "headline": headline,
         "reasons": reasons,
         "rule": decision.rule,
+        "recipe": None if recipe is None else {
+            "recipe_id": recipe.recipe_id, "version": recipe.version, "name": recipe.name,
+            "action": recipe.action},
         "controls": controls,
         "conformant": decision.conformant,
         "policy_version": decision.policy_version,

@@ -16,6 +16,7 @@ from audit.policy_log import record_policy_loaded
 from audit.stores import audit_stores
 from audit.views import blp as audit_blp
 from consent.decision_views import blp as decisions_blp
+from consent.decisions import RECIPE_LOOKUP
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
 from consent.views import blp as consent_blp
@@ -28,6 +29,8 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from governance.recipes import recipe_use
+from governance.views import blp as governance_blp
 from retention.cli import retention_cli
 from retention.jobs import retention_jobs
 from retention.stores import retention_stores
@@ -74,7 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_converter(SubjectIdConverter, subject_id_openapi)
     errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
-                      audit_blp):
+                      audit_blp, governance_blp):
         api.register_blueprint(blueprint)
     _wire_domains(app)
     register_cli(app)
@@ -95,6 +98,8 @@ def _wire_domains(app: Flask) -> None:
         register_job(app, job)
     app.cli.add_command(retention_cli)
     app.cli.add_command(audit_cli)
+    # decisions judge a cited recipe; consent never imports governance, so wire it here
+    app.extensions[RECIPE_LOOKUP] = recipe_use
 
 
 def record_policy(app: Flask) -> None:

@@ -31,6 +31,10 @@ VALID_BODIES = {
     ("POST", "/v1/retention/runs"): {"dry_run": True},
     ("POST", "/v1/retention/holds"): {"subject_id": SUBJECT, "reason": "case 1"},
     ("POST", "/v1/audit/exports"): {"since": NOW},
+    ("PUT", "/v1/recipes/{recipe_id}"): {
+        "name": "n", "purpose": "personalization", "channels": ["web"], "trigger": "t",
+        "audience": "a", "action": "x", "categories": ["behavioral"], "success_metric": "m",
+        "owner": "o", "status": "draft"},
 }
 
 
