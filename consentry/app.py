@@ -29,6 +29,7 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from governance.cli import reports_cli
 from governance.recipes import recipe_use
 from governance.views import blp as governance_blp
 from retention.cli import retention_cli
@@ -98,6 +99,7 @@ def _wire_domains(app: Flask) -> None:
         register_job(app, job)
     app.cli.add_command(retention_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(reports_cli)
     # decisions judge a cited recipe; consent never imports governance, so wire it here
     app.extensions[RECIPE_LOOKUP] = recipe_use
 

@@ -102,6 +102,9 @@ class Policy:
     page_origins: tuple[str, ...] = ()
     # the decision surfaces counted by name on /metrics; any other counts as "other"
     surfaces: tuple[str, ...] = ()
+    # reach (subjects a purpose's live recipes may run for) above which processing counts
+    # as large scale in the processing record's DPIA screening; None: not assessed
+    dpia_large_scale_subjects: int | None = None
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -158,6 +161,8 @@ class Policy:
             data["consent_max_age_days"] = self.consent_max_age_days
         if self.surfaces:
             data["surfaces"] = list(self.surfaces)
+        if self.dpia_large_scale_subjects is not None:
+            data["dpia_large_scale_subjects"] = self.dpia_large_scale_subjects
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels)}
             for p in self.purposes.values()
@@ -365,6 +370,9 @@ def parse_policy(data: dict, source: str = "") -> Policy:
     token_age = _get(data, "token_max_age_seconds", "", int, False, 300)
     if token_age <= 0:
         raise PolicyError("token_max_age_seconds: must be positive")
+    large_scale = _get(data, "dpia_large_scale_subjects", "", int, False)
+    if large_scale is not None and large_scale <= 0:
+        raise PolicyError("dpia_large_scale_subjects: must be a positive number of subjects")
     surfaces = _get(data, "surfaces", "", list, False, [])
     for i, surface in enumerate(surfaces):
         if not isinstance(surface, str) or not surface:
@@ -388,6 +396,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         decisions_class=decisions_class,
         retention_targets=tuple(targets),
         surfaces=tuple(surfaces),
+        dpia_large_scale_subjects=large_scale,
         source=source,
     )
     digest = hashlib.sha256(policy.to_toml().encode()).hexdigest()

@@ -143,15 +143,10 @@ def recipe_use(session: Session, recipe_id: str, version: int | None = None
                      row.status)
 
 
-def reach(session: Session, policy: Policy, row: RecipeVersion, now: datetime) -> dict:
-    """For the subjects the service knows: on each channel of the recipe, how many it may
-    run for, and what blocks the rest.
-
-    One pass over the stored states, counting each state shape (as the batch check does);
-    each shape is evaluated once per channel with the gate's `evaluate`. With
-    `consent_max_age_days` the time of a grant matters, so each state is its own shape.
-    A subject blocked by several categories counts under each of them.
-    """
+def shape_counts(session: Session, policy: Policy) -> tuple[Counter, dict[tuple, dict]]:
+    """One pass over the stored states: how many subjects share each state shape, and one
+    state of each shape. With `consent_max_age_days` the time of a grant matters, so each
+    state is its own shape."""
     shapes: Counter = Counter()
     sample: dict[tuple, dict] = {}
     by_shape = policy.consent_max_age_days is None
@@ -163,7 +158,13 @@ def reach(session: Session, policy: Policy, row: RecipeVersion, now: datetime) -
         if key not in sample:
             sample[key] = raw
         shapes[key] += 1
-    subjects = sum(shapes.values())
+    return shapes, sample
+
+
+def reach_of(shapes: Counter, sample: dict[tuple, dict], policy: Policy, row: RecipeVersion,
+             now: datetime) -> dict[str, dict]:
+    """Per channel of the recipe: eligible subjects and blocking reasons, each state shape
+    evaluated once with the gate's `evaluate`."""
     channels = {}
     for channel in row.channels:
         eligible, blocked = 0, Counter()
@@ -179,5 +180,15 @@ def reach(session: Session, policy: Policy, row: RecipeVersion, now: datetime) -
                     else f"{d['category']}:{d['reason']}" for d in denied):
                 blocked[reason_key] += count
         channels[channel] = {"eligible": eligible, "blocked_by": dict(blocked.most_common())}
-    return {"recipe_id": row.recipe_id, "version": row.version, "subjects": subjects,
-            "channels": channels, "evaluated_at": now}
+    return channels
+
+
+def reach(session: Session, policy: Policy, row: RecipeVersion, now: datetime) -> dict:
+    """For the subjects the service knows: on each channel of the recipe, how many it may
+    run for, and what blocks the rest. One pass over the stored states (`shape_counts`),
+    then the gate once per shape and channel. A subject blocked by several categories
+    counts under each of them."""
+    shapes, sample = shape_counts(session, policy)
+    return {"recipe_id": row.recipe_id, "version": row.version,
+            "subjects": sum(shapes.values()),
+            "channels": reach_of(shapes, sample, policy, row, now), "evaluated_at": now}

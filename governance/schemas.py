@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from consentry.fields import Timestamp
 from governance.recipes import STATUSES
+from governance.reports import DPIA_CRITERIA, FINDINGS
 
 _TEXT = ma.validate.Length(min=1, max=2000)
 
@@ -101,3 +102,98 @@ class ReachSchema(ma.Schema):
     subjects = ma.fields.Integer()
     channels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ChannelReachSchema))
     evaluated_at = Timestamp()
+
+
+class MinimizationQuerySchema(ma.Schema):
+    since = Timestamp(load_default=None, metadata={"description": "Default: a year before "
+                                                                  "`until`"})
+    until = Timestamp(load_default=None, metadata={"description": "Default: now"})
+
+    @ma.validates_schema
+    def _order(self, data, **_kwargs):
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ma.ValidationError("Must not lie after until.", "since")
+
+
+class CollectedInSchema(ma.Schema):
+    targets = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Retention targets whose class covers it or that have a category "
+                       "column (which may hold any category)"})
+    stores = ma.fields.List(ma.fields.String())
+
+
+class CategoryUseSchema(ma.Schema):
+    category = ma.fields.String()
+    label = ma.fields.String()
+    sensitivity = ma.fields.String()
+    collected_in = ma.fields.Nested(CollectedInSchema)
+    declared_by = ma.fields.List(ma.fields.String(), metadata={"description": "Live recipes"})
+    decisions = ma.fields.Integer()
+    violations = ma.fields.Integer()
+    last_used_at = Timestamp(allow_none=True)
+    finding = ma.fields.String(metadata={"enum": list(FINDINGS), "description":
+                                         "`unused`: collected, declared by no live recipe "
+                                         "and used by no decision: stop collecting it"})
+
+
+class MinimizationSchema(ma.Schema):
+    since = Timestamp()
+    until = Timestamp()
+    generated_at = Timestamp()
+    policy_version = ma.fields.String()
+    categories = ma.fields.List(ma.fields.Nested(CategoryUseSchema))
+
+
+class ProcessingQuerySchema(ma.Schema):
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]))
+
+
+class RecordCategorySchema(ma.Schema):
+    category = ma.fields.String()
+    label = ma.fields.String()
+    sensitivity = ma.fields.String()
+    retention_days = ma.fields.Integer(allow_none=True, metadata={
+        "description": "null: kept while the account lives"})
+    stored_in = ma.fields.List(ma.fields.String())
+
+
+class RecordRecipeSchema(ma.Schema):
+    recipe_id = ma.fields.String()
+    version = ma.fields.Integer()
+    name = ma.fields.String()
+    channels = ma.fields.List(ma.fields.String())
+
+
+class DpiaCriterionSchema(ma.Schema):
+    criterion = ma.fields.String(metadata={"enum": list(DPIA_CRITERIA)})
+    categories = ma.fields.List(ma.fields.String())
+    recipes = ma.fields.List(ma.fields.String())
+    reach = ma.fields.Integer()
+    threshold = ma.fields.Integer()
+
+
+class DpiaSchema(ma.Schema):
+    criteria = ma.fields.List(ma.fields.Nested(DpiaCriterionSchema))
+    reach = ma.fields.Integer(allow_none=True)
+    dpia_recommended = ma.fields.Boolean(metadata={"description": "Two or more criteria met"})
+    reasons = ma.fields.List(ma.fields.String(metadata={"enum": list(DPIA_CRITERIA)}))
+
+
+class ActivitySchema(ma.Schema):
+    purpose = ma.fields.String()
+    label = ma.fields.String()
+    description = ma.fields.String()
+    controller = ma.fields.String()
+    categories = ma.fields.List(ma.fields.Nested(RecordCategorySchema))
+    legal_basis = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                 metadata={"description": "Jurisdiction → opt_in | opt_out"})
+    recipes = ma.fields.List(ma.fields.Nested(RecordRecipeSchema))
+    dpia = ma.fields.Nested(DpiaSchema)
+
+
+class ProcessingRecordsSchema(ma.Schema):
+    controller = ma.fields.String()
+    policy_version = ma.fields.String()
+    policy_url = ma.fields.String()
+    generated_at = Timestamp()
+    activities = ma.fields.List(ma.fields.Nested(ActivitySchema))

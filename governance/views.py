@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -10,8 +11,12 @@ from consentry.clock import utcnow
 from consentry.db import get_session
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
-from governance import recipes
+from governance import recipes, reports
 from governance.schemas import (
+    MinimizationQuerySchema,
+    MinimizationSchema,
+    ProcessingQuerySchema,
+    ProcessingRecordsSchema,
     ReachSchema,
     RecipeListSchema,
     RecipeQuerySchema,
@@ -68,3 +73,32 @@ class Reach(MethodView):
         session = get_session()
         return recipes.reach(session, get_policy(), recipes.get_recipe(session, recipe_id),
                              utcnow())
+
+
+@blp.route("/v1/reports/data-minimization")
+class Minimization(MethodView):
+    @scoped("reports:read")
+    @blp.arguments(MinimizationQuerySchema(), location="query")
+    @blp.response(200, MinimizationSchema)
+    def get(self, args):
+        """Per category: where it is collected, which live recipes declare it, how often
+        decisions used it, and a finding (`unused`: stop collecting it)."""
+        return reports.minimization(get_session(), get_policy(), args["since"], args["until"],
+                                    utcnow())
+
+
+@blp.route("/v1/reports/processing-records")
+class ProcessingRecords(MethodView):
+    @scoped("reports:read")
+    @blp.arguments(ProcessingQuerySchema(), location="query")
+    @blp.response(200, ProcessingRecordsSchema, content_type="application/json")
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+    def get(self, args):
+        """A record of processing activities (GDPR Art. 30(1)) per purpose, with a DPIA
+        screening; `?format=csv` for a spreadsheet."""
+        record = reports.processing_records(get_session(), get_policy(), utcnow())
+        if args["format"] == "csv":
+            return Response(reports.processing_records_csv(record), mimetype="text/csv",
+                            headers={"Content-Disposition":
+                                     'attachment; filename="processing-records.csv"'})
+        return record
