@@ -372,7 +372,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         raise PolicyError("token_max_age_seconds: must be positive")
     large_scale = _get(data, "dpia_large_scale_subjects", "", int, False)
     if large_scale is not None and large_scale <= 0:
-        raise PolicyError("dpia_large_scale_subjects: must be a positive number of subjects")
+        raise PolicyError("dpia_large_scale_subjects: must be positive (a number of subjects)")
     surfaces = _get(data, "surfaces", "", list, False, [])
     for i, surface in enumerate(surfaces):
         if not isinstance(surface, str) or not surface:

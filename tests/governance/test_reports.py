@@ -170,3 +170,15 @@ def test_reports_cli_writes_files(gov_app, gov, tmp_path):
         assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "rec.json").read_text())["activities"]
     assert (tmp_path / "rec.csv").read_text().startswith("purpose,controller,")
+
+
+def test_large_scale_threshold_is_validated_and_round_trips():
+    from consentry.policy import PolicyError, parse_policy
+    data = load_policy().to_dict()
+    assert load_policy().dpia_large_scale_subjects == 100_000
+    data["dpia_large_scale_subjects"] = 0
+    with pytest.raises(PolicyError, match="dpia_large_scale_subjects: must be positive"):
+        parse_policy(data)
+    data["dpia_large_scale_subjects"] = 5
+    policy = parse_policy(data)
+    assert parse_policy(policy.to_dict()) == policy and policy.dpia_large_scale_subjects == 5
