@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -35,20 +35,41 @@ class Decisions(MethodView):
     @blp.response(201, DecisionResultSchema)
     def post(self, body):
         """Record what was shown and why; judged against consent at `decided_at`."""
+        session = get_session()
+        recipe_id = body["recipe_id"]
         decision = decisions.record_decision(
-            get_session(), get_keys(), get_policy(), subject_id=body["subject_id"],
+            session, get_keys(), get_policy(), subject_id=body["subject_id"],
             surface=body["surface"], channel=body["channel"], purpose=body["purpose"],
             item={k: v for k, v in body["item"].items() if v is not None},
             signals_used=[{k: v for k, v in s.items() if v is not None}
                           for s in body["signals_used"]],
             rule={k: v for k, v in body["rule"].items() if v is not None}
             if body["rule"] else None,
-            decided_at=body["decided_at"], actor=current_principal().name)
+            decided_at=body["decided_at"], actor=current_principal().name,
+            recipe_id=recipe_id, recipe=_recipe(session, recipe_id) if recipe_id else None)
         metrics, policy = get_metrics(), get_policy()
         for violation in decision.violations:
             metrics.count_violation(policy, violation["category"], decision.surface)
         return {"decision_id": decision.decision_id, "conformant": decision.conformant,
                 "violations": decision.violations}
+
+
+def _recipe(session, recipe_id: str, version: int | None = None):
+    """The recipe (as `decisions.RecipeUse`) through the lookup the app wired in, or None."""
+    lookup = current_app.extensions.get(decisions.RECIPE_LOOKUP)
+    return lookup(session, recipe_id, version) if lookup else None
+
+
+def _explain(session, decision, policy, language: str, memo: dict | None = None) -> dict:
+    """The explanation of `decision`, with the recipe version it cited."""
+    recipe = None
+    if decision.recipe_id is not None:
+        key = (decision.recipe_id, decision.recipe_version)
+        memo = {} if memo is None else memo
+        if key not in memo:
+            memo[key] = _recipe(session, *key)
+        recipe = memo[key]
+    return explain(decision, policy, language, recipe)
 
 
 def _language() -> str:
@@ -65,9 +86,10 @@ class Explanation(MethodView):
 
         Another subject's decision is a 404. `Accept-Language` picks English or German.
         """
-        decision = decisions.get_decision(get_session(), subject_id, decision_id)
+        session = get_session()
+        decision = decisions.get_decision(session, subject_id, decision_id)
         language = _language()
-        return explain(decision, get_policy(), language), 200, {
+        return _explain(session, decision, get_policy(), language), 200, {
             "Content-Language": language}
 
 
@@ -78,10 +100,12 @@ class Explanations(MethodView):
     @blp.response(200, ExplanationListSchema)
     def get(self, args, subject_id):
         """The subject's recent explanations, newest first."""
-        page, nxt = decisions.recent_decisions(get_session(), subject_id, args["surface"],
+        session = get_session()
+        page, nxt = decisions.recent_decisions(session, subject_id, args["surface"],
                                                args["limit"], args["cursor"])
-        policy, language = get_policy(), _language()
-        return {"explanations": [explain(d, policy, language) for d in page], "next": nxt}
+        policy, language, memo = get_policy(), _language(), {}
+        return {"explanations": [_explain(session, d, policy, language, memo) for d in page],
+                "next": nxt}
 
 
 @blp.route("/v1/transparency/recommenders")

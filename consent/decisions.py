@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate
 from consent.ledger import replay_state
-from consent.models import Decision, DecisionSignal, SubjectState
+from consent.models import Decision, DecisionCategoryDay, DecisionSignal, SubjectState
 from consent.state import ConsentState
 from consentry.clock import rfc3339, utcnow
 from consentry.errors import Invalid, NotFound
@@ -26,6 +28,23 @@ TRANSPARENCY_WINDOW = timedelta(days=30)
 # With MAX_EXPLANATIONS_PAGE it bounds a page of explanations to about 2 MB.
 MAX_DECISION_BYTES = 16 * 1024
 MAX_EXPLANATIONS_PAGE = 100
+# Violations a decision can have beyond the gate's denials (whose reasons are the gate's)
+RECIPE_REASONS = ("undeclared_category", "signal_too_old")
+# Where the composition root puts the recipe lookup (governance provides it; consent
+# never imports governance): lookup(session, recipe_id, version=None) -> RecipeUse | None
+RECIPE_LOOKUP = "consent.recipe_lookup"
+
+
+@dataclass(frozen=True)
+class RecipeUse:
+    """What a decision needs of the recipe it cites."""
+
+    recipe_id: str
+    version: int
+    name: str
+    action: str
+    categories: tuple[str, ...]
+    status: str
 
 
 def stored_size_error(item: dict, signals_used: list[dict], rule: dict | None
@@ -58,11 +77,21 @@ def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentSta
 def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subject_id: str,
                     surface: str,
                     channel: str | None, purpose: str, item: dict, signals_used: list[dict],
-                    rule: dict | None, decided_at: datetime, actor: str) -> Decision:
+                    rule: dict | None, decided_at: datetime, actor: str,
+                    recipe_id: str | None = None, recipe: RecipeUse | None = None) -> Decision:
     """Store a decision, marking it non-conformant (and auditing why) if it used a category
-    the subject had not allowed at `decided_at`."""
+    the subject had not allowed at `decided_at`, one its recipe does not declare
+    (`undeclared_category`) or a signal older than its category's `max_signal_age_days`
+    (`signal_too_old`).
+
+    `recipe` is what the entry found for `recipe_id` (None: no such recipe, a 422)."""
     now = utcnow()
     fields = policy.unknown_ids(purpose=purpose, channel=channel)
+    if recipe_id is not None:
+        if recipe is None:
+            fields["recipe_id"] = [f"Unknown recipe {recipe_id!r}."]
+        elif recipe.status == "retired":
+            fields["recipe_id"] = [f"Recipe {recipe_id!r} is retired."]
     fields.update(stored_size_error(item, signals_used, rule))
     if decided_at > now + FUTURE_TOLERANCE:
         fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
@@ -74,6 +103,9 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
                                 f"(decisions are kept {kept_days} days)."]
     for i, signal in enumerate(signals_used):
         fields.update(policy.unknown_ids(f"signals_used.{i}.", category=signal["category"]))
+        observed = signal.get("observed_at")
+        if observed is not None and observed > decided_at:
+            fields[f"signals_used.{i}.observed_at"] = ["May not lie after decided_at."]
     if fields:
         raise Invalid("The decision does not fit the policy.", fields=fields)
     categories = list(dict.fromkeys(s["category"] for s in signals_used))
@@ -82,17 +114,27 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
         state = _state_at(session, subject_id, decided_at)
         evaluation = evaluate(state, policy, purpose, channel, categories, decided_at)
         violations = evaluation.denied
+    if recipe is not None:
+        violations += [{"category": c, "reason": "undeclared_category"}
+                       for c in categories if c not in recipe.categories]
+    violations += signal_age_violations(policy, signals_used, decided_at)
     values = {"decision_id": str(uuid.uuid4()), "subject_id": subject_id, "surface": surface,
               "channel": channel, "purpose": purpose, "item": item,
-              "signals_used": signals_used, "rule": rule, "decided_at": decided_at,
+              "signals_used": [_stored_signal(s) for s in signals_used], "rule": rule,
+              "decided_at": decided_at,
               "recorded_at": now, "conformant": not violations, "violations": violations,
-              "policy_version": policy.version, "actor": actor}
+              "policy_version": policy.version, "actor": actor,
+              "recipe_id": recipe.recipe_id if recipe else None,
+              "recipe_version": recipe.version if recipe else None}
     conn = session.connection()  # Core on the connection: the engines' hot write path
     conn.execute(insert(Decision), [values])
     if categories:
         conn.execute(insert(DecisionSignal), [
             {"decision_id": values["decision_id"], "category": c, "surface": surface,
              "decided_at": decided_at} for c in categories])
+        violated = {v["category"] for v in violations}
+        for category in categories:
+            count_category_use(session, category, decided_at, category in violated)
     decision = Decision(**values)
     for violation in violations:
         append_entry(session, keys, "decision.violation", actor=actor, subject_id=subject_id,
@@ -102,6 +144,53 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
                               "reason": violation["reason"],
                               "decided_at": rfc3339(decided_at)})
     return decision
+
+
+def _stored_signal(signal: dict) -> dict:
+    observed = signal.get("observed_at")
+    return signal if observed is None else {**signal, "observed_at": rfc3339(observed)}
+
+
+def signal_age_violations(policy: Policy, signals_used: list[dict],
+                          decided_at: datetime) -> list[dict]:
+    """A `signal_too_old` violation per category whose oldest signal (`observed_at`) was
+    older at `decided_at` than the category's `max_signal_age_days`."""
+    too_old = []
+    for signal in signals_used:
+        observed = signal.get("observed_at")
+        category = policy.categories[signal["category"]]
+        if (observed is not None and category.max_signal_age_days is not None
+                and decided_at - observed > timedelta(days=category.max_signal_age_days)
+                and category.id not in too_old):
+            too_old.append(category.id)
+    return [{"category": c, "reason": "signal_too_old"} for c in too_old]
+
+
+def count_category_use(session: Session, category: str, decided_at: datetime,
+                       violated: bool) -> None:
+    """Add one decision to the per-day usage of `category` (the minimization report's
+    source): update the day's row under a row lock, or insert it; a concurrent insert of
+    the same day loses the race inside a savepoint and updates instead."""
+    day = decided_at.date()
+    key = (DecisionCategoryDay.day == day) & (DecisionCategoryDay.category == category)
+    for _attempt in range(2):
+        row = session.execute(select(DecisionCategoryDay.last_used_at).where(key)
+                              .with_for_update()).one_or_none()
+        if row is not None:
+            session.execute(update(DecisionCategoryDay).where(key).values(
+                decisions=DecisionCategoryDay.decisions + 1,
+                violations=DecisionCategoryDay.violations + int(violated),
+                last_used_at=max(row.last_used_at, decided_at)))
+            return
+        try:
+            with session.begin_nested():
+                session.execute(insert(DecisionCategoryDay).values(
+                    day=day, category=category, decisions=1, violations=int(violated),
+                    last_used_at=decided_at))
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("decision_category_days: could not count a use")  # pragma: no cover
 
 
 def get_decision(session: Session, subject_id: str, decision_id: str) -> Decision:

@@ -135,8 +135,9 @@ def headline(item: dict, signals_used: list[dict], rule: dict | None, labels: li
     return t["not_personal"].format(item=item_text)
 
 
-def explain(decision, policy: Policy, language: str) -> dict:
-    """The explanation of one decision: headline, every reason, and the controls."""
+def explain(decision, policy: Policy, language: str, recipe=None) -> dict:
+    """The explanation of one decision: headline, every reason, and the controls; with
+    the recipe it followed (`decisions.RecipeUse`: its name and plain-language action)."""
     t = TEXT[language]
     violated = {v["category"] for v in decision.violations}
     reasons = []
@@ -170,6 +171,9 @@ def explain(decision, policy: Policy, language: str) -> dict:
         "headline": title,
         "reasons": reasons,
         "rule": decision.rule,
+        "recipe": None if recipe is None else {
+            "recipe_id": recipe.recipe_id, "version": recipe.version, "name": recipe.name,
+            "action": recipe.action},
         "controls": controls,
         "conformant": decision.conformant,
         "policy_version": decision.policy_version,

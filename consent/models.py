@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -111,6 +111,9 @@ class Decision(Base):
     violations: Mapped[list[dict[str, Any]]] = mapped_column(JSON(none_as_null=True))
     policy_version: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
+    # the recipe (and its version at the time) the engine cited, if any
+    recipe_id: Mapped[str | None] = mapped_column(String(100))
+    recipe_version: Mapped[int | None]
 
     __table_args__ = (Index("ix_decisions_subject_id_decided_at", "subject_id", "decided_at"),)
 
@@ -127,3 +130,17 @@ class DecisionSignal(Base):
     decided_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_decision_signals_decided_at_surface", "decided_at", "surface"),)
+
+
+class DecisionCategoryDay(Base):
+    """Per day and category: how many decisions used it, how many of those were violations,
+    and when it was last used. Holds no subject, so it outlives the decisions (the
+    minimization report answers for a year; decisions are kept 90 days)."""
+
+    __tablename__ = "decision_category_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decisions: Mapped[int]
+    violations: Mapped[int]
+    last_used_at: Mapped[datetime]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from consent.decisions import MAX_EXPLANATIONS_PAGE
+from consent.decisions import MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
@@ -231,6 +231,14 @@ class AllowedSignalsQuerySchema(ma.Schema):
                        "both; default: every category of the policy"})
 
 
+class SignalLimitsSchema(ma.Schema):
+    max_signal_age_days = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Signals older than this may not be used (a decision using one is a "
+                       "`signal_too_old` violation)"})
+    decay_after_days = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Signals older than this should count for less"})
+
+
 class AllowedSignalsSchema(ma.Schema):
     subject_id = ma.fields.String()
     purpose = ma.fields.String()
@@ -238,6 +246,9 @@ class AllowedSignalsSchema(ma.Schema):
     jurisdiction = ma.fields.String()
     allowed = ma.fields.List(ma.fields.String())
     denied = ma.fields.List(ma.fields.Nested(DeniedSchema))
+    limits = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(SignalLimitsSchema),
+                            metadata={"description": "Per allowed category whose policy sets "
+                                                     "them: how old its signals may be"})
     policy_version = ma.fields.String()
     evaluated_at = Timestamp()
     max_age = ma.fields.Integer()
@@ -324,6 +335,10 @@ class SignalUsedSchema(StrictSchema):
                              validate=ma.validate.Range(min=0, max=1),
                              metadata={"description": "0 to 1 (decimals kept as sent); the "
                                                       "strongest signal leads the headline"})
+    observed_at = Timestamp(load_default=None, allow_none=True, metadata={
+        "description": "When the oldest signal of this category was observed; older than "
+                       "the category's `max_signal_age_days` at `decided_at` is a "
+                       "`signal_too_old` violation"})
 
 
 class RuleSchema(StrictSchema):
@@ -345,11 +360,17 @@ class DecisionSchema(StrictSchema):
                                   validate=ma.validate.Length(max=50))
     rule = ma.fields.Nested(RuleSchema, load_default=None, allow_none=True)
     decided_at = Timestamp(required=True)
+    recipe_id = ma.fields.String(load_default=None, allow_none=True,
+                                 validate=ma.validate.Length(min=1, max=100), metadata={
+                                     "description": "The recipe this decision follows: a "
+                                                    "category it does not declare is an "
+                                                    "`undeclared_category` violation; an "
+                                                    "unknown or retired recipe is a 422"})
 
 
 class ViolationSchema(ma.Schema):
     category = ma.fields.String()
-    reason = ma.fields.String(metadata={"enum": REASON_CODES})
+    reason = ma.fields.String(metadata={"enum": REASON_CODES + list(RECIPE_REASONS)})
 
 
 class DecisionResultSchema(ma.Schema):
@@ -375,6 +396,13 @@ class ControlSchema(ma.Schema):
     url = ma.fields.String()
 
 
+class ExplanationRecipeSchema(ma.Schema):
+    recipe_id = ma.fields.String()
+    version = ma.fields.Integer()
+    name = ma.fields.String()
+    action = ma.fields.String(metadata={"description": "What the recipe does, in plain words"})
+
+
 class ExplanationSchema(ma.Schema):
     decision_id = ma.fields.String()
     subject_id = ma.fields.String()
@@ -383,6 +411,8 @@ class ExplanationSchema(ma.Schema):
     headline = ma.fields.String()
     reasons = ma.fields.List(ma.fields.Nested(ExplanationReasonSchema))
     rule = ma.fields.Dict(allow_none=True)
+    recipe = ma.fields.Nested(ExplanationRecipeSchema, allow_none=True, metadata={
+        "description": "The recipe the decision followed, if it named one"})
     controls = ma.fields.List(ma.fields.Nested(ControlSchema))
     conformant = ma.fields.Boolean()
     policy_version = ma.fields.String()

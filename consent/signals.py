@@ -55,11 +55,12 @@ def sign_token(keys: SecretStore, subject_id: str, evaluation: Evaluation, polic
                now: datetime) -> str:
     """The signed consent token of one evaluation."""
     payload = token_payload(subject_id, evaluation, policy.version, policy.digest,
-                            int(now.timestamp()), policy.token_max_age_seconds)
+                            int(now.timestamp()), policy.token_max_age_seconds,
+                            policy.signal_limits(evaluation.allowed))
     return keys.sign_token(payload)
 
 
-def _shape(raw: dict | None) -> tuple:
+def state_shape(raw: dict | None) -> tuple:
     """What an answer depends on when no grant can expire: jurisdiction, each choice's
     key and status, and the switches that are on — not when each was made."""
     if not raw:
@@ -104,7 +105,7 @@ def check_batch(session: Session, policy: Policy, subject_ids: list[str], purpos
     results = {}
     for sid in unique:
         raw = raw_states.get(sid)
-        key = _shape(raw) if by_shape else None
+        key = state_shape(raw) if by_shape else None
         answer = memo.get(key) if by_shape else None
         if answer is None:
             evaluation = evaluate(ConsentState.from_json(raw), policy, purpose, channel,

@@ -47,6 +47,7 @@ class AllowedSignals(MethodView):
             "subject_id": subject_id, "purpose": evaluation.purpose,
             "channel": evaluation.channel, "jurisdiction": evaluation.jurisdiction,
             "allowed": evaluation.allowed, "denied": evaluation.denied,
+            "limits": policy.signal_limits(evaluation.allowed),
             "policy_version": policy.version, "evaluated_at": rfc3339(now),
             "max_age": policy.token_max_age_seconds, "token": token})
 

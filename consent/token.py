@@ -3,7 +3,9 @@
 A token is a compact JWS (EdDSA / Ed25519) with `alg`, `kid` and `typ` ("JWT") in its
 header, whose payload carries `sub`, `purpose`, `channel`, `allowed`, `policy_version`,
 `policy_digest` (two policies with one version still differ in it), `jurisdiction`,
-`iat` and `exp` (Unix seconds). `verify_token` needs only `cryptography` and the JWKS
+`limits` (per allowed category whose policy sets them: `max_signal_age_days` and
+`decay_after_days`, so an engine can weight and drop old signals), `iat` and `exp`
+(Unix seconds). `verify_token` needs only `cryptography` and the JWKS
 published at `/.well-known/consentry-keys`.
 """
 
@@ -19,7 +21,7 @@ class TokenExpired(SignatureError):
 
 
 def token_payload(subject_id: str, evaluation, policy_version: str, policy_digest: str,
-                  issued_at: int, max_age: int) -> dict:
+                  issued_at: int, max_age: int, limits: dict | None = None) -> dict:
     """The claims of a consent token for one evaluation."""
     return {
         "sub": subject_id,
@@ -27,6 +29,7 @@ def token_payload(subject_id: str, evaluation, policy_version: str, policy_diges
         "channel": evaluation.channel,
         "jurisdiction": evaluation.jurisdiction,
         "allowed": evaluation.allowed,
+        "limits": limits or {},
         "policy_version": policy_version,
         "policy_digest": policy_digest,
         "iat": issued_at,

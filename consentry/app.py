@@ -16,6 +16,7 @@ from audit.policy_log import record_policy_loaded
 from audit.stores import audit_stores
 from audit.views import blp as audit_blp
 from consent.decision_views import blp as decisions_blp
+from consent.decisions import RECIPE_LOOKUP
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
 from consent.views import blp as consent_blp
@@ -28,6 +29,9 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from governance.cli import reports_cli
+from governance.recipes import recipe_use
+from governance.views import blp as governance_blp
 from pages.cli import preference_link
 from pages.link_views import blp as page_links_blp
 from pages.views import bp as pages_bp
@@ -77,7 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_converter(SubjectIdConverter, subject_id_openapi)
     errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
-                      audit_blp, page_links_blp):
+                      audit_blp, page_links_blp, governance_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
@@ -102,6 +106,9 @@ def _wire_domains(app: Flask) -> None:
     app.cli.add_command(retention_cli)
     app.cli.add_command(audit_cli)
     dev_cli.add_command(preference_link)
+    app.cli.add_command(reports_cli)
+    # decisions judge a cited recipe; consent never imports governance, so wire it here
+    app.extensions[RECIPE_LOOKUP] = recipe_use
 
 
 def record_policy(app: Flask) -> None:

@@ -31,6 +31,9 @@ SCOPES = (
     "audit:read",
     "audit:export",
     "policy:read",
+    "recipes:read",
+    "recipes:write",
+    "reports:read",
     "admin",
 )
 

@@ -25,6 +25,8 @@ SENSITIVITIES = ("standard", "sensitive", "special")
 EXTENSION = "consentry.policy"
 BASES = ("opt_in", "opt_out")
 KEPT_FOR_ACCOUNT_LIFETIME = "account_lifetime"
+# `max_signal_age_days = "retention"`: a category's signals age out with its retention class
+FROM_RETENTION = "retention"
 
 
 class PolicyError(ValueError):
@@ -69,6 +71,12 @@ class Category(_Labelled):
     labels: dict[str, str] = field(default_factory=dict)
     control_labels: dict[str, str] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
+    # Signal age: past `decay_after_days` a signal should count for less, past
+    # `max_signal_age_days` not at all. `max_age_from_retention`: the policy said
+    # "retention", so the maximum is the retention class's days (derived at load).
+    decay_after_days: int | None = None
+    max_signal_age_days: int | None = None
+    max_age_from_retention: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,9 @@ class Policy:
     page_origins: tuple[str, ...] = ()
     # the decision surfaces counted by name on /metrics; any other counts as "other"
     surfaces: tuple[str, ...] = ()
+    # reach (subjects a purpose's live recipes may run for) above which processing counts
+    # as large scale in the processing record's DPIA screening; None: not assessed
+    dpia_large_scale_subjects: int | None = None
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -157,6 +168,17 @@ class Policy:
                 fields[f"{prefix}{name}"] = [f"Unknown {name} {value!r}."]
         return fields
 
+    def signal_limits(self, categories) -> dict[str, dict[str, int | None]]:
+        """The signal-age limits of those `categories` whose policy sets any."""
+        limits = {}
+        for cid in categories:
+            category = self.categories.get(cid)
+            if category is not None and (category.max_signal_age_days is not None
+                                         or category.decay_after_days is not None):
+                limits[cid] = {"max_signal_age_days": category.max_signal_age_days,
+                               "decay_after_days": category.decay_after_days}
+        return limits
+
     def check_ids(self, **ids: str | None) -> None:
         """Raise a 422 naming every given id (purpose, category, channel, jurisdiction)
         this policy does not know."""
@@ -181,19 +203,15 @@ class Policy:
             data["consent_max_age_days"] = self.consent_max_age_days
         if self.surfaces:
             data["surfaces"] = list(self.surfaces)
+        if self.dpia_large_scale_subjects is not None:
+            data["dpia_large_scale_subjects"] = self.dpia_large_scale_subjects
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels),
                    "descriptions": dict(p.descriptions)}
             for p in self.purposes.values()
         }
         data["channels"] = dict(self.channels)
-        data["categories"] = {
-            c.id: {"label": c.label, "description": c.description, "sensitivity": c.sensitivity,
-                   "retention_class": c.retention_class, "labels": dict(c.labels),
-                   "control_labels": dict(c.control_labels),
-                   "descriptions": dict(c.descriptions)}
-            for c in self.categories.values()
-        }
+        data["categories"] = {c.id: _category_dict(c) for c in self.categories.values()}
         data["jurisdictions"] = {
             j.id: {"label": j.label, "gpc": j.gpc,
                    "sale_sharing_purposes": list(j.sale_sharing_purposes),
@@ -220,6 +238,44 @@ class Policy:
     def to_toml(self) -> str:
         """Return the policy as TOML that loads back to an equal policy."""
         return tomli_w.dumps(self.to_dict())
+
+
+def _category_dict(c: Category) -> dict[str, Any]:
+    data: dict[str, Any] = {"label": c.label, "description": c.description,
+                            "sensitivity": c.sensitivity, "retention_class": c.retention_class,
+                            "labels": dict(c.labels), "control_labels": dict(c.control_labels),
+                            "descriptions": dict(c.descriptions)}
+    if c.decay_after_days is not None:
+        data["decay_after_days"] = c.decay_after_days
+    if c.max_age_from_retention:
+        data["max_signal_age_days"] = FROM_RETENTION
+    elif c.max_signal_age_days is not None:
+        data["max_signal_age_days"] = c.max_signal_age_days
+    return data
+
+
+def _signal_ages(raw: dict, path: str, rclass: str,
+                 classes: dict[str, int | None]) -> tuple[int | None, int | None, bool]:
+    """Validate a category's `decay_after_days` and `max_signal_age_days`."""
+    decay = raw.get("decay_after_days")
+    if decay is not None and (type(decay) is not int or decay <= 0):
+        raise PolicyError(f"{path}decay_after_days: expected a positive number of days, "
+                          f"got {decay!r}")
+    max_age = raw.get("max_signal_age_days")
+    from_retention = max_age == FROM_RETENTION
+    if from_retention:
+        max_age = classes[rclass]
+        if max_age is None:
+            raise PolicyError(f"{path}max_signal_age_days: {FROM_RETENTION!r} needs a retention "
+                              f"class with a number of days ({rclass!r} is kept for the "
+                              f"account's lifetime)")
+    elif max_age is not None and (type(max_age) is not int or max_age <= 0):
+        raise PolicyError(f"{path}max_signal_age_days: expected a positive number of days or "
+                          f"{FROM_RETENTION!r}, got {max_age!r}")
+    if decay is not None and max_age is not None and decay >= max_age:
+        raise PolicyError(f"{path}decay_after_days: must be less than max_signal_age_days "
+                          f"({decay} >= {max_age})")
+    return decay, max_age, from_retention
 
 
 def unknown_error(fields: dict[str, list[str]]) -> Invalid:
@@ -305,13 +361,15 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         if rclass not in classes:
             raise PolicyError(f"{path}retention_class: unknown class {rclass!r} "
                               f"(known: {', '.join(classes)})")
+        decay, max_age, from_retention = _signal_ages(raw, path, rclass, classes)
         categories[cid] = Category(cid, _get(raw, "label", path, str),
                                    _get(raw, "description", path, str, False, ""),
                                    sensitivity, rclass,
                                    _str_map(raw.get("labels", {}), path + "labels"),
                                    _str_map(raw.get("control_labels", {}),
                                             path + "control_labels"),
-                                   _str_map(raw.get("descriptions", {}), path + "descriptions"))
+                                   _str_map(raw.get("descriptions", {}), path + "descriptions"),
+                                   decay, max_age, from_retention)
     jurisdictions = {}
     for jid, raw in _get(data, "jurisdictions", "", dict).items():
         path = f"jurisdictions.{jid}."
@@ -364,6 +422,9 @@ def parse_policy(data: dict, source: str = "") -> Policy:
     token_age = _get(data, "token_max_age_seconds", "", int, False, 300)
     if token_age <= 0:
         raise PolicyError("token_max_age_seconds: must be positive")
+    large_scale = _get(data, "dpia_large_scale_subjects", "", int, False)
+    if large_scale is not None and large_scale <= 0:
+        raise PolicyError("dpia_large_scale_subjects: must be positive (a number of subjects)")
     surfaces = _get(data, "surfaces", "", list, False, [])
     for i, surface in enumerate(surfaces):
         if not isinstance(surface, str) or not surface:
@@ -387,6 +448,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         decisions_class=decisions_class,
         retention_targets=tuple(targets),
         surfaces=tuple(surfaces),
+        dpia_large_scale_subjects=large_scale,
         source=source,
     )
     digest = hashlib.sha256(policy.to_toml().encode()).hexdigest()

@@ -34,6 +34,10 @@ VALID_BODIES = {
     ("POST", "/v1/subjects/{subject_id}/preference-link"): {
         "language": "de", "return_url": "https://example.com/account"},
     ("POST", "/v1/subjects/{subject_id}/explanations/{decision_id}/link"): {"language": "en"},
+    ("PUT", "/v1/recipes/{recipe_id}"): {
+        "name": "n", "purpose": "personalization", "channels": ["web"], "trigger": "t",
+        "audience": "a", "action": "x", "categories": ["behavioral"], "success_metric": "m",
+        "owner": "o", "status": "draft"},
 }
 
 

@@ -1,0 +1,1 @@
+from tests.consent.conftest import put_consents, writer  # noqa: F401 (shared fixtures)
