@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from consent import decisions
-from consent.explain import explain, pick_language
+from consent.explain import pick_language
 from consent.schemas import (
     DecisionResultSchema,
     DecisionSchema,
@@ -61,15 +61,8 @@ def _recipe(session, recipe_id: str, version: int | None = None):
 
 
 def _explain(session, decision, policy, language: str, memo: dict | None = None) -> dict:
-    """The explanation of `decision`, with the recipe version it cited."""
-    recipe = None
-    if decision.recipe_id is not None:
-        key = (decision.recipe_id, decision.recipe_version)
-        memo = {} if memo is None else memo
-        if key not in memo:
-            memo[key] = _recipe(session, *key)
-        recipe = memo[key]
-    return explain(decision, policy, language, recipe)
+    return decisions.explain_decision(session, decision, policy, language,
+                                      current_app.extensions.get(decisions.RECIPE_LOOKUP), memo)
 
 
 def _language() -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
+from consent.explain import explain
 from consent.gate import evaluate
 from consent.ledger import replay_state
 from consent.models import Decision, DecisionCategoryDay, DecisionSignal, SubjectState
@@ -191,6 +192,21 @@ def count_category_use(session: Session, category: str, decided_at: datetime,
         except IntegrityError:
             continue
     raise RuntimeError("decision_category_days: could not count a use")  # pragma: no cover
+
+
+def explain_decision(session: Session, decision: Decision, policy: Policy, language: str,
+                     recipe_lookup=None, memo: dict | None = None) -> dict:
+    """The explanation of `decision`, with the recipe version it cited (found through
+    `recipe_lookup(session, recipe_id, version)`, which the app wires in; `memo` spares
+    a list looking one recipe up twice)."""
+    recipe = None
+    if decision.recipe_id is not None and recipe_lookup is not None:
+        key = (decision.recipe_id, decision.recipe_version)
+        memo = {} if memo is None else memo
+        if key not in memo:
+            memo[key] = recipe_lookup(session, *key)
+        recipe = memo[key]
+    return explain(decision, policy, language, recipe)
 
 
 def get_decision(session: Session, subject_id: str, decision_id: str) -> Decision:

@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from consent import decisions, ledger
@@ -166,7 +166,8 @@ def explanation(link: Link):
     """Why the person saw one thing, and buttons that act on it at once."""
     language = _language()
     decision = decisions.get_decision(get_session(), link.subject_id, link.decision_id or "")
-    answer = explain(decision, get_policy(), language)
+    answer = decisions.explain_decision(get_session(), decision, get_policy(), language,
+                                        current_app.extensions.get(decisions.RECIPE_LOOKUP))
     done = None
     pressed = request.args.get("done", "")
     for control in answer["controls"]:

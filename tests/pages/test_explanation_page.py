@@ -94,3 +94,22 @@ def test_a_decision_gone_is_not_found(app, client, decide, explanation_link):
     r = client.get(path)
     assert r.status_code == 404 and r.mimetype == "text/html"
     assert "u-42" not in r.get_data(as_text=True)
+
+
+def test_the_page_names_the_recipe_the_decision_cited(client, make_key, decide,
+                                                      explanation_link):
+    lead = make_key("recipes:write")
+    assert client.put("/v1/recipes/running-fans", headers=lead, json={
+        "name": "Running fans see running gear", "purpose": "personalization",
+        "channels": ["web"], "surface": "homepage_hero",
+        "trigger": "viewed a category 3+ times in 30 days", "audience": "returning visitors",
+        "action": "show the category's top items", "categories": ["behavioral"],
+        "success_metric": "click-through on the hero", "owner": "growth-team",
+        "status": "live"}).status_code == 200
+    decision_id = decide(recipe_id="running-fans")
+    html = unescape(client.get(explanation_link(decision_id)).get_data(as_text=True))
+    assert "What we show in “Running fans see running gear”: show the category's top items" \
+        in html
+    german = client.get(explanation_link(decision_id, language="de"))
+    assert "Was wir unter „Running fans see running gear“ zeigen" in \
+        unescape(german.get_data(as_text=True))
