@@ -100,8 +100,9 @@ def forget_subject(session: Session, subject_ref: str) -> int:
 def find_export(session: Session, export_id: str) -> AuditExport | AuditExportJob:
     """The bundle `export_id` if written, else its job while queued or running.
 
-    Raises NotFound for an unknown id (or a bundle since expired or erased) and
-    ExportFailed (409) for a job that failed. Exports written by the CLI have no job.
+    Raises NotFound for an unknown id, ExportGone (410) for a bundle since expired or
+    erased, and ExportFailed (409) for a job that failed. Exports written by the CLI
+    have no job.
     """
     job = session.get(AuditExportJob, export_id) if len(export_id) <= 32 else None
     if job is None:
@@ -116,3 +117,4 @@ def find_export(session: Session, export_id: str) -> AuditExport | AuditExportJo
 def job_document(job: AuditExportJob) -> dict:
     """A job that has no bundle yet, as the API shows it."""
     return {"export_id": job.id, "status": job.status, "requested_at": rfc3339(job.created_at)}
+

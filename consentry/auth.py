@@ -30,6 +30,9 @@ SCOPES = (
     "audit:read",
     "audit:export",
     "policy:read",
+    "recipes:read",
+    "recipes:write",
+    "reports:read",
     "admin",
 )
 
@@ -156,7 +159,7 @@ def current_principal() -> Principal:
     return g.principal
 
 
-def _require(scope: str) -> None:
+def _require(scopes: tuple[str, ...]) -> None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or not header[7:].strip():
         raise DomainError("An API key is required: Authorization: Bearer <key>.", status=401,
@@ -171,29 +174,39 @@ def _require(scope: str) -> None:
         raise DomainError("Too many requests for this API key; slow down.", status=429,
                           code="rate_limited",
                           headers={"Retry-After": str(max(1, round(wait + 0.5)))})
-    if not principal.has(scope):
-        raise DomainError(f"This key lacks the scope {scope!r}.", status=403, code="forbidden")
+    if not any(principal.has(scope) for scope in scopes):
+        raise DomainError(f"This key lacks the scope {describe_scopes(scopes)}.", status=403,
+                          code="forbidden")
 
 
-def scoped(scope: str):
-    """Require a key with `scope` (or `admin`) before the view runs; document it."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+def describe_scopes(scopes: tuple[str, ...]) -> str:
+    """`'a'`, or `'a' or 'b'`: the scopes a route accepts, for messages and docs."""
+    return " or ".join(repr(s) for s in scopes)
+
+
+def scoped(*scopes: str):
+    """Require a key with one of `scopes` (or `admin`) before the view runs; document it."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if not scopes or unknown:
+        raise ValueError(f"unknown scope(s) {unknown!r}")
+    scope = scopes[0]
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            _require(scope)
+            _require(scopes)
             return view(*args, **kwargs)
 
         wrapper.required_scope = scope
+        wrapper.accepted_scopes = scopes
         apidoc = dict(getattr(view, "_apidoc", {}))
         manual = dict(apidoc.get("manual_doc", {}))
         manual["security"] = [{"apiKey": []}]
         manual["responses"] = {**manual.get("responses", {}), 401: "UNAUTHORIZED",
                                403: "FORBIDDEN", 429: "TOO_MANY_REQUESTS"}
         manual.setdefault("description", "")
-        manual["description"] = (manual["description"] + f"\n\nRequires scope `{scope}`.").strip()
+        accepted = " or ".join(f"`{s}`" for s in scopes)
+        manual["description"] = (manual["description"] + f"\n\nRequires scope {accepted}.").strip()
         apidoc["manual_doc"] = manual
         wrapper._apidoc = apidoc
         return wrapper

@@ -42,6 +42,9 @@ class TargetReportSchema(ma.Schema):
     matched = ma.fields.Integer()
     deleted = ma.fields.Integer()
     held = ma.fields.Integer(metadata={"description": "Rows skipped for legal holds"})
+    would_delete = ma.fields.Integer(metadata={
+        "description": "Dry runs only: the rows a real run would delete now (expired and "
+                       "kept by no hold); `held` counts the expired rows holds keep"})
     error = ma.fields.String(allow_none=True)
     timestamp_form = ma.fields.String()
     longest_batch_ms = ma.fields.Float()
@@ -52,6 +55,7 @@ class TotalsSchema(ma.Schema):
     matched = ma.fields.Integer()
     deleted = ma.fields.Integer()
     held = ma.fields.Integer()
+    would_delete = ma.fields.Integer(metadata={"description": "Dry runs only"})
 
 
 class RunSchema(ma.Schema):
@@ -107,6 +111,16 @@ class RetentionPolicySchema(ma.Schema):
     schedule = ma.fields.String()
 
 
+class ErasureRequestSchema(ma.Schema):
+    reason = ma.fields.String(load_default=None, allow_none=True,
+                              validate=ma.validate.Length(max=500), metadata={
+                                  "description": "Why, or a ticket reference (DSR-1234); "
+                                                 "kept with the erasure"})
+
+
+ErasureListQuerySchema = ListQuerySchema
+
+
 class ErasureQueuedSchema(ma.Schema):
     erasure_id = ma.fields.String(required=True)
     status = ma.fields.String()
@@ -117,6 +131,8 @@ class ErasureSchema(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["queued", "running", "succeeded", "failed"]})
     subject_ref = ma.fields.String()
     requested_by = ma.fields.String()
+    reason = ma.fields.String(allow_none=True,
+                              metadata={"description": "Why, or a ticket reference"})
     created_at = ma.fields.String()
     started_at = ma.fields.String(allow_none=True)
     finished_at = ma.fields.String(allow_none=True)
@@ -125,3 +141,6 @@ class ErasureSchema(ma.Schema):
     certificate = ma.fields.Dict(allow_none=True, metadata={
         "description": "{document, signature}: the signature (Ed25519, canonical JSON) "
                        "verifies with the key of its kid at /.well-known/consentry-keys"})
+
+
+ErasureListSchema = page_schema("ErasureList", "erasures", ErasureSchema)
