@@ -109,6 +109,12 @@ def append_entry(session: Session, keys: SecretStore, action: str, *,
     return AuditEntry(**values)
 
 
+def chain_head(session: Session) -> tuple[int, str]:
+    """The chain's head: the last entry's seq and hash (0 and zeros when empty)."""
+    return tuple(session.execute(select(AuditHead.seq, AuditHead.entry_hash)
+                                 .where(AuditHead.id == 1)).one())
+
+
 def encode_cursor(position: int) -> str:
     """An opaque cursor for the list position after `position`."""
     return pagination.encode_cursor({"p": position})

@@ -28,6 +28,7 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from console.views import bp as console_bp
 from retention.cli import retention_cli
 from retention.jobs import retention_jobs
 from retention.views import blp as retention_blp
@@ -74,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
                       audit_blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(console_bp)  # HTML, outside the OpenAPI document
     _wire_domains(app)
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):

@@ -38,7 +38,11 @@ SCOPES = (
 
 # Routes that need no key (API.md "Conventions").
 OPEN_ENDPOINTS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
-                  "/.well-known/consentry-keys", "/.well-known/gpc.json")
+                  "/.well-known/consentry-keys", "/.well-known/gpc.json",
+                  "/console/login")  # the console's sign-in form takes a key, needs none
+
+# What a route declares when any valid key (or console session) may use it.
+ANY_SCOPE = "any"
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,10 @@ class Principal:
 
     name: str
     scopes: frozenset[str]
+    key_id: int | None = None
 
     def has(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return scope == ANY_SCOPE or "admin" in self.scopes or scope in self.scopes
 
 
 def _hash(key: str) -> str:
@@ -124,9 +129,21 @@ def authenticate(key: str) -> Principal | None:
         principal = None
         for candidate in candidates:
             if hmac.compare_digest(candidate.key_hash, key_hash) and candidate.revoked_at is None:
-                principal = Principal(candidate.name, frozenset(candidate.scopes))
+                principal = Principal(candidate.name, frozenset(candidate.scopes), candidate.id)
     cache.put(key_hash, principal)
     return principal
+
+
+def principal_of_key(session: Session, key_id: int) -> Principal | None:
+    """The principal of the key `key_id` read now, uncached; None once it is revoked.
+
+    For credentials that outlive one request (console sessions): every request checks
+    the key again, so revoking it ends them at once.
+    """
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        return None
+    return Principal(key.name, frozenset(key.scopes), key.id)
 
 
 class _RateLimiter:

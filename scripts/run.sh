@@ -8,6 +8,7 @@ echo "  Consentry on http://$HOST:$PORT  (API docs: http://$HOST:$PORT/docs)"
 echo "  Demo admin key (development only, kept in var/secrets/demo-admin.key):"
 echo "    $KEY"
 echo "  Try: curl -H \"Authorization: Bearer $KEY\" http://$HOST:$PORT/v1/policy"
+echo "  Console for legal and operations: http://$HOST:$PORT/console/ (sign in with the key)"
 echo
 # gunicorn's workers share one set of metrics through this directory (emptied each start).
 PROMETHEUS_MULTIPROC_DIR="$(pwd)/var/prometheus"
