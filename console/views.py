@@ -323,11 +323,11 @@ def exports(signed):
 
 
 def _exports_page(problems: dict | None = None, form=None, status: int = 200) -> Response:
+    # No refresh here: it would throw away a form being filled in. An export's own
+    # page refreshes while it builds.
     recent = export_jobs.recent_exports(get_session(), 30)
-    building = any(e["state"] in ("queued", "running") for e in recent)
     return _render("console/exports.html", status=status, exports=recent,
-                   problems=problems or {}, form=form or {},
-                   refresh=REFRESH_SECONDS if building else None)
+                   problems=problems or {}, form=form or {})
 
 
 @bp.post("/exports")
@@ -367,12 +367,13 @@ def export_page(signed, export_id):
 @page("audit:export")
 def export_download(signed, export_id):
     """The bundle (zip); 410 saying why when it expired or an erasure removed it."""
-    found = export_jobs.find_export(get_session(), export_id)
-    if not hasattr(found, "path"):  # still queued or running
+    session = get_session()
+    if export_jobs.describe_export(session, export_id)["state"] in ("queued", "running"):
         raise Refused("The bundle is still being written; its page refreshes until it is "
                       "ready.", code="not_ready", status=409)
-    return send_file(found.path, mimetype="application/zip", as_attachment=True,
-                     download_name=f"consentry-audit-{found.id}.zip")
+    record = export_jobs.find_export(session, export_id)  # 404, 409 failed, 410 gone
+    return send_file(record.path, mimetype="application/zip", as_attachment=True,
+                     download_name=f"consentry-audit-{record.id}.zip")
 
 
 # -- retention -----------------------------------------------------------------------------
@@ -400,14 +401,12 @@ def _retention_page(signed, problems: dict | None = None, form=None,
     if _may(signed, READS_ERASURES):
         rows, _ = retention.list_erasures(session, 20, None)
         erasures = [retention.erasure_document(e) for e in rows]
-    run_docs = [retention.run_document(r) for r in runs]
-    building = any(r["status"] in ("queued", "running") for r in run_docs) or any(
-        e["status"] in ("queued", "running") for e in erasures or [])
-    return _render("console/retention.html", status=status, policy=described, runs=run_docs,
+    # No refresh here (the hold form); a run's and an erasure's own pages refresh.
+    return _render("console/retention.html", status=status, policy=described,
+                   runs=[retention.run_document(r) for r in runs],
                    holds=[retention.hold_document(h) for h in holds], erasures=erasures,
                    categories=sorted(policy.categories), problems=problems or {},
                    form=form or {}, done=request.args.get("done"),
-                   refresh=REFRESH_SECONDS if building else None,
                    target_names=retention.target_names(policy, _store_names()))
 
 

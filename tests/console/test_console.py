@@ -286,12 +286,15 @@ def test_an_export_is_requested_seen_building_then_verified_and_downloaded(app, 
     building = client.get(page)
     assert '<meta http-equiv="refresh" content="2">' in building.text
     assert "Waiting for the exporter" in building.text
+    export_id = page.rsplit("/", 1)[1]
+    assert client.get(f"/console/exports/{export_id}/bundle").status_code == 409
+    # The list (with its form) never refreshes under someone typing; the export's page does.
+    assert "http-equiv" not in client.get("/console/exports").text
     assert run_exports(app) == 1
     ready = client.get(page).text
     assert "http-equiv" not in ready
     assert "Verified: intact." in ready and "python -m audit.verify" in ready
     assert 'href="/.well-known/consentry-keys" download="keys.json"' in ready
-    export_id = page.rsplit("/", 1)[1]
     bundle = client.get(f"/console/exports/{export_id}/bundle")
     assert bundle.status_code == 200 and bundle.mimetype == "application/zip"
     bundle.close()
@@ -360,6 +363,7 @@ def test_a_dry_run_from_the_console_reports_what_it_would_delete_apart_from_hold
     assert r.status_code == 303
     page = r.headers["Location"]
     assert '<meta http-equiv="refresh"' in client.get(page).text
+    assert "http-equiv" not in client.get("/console/retention").text  # it has forms
     run_retention(app)
     html = client.get(page).text
     assert "http-equiv" not in html and "Nothing was deleted" in html
