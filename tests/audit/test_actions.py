@@ -25,10 +25,14 @@ def _strings(node) -> set[str]:
 
 def written_actions() -> set[str]:
     """The actions the code appends: append_entry's third argument, or an `action=` constant
-    handed down to the function that appends (consent/ledger.py's `_write`)."""
+    handed down to the function that appends (consent/ledger.py's `_write`), or one put in
+    a variable named `action` first."""
     found: set[str] = set()
     for path in CODE:
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Assign) and any(
+                    getattr(t, "id", None) == "action" for t in node.targets):
+                found |= _strings(node.value)
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
