@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from audit import verify
+from consent.models import Decision
+from consentry.db import get_db
 from tests.conftest import serious_accessibility_violations, shoot
 from tests.console.conftest import (
     new_key,
@@ -137,10 +140,13 @@ def _seed_everything(app, admin) -> dict:
         "subject_id": "alice", "surface": "homepage_hero", "item": {"id": "sku-2"},
         "signals_used": [{"category": "behavioral"}],
         "decided_at": now.isoformat().replace("+00:00", "Z")})
-    for subject in ("alice", "dave"):  # past the behavioral window: alice's are held
+    for subject in ("alice", "dave"):  # made past the behavioral window: alice's are held
         api.post("/v1/decisions", headers=admin, json={
             "subject_id": subject, "surface": "homepage_hero", "item": {"id": "sku-0"},
-            "decided_at": (now - timedelta(days=120)).isoformat().replace("+00:00", "Z")})
+            "decided_at": now.isoformat().replace("+00:00", "Z")})
+    with app.app_context(), get_db(app).transaction() as s:
+        s.execute(update(Decision).where(Decision.subject_id.in_(("alice", "dave")))
+                  .values(decided_at=now - timedelta(days=120)))
     api.post("/v1/decisions", headers=admin, json={  # the non-profiling experience
         "subject_id": "carol", "surface": "homepage_hero", "item": {"id": "best-sellers"},
         "decided_at": now.isoformat().replace("+00:00", "Z")})

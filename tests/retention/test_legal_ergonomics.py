@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
+from consent.models import Decision
+from consentry.db import get_db
 from consentry.scheduler import run_leased
 from tests.retention.conftest import by_target, run_now
 from tests.retention.test_targets import make_table, remaining, target
@@ -16,6 +20,13 @@ def poll(app):
 
 def iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
+
+
+def age_decisions(app, subject_id: str, days: int) -> None:
+    """Make a subject's decisions `days` old (the API takes no decision that old)."""
+    with app.app_context(), get_db(app).transaction() as s:
+        s.execute(update(Decision).where(Decision.subject_id == subject_id)
+                  .values(decided_at=datetime.now(UTC) - timedelta(days=days)))
 
 
 def test_a_dry_run_reports_what_it_would_delete_apart_from_what_holds_keep(
@@ -30,10 +41,13 @@ def test_a_dry_run_reports_what_it_would_delete_apart_from_what_holds_keep(
         {"id": 4, "user_id": "gone", "kind": "behavioral", "ts": new}])
     app = retention_app([target("ev", external_url)])
     client, admin = app.test_client(), make_key("admin")
-    for subject, age in [("kept", 120), ("gone", 120), ("gone", 1)]:
-        client.post("/v1/decisions", headers=admin, json={
+    for subject in ("kept", "gone", "new"):
+        r = client.post("/v1/decisions", headers=admin, json={
             "subject_id": subject, "surface": "hero", "item": {"id": "1"},
-            "decided_at": iso(now - timedelta(days=age))})
+            "decided_at": iso(now - timedelta(days=1))})
+        assert r.status_code == 201, r.get_json()
+    age_decisions(app, "kept", 120)
+    age_decisions(app, "gone", 120)
     client.post("/v1/retention/holds", headers=admin,
                 json={"subject_id": "kept", "reason": "litigation"})
 
