@@ -411,7 +411,7 @@ def test_erasures_with_reasons_and_certificates_are_listed_for_audit_readers(app
     assert "DSR-1234" in page and f"/console/retention/erasures/{erasure_id}" in page
     legal, _ = console("audit:read")  # no retention:admin: the erasure itself still opens
     detail = legal.get(f"/console/retention/erasures/{erasure_id}").text
-    assert "DSR-1234" in detail and "consentry.erasure-certificate/v1" in detail
+    assert "DSR-1234" in detail and "consentry.erasure-certificate/" in detail
     certificate = legal.get(f"/console/retention/erasures/{erasure_id}/certificate.json")
     assert certificate.status_code == 200
     assert certificate.get_json()["document"]["erasure_id"] == erasure_id
