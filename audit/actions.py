@@ -13,6 +13,8 @@ ACTIONS: dict[str, str] = {
     "consent.opt_out": "a global switch was set (personalization off, sale/sharing opt-out, "
                        "Global Privacy Control)",
     "consent.opt_out_undone": "a global switch was undone",
+    "consent.opt_out_kept": "an undo left every switch on (Global Privacy Control keeps "
+                            "sale/sharing off)",
     "decision.violation": "a decision used a category the person had not allowed",
     "retention.hold.created": "a legal hold was placed on a subject or a category",
     "retention.hold.lifted": "a legal hold was lifted",
@@ -20,6 +22,8 @@ ACTIONS: dict[str, str] = {
     "retention.run.finished": "a retention run ended, with its counts per target",
     "retention.run.abandoned": "a retention run's runner died; a resume run was queued",
     "erasure.requested": "a subject's erasure was requested (GDPR Art. 17)",
+    "erasure.held": "an erasure waits for a legal hold on its subject (or categories)",
+    "erasure.released": "a hold an erasure waited for lifted or ended; it was queued again",
     "erasure.restarted": "an interrupted erasure was queued again",
     "erasure.completed": "a subject was erased and its certificate signed",
     "erasure.failed": "an erasure could not be carried out",

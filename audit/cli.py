@@ -16,7 +16,16 @@ from flask.cli import AppGroup
 
 from audit.checkpoints import create_checkpoint
 from audit.export import ExportRequest, count_entries, export_bundle
-from audit.verify import Unusable, load_public_keys, render, verify_bundle
+from audit.verify import (
+    Limits,
+    Unusable,
+    format_size,
+    load_public_keys,
+    parse_ratio,
+    parse_size,
+    render,
+    verify_bundle,
+)
 from consentry.db import get_db
 from consentry.errors import DomainError
 from consentry.secretstore import get_keys
@@ -60,13 +69,35 @@ def export_command(since, until, subject_id, action, reason, fmt, out) -> None:
                f"checkpoint at tree size {record.checkpoint_size})")
 
 
+def _converter(parse):
+    def convert(_ctx, param, value: str):
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from exc
+    return convert
+
+
 @audit_cli.command("verify")
 @click.argument("bundle", type=click.Path(dir_okay=False))
 @click.option("--public-key", help="Published keys (JWKS, JWK or PEM); default: this service's.")
 @click.option("--previous-checkpoint", type=click.Path(dir_okay=False),
               help="checkpoint.json of an earlier bundle this one must extend.")
-def verify_command(bundle, public_key, previous_checkpoint) -> None:
-    """Check a bundle offline; exit 0 intact, 1 tampered, 2 unusable."""
+@click.option("--max-member-size", type=str, default=str(Limits.member_bytes), metavar="SIZE",
+              callback=_converter(parse_size), show_default=format_size(Limits.member_bytes),
+              help="Refuse a member larger than this uncompressed (bytes, or 512M, 16G).")
+@click.option("--max-compression-ratio", type=str, default=str(Limits.ratio), metavar="N",
+              callback=_converter(parse_ratio), show_default=f"{Limits.ratio:g}",
+              help=f"Refuse a member of more than {format_size(Limits.RATIO_FLOOR)} that "
+                   f"expands more than N times.")
+def verify_command(bundle, public_key, previous_checkpoint, max_member_size,
+                   max_compression_ratio) -> None:
+    """Check a bundle; exit 0 intact, 1 tampered, 2 unusable or refused by a limit.
+
+    Without --public-key the signatures are checked against this service's own
+    published keys (never the bundle's keys.json), so a sound bundle exits 0; the
+    offline `python -m audit.verify` exits 3 there instead, as it has no key of its own.
+    """
     try:
         keys = load_public_keys(public_key) if public_key else keys_by_kid(get_keys().jwks())
         previous = (json.loads(Path(previous_checkpoint).read_bytes())
@@ -74,7 +105,8 @@ def verify_command(bundle, public_key, previous_checkpoint) -> None:
     except (Unusable, OSError, ValueError) as exc:
         click.echo(f"UNUSABLE: {exc}")
         sys.exit(2)
-    report = verify_bundle(bundle, keys, previous)
+    limits = Limits(member_bytes=max_member_size, ratio=max_compression_ratio)
+    report = verify_bundle(bundle, keys, previous, limits)
     click.echo(render(report))
     sys.exit(report.exit_code)
 

@@ -155,6 +155,13 @@ def check_request(request: ExportRequest) -> None:
         raise Invalid("since must be before until", fields={"until": ["Must be after since."]})
 
 
+def _private_file(path: Path) -> Path:
+    """Create `path` empty and readable by the service's user only (0600), never through
+    a file or link already there: bundles hold decrypted personal fields."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
 def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
@@ -195,9 +202,9 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
     tmp = path.with_name(f".{export_id}.tmp")
     csv_tmp = path.with_name(f".{export_id}.csv.tmp")
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
+        with zipfile.ZipFile(_private_file(tmp), "w", compression=zipfile.ZIP_DEFLATED,
                              compresslevel=1) as bundle, \
-                open(csv_tmp, "w", newline="", encoding="utf-8") as csv_file:
+                open(_private_file(csv_tmp), "w", newline="", encoding="utf-8") as csv_file:
             csv_file.write(",".join(CSV_COLUMNS) + "\r\n")
             with bundle.open("entries.jsonl", "w", force_zip64=True) as raw:
                 jsonl = _HashingWriter(raw)
@@ -374,6 +381,14 @@ def get_export(session: Session, export_id: str) -> AuditExport:
     return record
 
 
+# How many times an export is written again because subjects were erased meanwhile.
+EXPORT_ATTEMPTS = 3
+
+
+class _ErasedMeanwhile(Exception):
+    """A subject whose fields the bundle decrypted was erased before it was recorded."""
+
+
 def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
@@ -384,18 +399,61 @@ def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
     whole database's): a short one signs the checkpoint the export ends at, a read-only
     one streams the entries into the bundle, and a short one records the export and its
     audit entry together. Call it outside any open write transaction.
+
+    A bundle that decrypted the fields of a subject whose key was destroyed while it
+    was written is never recorded: it is deleted and written again (the subject's
+    fields then read `[shredded]`). The recording takes the chain head's lock, as
+    `destroy_subject_key` does, so either the key goes first and the recording sees it,
+    or the bundle is recorded first and the erasure, which deletes recorded bundles
+    after shredding, removes it.
     """
     check_request(request)
-    with db.transaction() as session:
-        checkpoint = create_checkpoint(session, keys, reason="export")
-    with db.transaction(write=False) as session:
-        record = create_export(session, keys, request, out=out, progress=progress,
-                               checkpoint=checkpoint, save=False, export_id=export_id)
-    with db.transaction() as session:
-        session.add(record)
-        append_entry(session, keys, "audit.exported", actor=request.exporter,
-                     details={"export_id": record.id, "count": record.count,
-                              "tree_size": record.checkpoint_size, "reason": request.reason,
-                              "subject_filtered": record.subject_ref is not None,
-                              "action": record.action})
-    return record
+    export_id = export_id or uuid.uuid4().hex
+    for attempt in range(1, EXPORT_ATTEMPTS + 1):
+        with db.transaction() as session:
+            checkpoint = create_checkpoint(session, keys, reason="export")
+        with db.transaction(write=False) as session:
+            record = create_export(session, keys, request, out=out, progress=progress,
+                                   checkpoint=checkpoint, save=False, export_id=export_id)
+        try:
+            with db.transaction() as session:
+                session.add(record)
+                append_entry(session, keys, "audit.exported", actor=request.exporter,
+                             details={"export_id": record.id, "count": record.count,
+                                      "tree_size": record.checkpoint_size,
+                                      "reason": request.reason,
+                                      "subject_filtered": record.subject_ref is not None,
+                                      "action": record.action})
+                if _erased_meanwhile(session, keys, request, record):
+                    raise _ErasedMeanwhile
+            return record
+        except _ErasedMeanwhile:
+            Path(record.path).unlink(missing_ok=True)
+            if attempt == EXPORT_ATTEMPTS:
+                raise RuntimeError(f"subjects in the export were erased while it was written, "
+                                   f"{attempt} times; request it again") from None
+    raise AssertionError("unreachable")
+
+
+def _erased_meanwhile(session: Session, keys: SecretStore, request: ExportRequest,
+                      record: AuditExport) -> bool:
+    """Whether the bundle holds decrypted fields of a subject whose key is now destroyed.
+
+    Keys destroyed at a head seq below the bundle's checkpoint were gone before it was
+    read. Of the others, a subject the bundle shows shredded is fine; one with personal
+    fields in the bundle that it does not show shredded was decrypted.
+    """
+    size = record.checkpoint_size
+    refs = set(session.scalars(select(SubjectKey.subject_ref)
+                               .where(SubjectKey.destroyed_seq >= size)))
+    if not refs:
+        return False
+    with zipfile.ZipFile(record.path) as bundle:
+        refs -= set(json.loads(bundle.read("manifest.json"))["shredded_subjects"])
+    if not refs:
+        return False
+    return session.scalar(
+        select(AuditEntry.seq).where(*_filters(keys, request, size),
+                                     AuditEntry.subject_ref.in_(sorted(refs)),
+                                     AuditEntry.details["personal"].is_not(None)).limit(1)
+    ) is not None

@@ -47,6 +47,8 @@ class SubjectKey(Base):
     """A subject's data key for personal fields in audit details, wrapped by the master key.
 
     Destroying it (erasure) leaves the entries and every proof intact but unreadable.
+    `destroyed_seq` is the chain's head seq when it was destroyed: an export that ends
+    at a checkpoint of that size or more may have read the key before it went.
     """
 
     __tablename__ = "audit_subject_keys"
@@ -55,6 +57,7 @@ class SubjectKey(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     destroyed_at: Mapped[datetime | None]
+    destroyed_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditCheckpoint(Base):
@@ -123,7 +126,8 @@ class AuditExportJob(QueuedWork, Base):
 
 
 class PolicyState(Base):
-    """The last policy version this deployment loaded (one row), to audit changes."""
+    """The last policy (version and digest) this deployment loaded (one row), to audit
+    changes."""
 
     __tablename__ = "policy_state"
 

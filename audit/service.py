@@ -65,13 +65,27 @@ def open_personal(session: Session, keys: SecretStore, entry: AuditEntry) -> dic
     return json.loads(plaintext)
 
 
+def read_personal(session: Session, keys: SecretStore, seq: int) -> dict | None:
+    """The opened personal fields of entry `seq`; None when it has none or they are shredded."""
+    entry = session.get(AuditEntry, seq)
+    return open_personal(session, keys, entry) if entry is not None else None
+
+
 def destroy_subject_key(session: Session, keys: SecretStore, subject_id: str) -> bool:
-    """Crypto-shred a subject's personal audit fields; True if a key was destroyed."""
+    """Crypto-shred a subject's personal audit fields; True if a key was destroyed.
+
+    Takes the chain head's lock, as an append does, and notes its seq on the key: an
+    export records its bundle under the same lock, so it sees every key destroyed
+    while it was written (audit.export.export_bundle writes such a bundle again).
+    """
+    head_seq = session.connection().execute(
+        select(AuditHead.seq).where(AuditHead.id == 1).with_for_update()).scalar_one()
     row = session.get(SubjectKey, keys.subject_ref(subject_id))
     if row is None or row.wrapped_key is None:
         return False
     row.wrapped_key = None
     row.destroyed_at = utcnow()
+    row.destroyed_seq = head_seq
     return True
 
 

@@ -2,10 +2,19 @@
 
 Needs only the standard library, `cryptography` and the pure modules
 `consentry.canonical`, `consentry.signing`, `audit.chain` and `audit.merkle`: no
-database, no service. Exit 0 intact, 1 tampered, 2 unusable input. Damage is named
-per entry: modified, removed, inserted, duplicated, reordered, truncated; and per
+database, no service.
+
+Exit 0: intact, and signed by a key given with --public-key (one not taken from the
+bundle). 1: damaged. 2: unusable input, or refused by a limit. 3: intact, but checked
+only against the bundle's own keys.json, so the signer is unproven. Damage is named
+per entry: modified, removed, inserted, duplicated, reordered, truncated; per file
+(a member missing, unlisted, altered or stored twice under one name); and per
 signature: bad signature, unknown key. Entries whose subject key was destroyed
 (crypto-shredding) are reported as shredded: their proofs still hold.
+
+The zip is read within limits (see `Limits`): a member larger than the size cap, or
+one that expands more than the ratio cap (a zip bomb), is refused before it is read,
+and nothing larger than a JSON document may be is ever held whole in memory.
 
 Intact bundles take a fast path that hashes each line once; only a bundle that
 fails it is parsed in full to name what happened.
@@ -17,8 +26,11 @@ import argparse
 import hashlib
 import io
 import json
+import re
 import sys
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +47,66 @@ KINDS = ("modified", "removed", "inserted", "duplicated", "reordered", "truncate
          "bad signature", "unknown key")
 ENTRIES = "entries.jsonl"
 UNSIGNED_FILES = ("manifest.json", "manifest.sig")
+EXIT_INTACT, EXIT_DAMAGED, EXIT_UNUSABLE, EXIT_UNPROVEN = 0, 1, 2, 3
 _sha256 = hashlib.sha256
 
 
 class Unusable(Exception):
-    """The input cannot be checked at all (exit 2)."""
+    """The input cannot be checked at all, or a limit refused it (exit 2)."""
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """A byte count such as `1048576`, `512M` or `4G` (binary units, an optional `iB`/`B`)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match or float(match[1]) * _UNITS[match[2].upper()] < 1:
+        raise ValueError(f"{text!r} is not a size such as 1048576, 512M or 4G")
+    return int(float(match[1]) * _UNITS[match[2].upper()])
+
+
+def format_size(n: float) -> str:
+    """A byte count for people: `512 bytes`, `1.5 MiB`, `4.0 GiB`."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a zip the verifier will read, so a hostile bundle cannot exhaust it.
+
+    `member_bytes` caps each member's uncompressed size (`--max-member-size`);
+    `ratio` caps how many times a member of more than `RATIO_FLOOR` bytes may expand
+    (`--max-compression-ratio`; the exporter's deflated entries expand about 4-5
+    times, a zip bomb 200-1,000); `document_bytes` caps anything held whole in
+    memory: a JSON file of the bundle, or one line of entries.jsonl.
+    """
+
+    RATIO_FLOOR = 1 << 20
+
+    member_bytes: int = 4 << 30
+    ratio: float = 100.0
+    document_bytes: int = 16 << 20
+
+    @property
+    def held(self) -> int:
+        """The most bytes held whole in memory at once."""
+        return min(self.document_bytes, self.member_bytes)
+
+    def check(self, name: str, size: int, compressed: int) -> None:
+        """Refuse a member before reading it when it is too large or expands too much."""
+        if size > self.member_bytes:
+            raise Unusable(f"{name}: {format_size(size)} uncompressed is more than "
+                           f"--max-member-size {format_size(self.member_bytes)}: refused "
+                           f"(raise the limit if you expect a bundle this large)")
+        if size > self.RATIO_FLOOR and size > self.ratio * max(compressed, 1):
+            raise Unusable(f"{name}: expands {size / max(compressed, 1):,.1f} times "
+                           f"({format_size(compressed)} to {format_size(size)}), more than "
+                           f"--max-compression-ratio {self.ratio:g}: refused as a zip bomb")
 
 
 @dataclass(frozen=True)
@@ -64,12 +131,15 @@ class Report:
     notes: list[str] = field(default_factory=list)
     count: int = 0
     unusable: str | None = None
+    signer_unproven: bool = False
 
     @property
     def exit_code(self) -> int:
         if self.unusable:
-            return 2
-        return 1 if self.findings else 0
+            return EXIT_UNUSABLE
+        if self.findings:
+            return EXIT_DAMAGED
+        return EXIT_UNPROVEN if self.signer_unproven else EXIT_INTACT
 
     def kinds(self) -> set[str]:
         return {f.kind for f in self.findings}
@@ -82,11 +152,16 @@ class Report:
 # --- where the files come from ------------------------------------------------------------
 
 class Source:
-    """The files of a bundle: a zip on disk or, in tests, a dict of name → bytes."""
+    """The files of a bundle: a zip on disk or, in tests, a dict of name → bytes.
 
-    def __init__(self, files: dict[str, bytes] | None = None, zip_path: str | None = None):
+    Every member is checked against the limits before it is opened.
+    """
+
+    def __init__(self, files: dict[str, bytes] | None = None, zip_path: str | None = None,
+                 limits: Limits = Limits()):
         self._files = files
         self._zip = None
+        self.limits = limits
         if zip_path is not None:
             try:
                 self._zip = zipfile.ZipFile(zip_path)
@@ -94,21 +169,37 @@ class Source:
                 raise Unusable(f"{zip_path}: not a readable zip bundle ({exc})") from exc
 
     def names(self) -> list[str]:
+        """Every member's name, as often as the zip holds it (folders too: none belongs)."""
         if self._zip is not None:
-            return [i.filename for i in self._zip.infolist() if not i.is_dir()]
+            return [i.filename for i in self._zip.infolist()]
         return list(self._files or {})
 
     def open(self, name: str):
         try:
-            if self._zip is not None:
-                return self._zip.open(name)
-            return io.BytesIO(self._files[name])
+            if self._zip is None:
+                data = self._files[name]
+                self.limits.check(name, len(data), len(data))
+                return io.BytesIO(data)
+            info = self._zip.getinfo(name)  # of several of one name, the last: see duplicates
         except KeyError:
             raise FileNotFoundError(name) from None
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise Unusable(f"{name}: compression method {info.compress_type}; a bundle's "
+                           f"members are stored or deflated")
+        if info.flag_bits & 0x1:
+            raise Unusable(f"{name}: encrypted; a bundle's members are not")
+        self.limits.check(name, info.file_size, info.compress_size)
+        return self._zip.open(info)
 
     def read(self, name: str) -> bytes:
+        """A member held whole in memory: no more than `limits.held` bytes."""
+        limit = self.limits.held
         with self.open(name) as f:
-            return f.read()
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise Unusable(f"{name}: more than {format_size(limit)}, the most a bundle's JSON file "
+                           f"may hold: refused")
+        return data
 
     def sha256(self, name: str) -> str:
         sha = _sha256()
@@ -211,17 +302,55 @@ class _Record:
     parsed: bool
 
 
-def _lines(source: Source) -> Iterator[bytes]:
+def _read_lines(f, limit: int) -> Iterator[tuple[bytes | None, str, bool]]:
+    """Each line of a stream without its newline: its bytes (None when longer than `limit`:
+    such a line is hashed in pieces, never held), its SHA-256, and whether it ended."""
+    pending: list[bytes] = []  # the start of the line being read
+    size = 0
+    sha = None  # set once that line is too long to hold
+    while block := f.read(1 << 20):
+        *complete, tail = block.split(b"\n")
+        for raw in complete:
+            if sha is not None or size + len(raw) > limit:
+                if sha is None:
+                    sha = _sha256(b"".join(pending))
+                sha.update(raw)
+                yield None, sha.hexdigest(), True
+            else:
+                if pending:
+                    raw = b"".join(pending) + raw
+                yield raw, _sha256(raw).hexdigest(), True
+            pending, size, sha = [], 0, None
+        if tail:
+            if sha is None and size + len(tail) > limit:
+                sha = _sha256(b"".join(pending))
+                pending, size = [], 0
+            if sha is not None:
+                sha.update(tail)
+            else:
+                pending.append(tail)
+                size += len(tail)
+    if sha is not None:
+        yield None, sha.hexdigest(), False
+    elif pending:
+        raw = b"".join(pending)
+        yield raw, _sha256(raw).hexdigest(), False
+
+
+def _lines(source: Source) -> Iterator[tuple[bytes | None, str, bool]]:
     with source.open(ENTRIES) as f:
-        yield from f
+        yield from _read_lines(f, source.limits.held)
 
 
 def _proofs(source: Source, report: Report) -> dict[int, list[bytes]]:
     proofs: dict[int, list[bytes]] = {}
     try:
-        for raw in io.BytesIO(source.read("inclusion.jsonl")):
-            item = json.loads(raw)
-            proofs[int(item["seq"])] = [bytes.fromhex(h) for h in item["proof"]]
+        with source.open("inclusion.jsonl") as f:
+            for raw, _digest, _ended in _read_lines(f, source.limits.held):
+                if raw is None:
+                    raise ValueError("a line longer than a proof can be")
+                item = json.loads(raw)
+                proofs[int(item["seq"])] = [bytes.fromhex(h) for h in item["proof"]]
     except FileNotFoundError:
         report.add("removed", "inclusion.jsonl", "the inclusion proofs are missing")
     except (ValueError, KeyError, TypeError):
@@ -248,12 +377,15 @@ def _fast_lines(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
     count = 0
     digest = ""
     rest = b""
+    limit = source.limits.held
     with source.open(ENTRIES) as f:
         while block := f.read(1 << 20):  # whole blocks: zipfile's readline costs more than SHA
             file_sha.update(block)
             data = rest + block
             lines = data.split(b"\n")
             rest = lines.pop()
+            if len(rest) > limit:  # no entry is this long: let the diagnosis hash it in pieces
+                return False
             if filtered:
                 for raw in lines:
                     digest = _sha256(raw).hexdigest()
@@ -318,19 +450,17 @@ def _parse(source: Source) -> tuple[list[_Record], bool]:
     """Every line as a record; also whether the last line was cut short."""
     records: list[_Record] = []
     cut = False
-    for number, line in enumerate(_lines(source), 1):
-        raw = line[:-1] if line.endswith(b"\n") else line
-        if not line.endswith(b"\n"):
+    for number, (raw, digest, ended) in enumerate(_lines(source), 1):
+        if not ended:
             cut = True
         try:
-            doc = json.loads(raw)
+            doc = json.loads(raw) if raw is not None else None
             parsed = isinstance(doc, dict)
         except ValueError:
             doc, parsed = None, False
         seq = doc.get("seq") if parsed else None
         prev = doc.get("prev_hash") if parsed else None
-        records.append(_Record(number, _sha256(raw).hexdigest(),
-                               seq if type(seq) is int else None,
+        records.append(_Record(number, digest, seq if type(seq) is int else None,
                                prev if isinstance(prev, str) else None, parsed))
     return records, cut
 
@@ -458,8 +588,17 @@ def _diagnose(source: Source, manifest: dict, proofs: dict[int, list[bytes]],
 
 def verify_source(source: Source, public_keys: dict | None = None,
                   previous_checkpoint: dict | None = None) -> Report:
-    """Check every signature, hash and proof of a bundle; name what is wrong."""
+    """Check every signature, hash and proof of a bundle; name what is wrong.
+
+    Without `public_keys` the signatures are checked against the bundle's own keys.json:
+    that proves the bundle hangs together, not who made it (the report's signer is
+    unproven, exit 3).
+    """
     report = Report()
+    names = source.names()
+    for name, copies in sorted(Counter(names).items()):
+        if copies > 1:  # readers differ on which copy they show: only one was verified
+            report.add("duplicated", name, f"the zip holds {copies} members of this name")
     manifest = _json(source, "manifest.json")
     if manifest is None or manifest is ValueError or not isinstance(manifest, dict):
         raise Unusable("manifest.json is missing or not JSON: not an audit export bundle")
@@ -480,14 +619,18 @@ def verify_source(source: Source, public_keys: dict | None = None,
             public_keys = keys_by_kid(bundled)
         except (AttributeError, KeyError, TypeError, ValueError, SignatureError):
             public_keys = {}
-        report.notes.append("signatures checked against keys.json inside the bundle; pass "
-                            "--public-key with the published keys to rule out a forgery")
+        report.signer_unproven = True
+        report.notes.append("the signer is unproven: signatures were checked only against "
+                            "keys.json inside the bundle, which whoever made the bundle chose; "
+                            "pass --public-key with the keys published at "
+                            "/.well-known/consentry-keys (saved JWKS or PEM) to prove who "
+                            "signed it")
     signature = _json(source, "manifest.sig")
     _check_signature(report, public_keys, manifest,
                      signature if isinstance(signature, dict) else None, "manifest.json")
 
     # Every file is the one the signed manifest names.
-    present = set(source.names())
+    present = set(names)
     for name, digest in files.items():
         if name not in present:
             report.add("removed", name, "file listed in the manifest is missing")
@@ -585,17 +728,17 @@ def _consistency(source: Source, report: Report, keys: dict, manifest: dict,
 
 
 def verify_bundle(path: str, public_keys: dict | None = None,
-                  previous_checkpoint: dict | None = None) -> Report:
-    """Verify the bundle at `path`; unusable input gives a report with `unusable` set."""
+                  previous_checkpoint: dict | None = None, limits: Limits = Limits()) -> Report:
+    """Verify the bundle at `path`; unusable or refused input gives a report with `unusable`."""
     try:
-        source = Source(zip_path=path)
+        source = Source(zip_path=path, limits=limits)
     except Unusable as exc:
         return Report(unusable=str(exc))
     try:
         return verify_source(source, public_keys, previous_checkpoint)
     except Unusable as exc:
         return Report(unusable=str(exc))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         return Report(unusable=f"{path}: damaged zip ({exc})")
     finally:
         source.close()
@@ -617,19 +760,43 @@ def render(report: Report, limit: int = 50) -> str:
         out.append(f"UNUSABLE: {report.unusable}")
     elif report.findings:
         out.append(f"TAMPERED: {len(report.findings)} finding(s)")
+    elif report.signer_unproven:
+        out.append(f"SIGNER UNPROVEN: {report.count} entries intact, but the signer is "
+                   f"unproven (no --public-key)")
     else:
         out.append(f"INTACT: {report.count} entries verified")
     return "\n".join(out)
 
 
+EXIT_CODES = """exit codes:
+  0  intact, and signed by a key given with --public-key (not taken from the bundle)
+  1  damaged: each finding names the entry or file and the kind of damage
+  2  unusable input, or refused by --max-member-size / --max-compression-ratio
+  3  intact, but the signer is unproven: no --public-key was given, so the
+     signatures were checked only against the bundle's own keys.json"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit.verify",
-                                     description="Verify a Consentry audit export bundle offline.")
+                                     description="Verify a Consentry audit export bundle offline.",
+                                     epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle")
-    parser.add_argument("--public-key", help="published keys: JWKS, JWK or PEM")
+    parser.add_argument("--public-key",
+                        help="the published keys: the JWKS saved from "
+                             "/.well-known/consentry-keys, one JWK, or a PEM public key")
     parser.add_argument("--previous-checkpoint",
                         help="checkpoint.json of an earlier bundle this one must extend")
+    parser.add_argument("--max-member-size", type=_arg(parse_size), metavar="SIZE",
+                        default=Limits.member_bytes,
+                        help=f"refuse a member larger than this uncompressed (default "
+                             f"{format_size(Limits.member_bytes)}; e.g. 512M, 16G)")
+    parser.add_argument("--max-compression-ratio", type=_arg(parse_ratio), metavar="N",
+                        default=Limits.ratio,
+                        help=f"refuse a member of more than {format_size(Limits.RATIO_FLOOR)} that "
+                             f"expands more than N times (default {Limits.ratio:g})")
     args = parser.parse_args(argv)
+    limits = Limits(member_bytes=args.max_member_size, ratio=args.max_compression_ratio)
     try:
         keys = load_public_keys(args.public_key) if args.public_key else None
         previous = None
@@ -641,9 +808,26 @@ def main(argv: list[str] | None = None) -> int:
     except Unusable as exc:
         print(f"UNUSABLE: {exc}")
         return 2
-    report = verify_bundle(args.bundle, keys, previous)
+    report = verify_bundle(args.bundle, keys, previous, limits)
     print(render(report))
     return report.exit_code
+
+
+def parse_ratio(text: str) -> float:
+    """A compression ratio cap: a number of at least 1."""
+    value = float(text)
+    if not value >= 1:
+        raise ValueError(f"{text!r} is not a ratio of at least 1")
+    return value
+
+
+def _arg(parse):
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def run_purge(workdir: Path, target_db: Path, now: datetime) -> dict:
     worker = Runner(app, "bench")
     assert worker.acquire()
     with app.app_context(), get_db(app).transaction() as session:
-        run = service.queue_run(session, app.extensions["consentry.policy"], dry_run=False,
+        run = service.queue_run(session, worker.keys, worker.known_targets, dry_run=False,
                                 targets=["events"], trigger="cli", actor="bench")
         claimed = service.claim_run(session, worker.holder, run.id)
         claimed.started_at = now  # the same cutoff as the raw DELETE

@@ -44,9 +44,9 @@ class Decisions(MethodView):
             rule={k: v for k, v in body["rule"].items() if v is not None}
             if body["rule"] else None,
             decided_at=body["decided_at"], actor=current_principal().name)
-        counter = get_metrics().decision_violations
+        metrics, policy = get_metrics(), get_policy()
         for violation in decision.violations:
-            counter.labels(violation["category"], decision.surface).inc()
+            metrics.count_violation(policy, violation["category"], decision.surface)
         return {"decision_id": decision.decision_id, "conformant": decision.conformant,
                 "violations": decision.violations}
 

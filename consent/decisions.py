@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,25 @@ from consentry.secretstore import SecretStore
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 TRANSPARENCY_WINDOW = timedelta(days=30)
+# What an engine may have stored per decision: its item, signals_used and rule as JSON.
+# With MAX_EXPLANATIONS_PAGE it bounds a page of explanations to about 2 MB.
+MAX_DECISION_BYTES = 16 * 1024
+MAX_EXPLANATIONS_PAGE = 100
+
+
+def stored_size_error(item: dict, signals_used: list[dict], rule: dict | None
+                      ) -> dict[str, list[str]]:
+    """A field error naming the largest part when a decision would store more than
+    MAX_DECISION_BYTES, else nothing."""
+    sizes = {name: len(orjson.dumps(part)) for name, part in
+             (("item", item), ("signals_used", signals_used), ("rule", rule))}
+    total = sum(sizes.values())
+    if total <= MAX_DECISION_BYTES:
+        return {}
+    largest = max(sizes, key=sizes.__getitem__)
+    return {largest: [f"A decision stores at most {MAX_DECISION_BYTES // 1024} kB (item, "
+                      f"signals_used and rule as JSON); this one takes {total:,} bytes, "
+                      f"{sizes[largest]:,} of them here."]}
 
 
 def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentState:
@@ -43,8 +63,15 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
     the subject had not allowed at `decided_at`."""
     now = utcnow()
     fields = policy.unknown_ids(purpose=purpose, channel=channel)
+    fields.update(stored_size_error(item, signals_used, rule))
     if decided_at > now + FUTURE_TOLERANCE:
         fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
+    kept_days = policy.retention_classes.get(policy.decisions_class)
+    if kept_days is not None and decided_at < now - timedelta(days=kept_days):
+        # A decision older than its retention would be purged at once: it can only be
+        # a mistake, or an attempt to backdate past what the log still shows.
+        fields["decided_at"] = [f"May not lie more than {kept_days} days in the past "
+                                f"(decisions are kept {kept_days} days)."]
     for i, signal in enumerate(signals_used):
         fields.update(policy.unknown_ids(f"signals_used.{i}.", category=signal["category"]))
     if fields:
@@ -87,7 +114,8 @@ def get_decision(session: Session, subject_id: str, decision_id: str) -> Decisio
 
 def recent_decisions(session: Session, subject_id: str, surface: str | None, limit: int,
                      cursor: str | None) -> tuple[list[Decision], str | None]:
-    """The subject's decisions, newest first."""
+    """The subject's decisions, newest first, at most MAX_EXPLANATIONS_PAGE at a time."""
+    limit = min(limit, MAX_EXPLANATIONS_PAGE)
     position = decode_keyset(cursor)
     query = select(Decision).where(Decision.subject_id == subject_id)
     if surface:

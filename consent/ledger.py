@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate
-from consent.models import ConsentEvent, Receipt, SubjectChange, SubjectState
+from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import rfc3339
 from consentry.errors import Invalid, NotFound
@@ -21,6 +21,7 @@ from consentry.policy import Policy, unknown_error
 from consentry.secretstore import SecretStore
 
 MAX_CHOICES = 100
+SNAPSHOT_EVERY = 50  # writes of one subject between two snapshots of its state
 CHOICE_STATUSES = ("granted", "denied", "withdrawn")
 OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
                   "sale_sharing": ("sale_sharing_opt_out",),
@@ -35,9 +36,20 @@ class ChoiceInput:
     channel: str | None = None
 
 
-def check_choices(policy: Policy, choices: list[ChoiceInput], jurisdiction: str | None) -> None:
-    """Reject unknown purposes, categories, channels and jurisdictions, naming each."""
+def gpc_signal(values: list[str]) -> bool:
+    """Whether a request's `Sec-GPC` header values carry the signal: any `1` counts, also
+    among repeated headers or a comma-folded list (`0, 1`)."""
+    return any(part.strip() == "1" for value in values for part in value.split(","))
+
+
+def check_choices(policy: Policy, choices: list[ChoiceInput], jurisdiction: str | None,
+                  gpc: bool = False) -> None:
+    """Reject unknown purposes, categories, channels and jurisdictions, naming each, and a
+    write with no choices unless it carries GPC (then the signal is recorded alone)."""
     fields = policy.unknown_ids(jurisdiction=jurisdiction)
+    if not choices and not gpc:
+        fields["choices"] = ["At least one choice, unless the request carries GPC "
+                             "(Sec-GPC: 1 or \"gpc\": true): that is then recorded alone."]
     if len(choices) > MAX_CHOICES:
         fields["choices"] = [f"At most {MAX_CHOICES} choices a request."]
     for i, choice in enumerate(choices[:MAX_CHOICES]):
@@ -82,18 +94,30 @@ def load_state(session: Session, subject_id: str) -> ConsentState | None:
 
 
 def replay_state(session: Session, subject_id: str, at: datetime | None = None) -> ConsentState:
-    """Fold the subject's events (up to `at`, inclusive) into a state."""
+    """Fold the subject's events (up to `at`, inclusive) into a state, starting from the
+    latest snapshot taken at or before `at`, so at most SNAPSHOT_EVERY writes are read."""
+    start = select(StateSnapshot).where(StateSnapshot.subject_id == subject_id)
+    if at is not None:
+        start = start.where(StateSnapshot.taken_at <= at)
+    snapshot = session.scalars(start.order_by(StateSnapshot.event_id.desc()).limit(1)).first()
     query = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+    if snapshot is not None:
+        query = query.where(ConsentEvent.id > snapshot.event_id)
     if at is not None:
         query = query.where(ConsentEvent.received_at <= at)
-    return fold(_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id)))
+    initial = ConsentState.from_json(snapshot.state) if snapshot is not None else None
+    return fold((_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id))),
+                initial)
 
 
 def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
            events: list[dict], *, actor: str, action: str, source: str,
            jurisdiction: str | None, notice_version: str | None, evidence: dict | None,
-           idempotency_key: str | None, receipt_choices: list[dict]) -> tuple[ConsentState, dict]:
-    """Append events, the audit entry, the new state, the change and the receipt together."""
+           idempotency_key: str | None, receipt_choices: list[dict],
+           kept: list[str] | None = None) -> tuple[ConsentState, dict]:
+    """Append events, the audit entry, the new state, the change and the receipt together.
+
+    `kept`: switches a request asked to undo but left on (audited with the events)."""
     receipt_id = str(uuid.uuid4())
     for event in events:
         event["event_id"] = str(uuid.uuid4())
@@ -105,7 +129,8 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
                  "notice_version": notice_version, "policy_version": policy.version,
                  "events": [{k: e.get(k) for k in ("event_id", "purpose", "category",
                                                    "channel", "switch", "status")}
-                            for e in events]},
+                            for e in events],
+                 **({"kept": kept} if kept else {})},
         personal={"evidence": evidence} if evidence else None)
     now = entry.ts
     conn = session.connection()  # Core on the connection: the hot path, under the lock
@@ -126,6 +151,10 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
                                    switch=row["switch"], source=row["source"]))
     # Core statements rather than the unit of work: this is the hot write path and it
     # runs while the audit chain's row lock is held.
+    if not rows:  # a request that changed nothing is audited and receipted, no more
+        receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state,
+                                 source, notice_version, receipt_choices, rows)
+        return state, receipt
     conn.execute(insert(ConsentEvent), rows)
     new_state = state.to_json()
     if stored is None:
@@ -137,6 +166,12 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     if stored is None or stored.state != new_state:
         conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
                                               "changed_at": now}])
+    version = 1 if stored is None else stored.version + 1
+    if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
+        last_event = conn.execute(select(func.max(ConsentEvent.id))
+                                  .where(ConsentEvent.subject_id == subject_id)).scalar_one()
+        conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
+                                              "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows)
     return state, receipt
@@ -154,6 +189,7 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
         "collection_method": source,
         "notice_version": notice_version,
         "policy_version": policy.version,
+        "policy_digest": policy.digest,
         "controller": {"name": policy.controller},
         "policy_url": policy.policy_url,
         "choices": [
@@ -175,7 +211,7 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                    evidence: dict | None = None, gpc: bool = False,
                    idempotency_key: str | None = None):
     """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out."""
-    check_choices(policy, choices, jurisdiction)
+    check_choices(policy, choices, jurisdiction, gpc)
     protected = protect_evidence(keys, evidence)
     events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
                "channel": c.channel, "status": c.status} for c in choices]
@@ -196,24 +232,33 @@ def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id:
                 idempotency_key: str | None = None):
     """Turn the global switches of `scope` (one of OPT_OUT_SCOPES) on (opt out) or off.
 
-    Undoing a sale/sharing opt-out in a request that itself carries GPC leaves it on:
-    the browser's signal still stands.
+    A request carrying GPC records the signal as a sale/sharing opt-out (source `gpc`),
+    as every consent write does, and so cannot undo that opt-out: on an undo the switch
+    is kept, no event is written for it (nor for the signal, when it stands already),
+    and the audit action is `consent.opt_out_kept` when nothing at all was undone.
+    Return (state, receipt, kept): `kept` names each switch the undo left on, and why.
     """
     status = "on" if on else "off"
-    events, shown = [], []
-    for switch in OPT_OUT_SCOPES[scope]:
-        if not on and gpc and switch == "sale_sharing_opt_out":
-            continue
-        events.append({"kind": "switch", "switch": switch, "status": status})
-        shown.append({"switch": switch, "status": status})
-    if gpc:
+    switches = OPT_OUT_SCOPES[scope]
+    kept = ["sale_sharing_opt_out"] if gpc and not on and "sale_sharing_opt_out" in switches \
+        else []
+    events = [{"kind": "switch", "switch": s, "status": status}
+              for s in switches if s not in kept]
+    shown = [{"switch": s, "status": status} for s in switches if s not in kept]
+    current = load_state(session, subject_id) if kept else None
+    if gpc and not (current is not None and current.switch_on("gpc")):
         events.append({"kind": "switch", "switch": "sale_sharing_opt_out", "status": "on",
                        "source": "gpc"})
         shown.append({"switch": "sale_sharing_opt_out", "status": "on", "source": "gpc"})
-    return _write(session, keys, policy, subject_id, events, actor=actor,
-                  action="consent.opt_out" if on else "consent.opt_out_undone", source=source,
-                  jurisdiction=None, notice_version=None, evidence=None,
-                  idempotency_key=idempotency_key, receipt_choices=shown)
+    undone = [e for e in events if e["status"] == "off"]
+    action = ("consent.opt_out" if on else
+              "consent.opt_out_undone" if undone else "consent.opt_out_kept")
+    state, receipt = _write(session, keys, policy, subject_id, events, actor=actor,
+                            action=action, source=source, jurisdiction=None,
+                            notice_version=None, evidence=None,
+                            idempotency_key=idempotency_key, receipt_choices=shown,
+                            kept=kept)
+    return state, receipt, [{"switch": s, "reason": "gpc"} for s in kept]
 
 
 def consent_entries(state: ConsentState, policy: Policy, now: datetime) -> list[dict]:

@@ -62,6 +62,22 @@ class Receipt(Base):
     signature: Mapped[dict[str, Any]]
 
 
+class StateSnapshot(Base):
+    """A subject's state as of one of its events, so `?at=` replays from near the moment.
+
+    Taken every STATE_SNAPSHOT_EVERY writes of a subject: `state` is the fold of its
+    events up to and including `event_id`, the last event of that write.
+    """
+
+    __tablename__ = "subject_state_snapshots"
+
+    subject_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                          primary_key=True, autoincrement=False)
+    taken_at: Mapped[datetime]
+    state: Mapped[dict[str, Any]]
+
+
 class SubjectChange(Base):
     """The change feed: one row per write that changed a subject's state.
 

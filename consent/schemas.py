@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
+from consent.decisions import MAX_EXPLANATIONS_PAGE
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
-from consentry.fields import SignatureSchema, SubjectId, Timestamp
+from consentry.fields import QueryList, SignatureSchema, SubjectId, Timestamp
 from consentry.pagination import MAX_LIMIT, page_schema
 from consentry.policy import BASES, SENSITIVITIES
 
@@ -95,7 +95,9 @@ class ConsentWriteSchema(StrictSchema):
     notice_version = ma.fields.String(load_default=None, allow_none=True,
                                       validate=ma.validate.Length(max=64))
     choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
-                             validate=ma.validate.Length(min=1, max=MAX_CHOICES))
+                             validate=ma.validate.Length(max=MAX_CHOICES), metadata={
+                                 "description": "At least one, unless the request carries "
+                                                "GPC: `[]` then records the signal alone"})
     evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
     gpc = ma.fields.Boolean(load_default=False)
 
@@ -142,6 +144,7 @@ class ReceiptSchema(ma.Schema):
     collection_method = ma.fields.String()
     notice_version = ma.fields.String(allow_none=True)
     policy_version = ma.fields.String()
+    policy_digest = ma.fields.String(metadata={"description": "SHA-256 of the policy in force"})
     controller = ma.fields.Dict()
     policy_url = ma.fields.String()
     choices = ma.fields.List(ma.fields.Dict())
@@ -151,8 +154,16 @@ class ReceiptSchema(ma.Schema):
                                                           "keys at /.well-known/consentry-keys"})
 
 
+class KeptSwitchSchema(ma.Schema):
+    switch = ma.fields.String(metadata={"enum": ["sale_sharing_opt_out"]})
+    reason = ma.fields.String(metadata={"enum": ["gpc"]})
+
+
 class ConsentWriteResultSchema(ConsentStateSchema):
     receipt = ma.fields.Nested(ReceiptSchema)
+    kept = ma.fields.List(ma.fields.Nested(KeptSwitchSchema), metadata={
+        "description": "On an undo (`DELETE .../opt-out`): the switches left on, and why "
+                       "(a request carrying GPC cannot undo the sale/sharing opt-out)"})
 
 
 class EventSchema(ma.Schema):
@@ -198,8 +209,9 @@ class AllowedSignalsQuerySchema(ma.Schema):
     channel = ma.fields.String(load_default=None)
     jurisdiction = ma.fields.String(load_default=None, metadata={
         "description": "Used when the subject has none recorded (else the policy default)"})
-    categories = DelimitedList(ma.fields.String(), metadata={
-        "description": "Comma-separated; default: every category of the policy"})
+    categories = QueryList(ma.fields.String(), metadata={
+        "description": "Repeated (`categories=a&categories=b`) or comma-separated, or "
+                       "both; default: every category of the policy"})
 
 
 class AllowedSignalsSchema(ma.Schema):
@@ -222,7 +234,11 @@ class SignalCheckSchema(StrictSchema):
     jurisdiction = ma.fields.String(load_default=None, allow_none=True)
     subjects = ma.fields.List(SubjectId(), required=True,
                               validate=ma.validate.Length(min=1, max=MAX_BATCH_SUBJECTS))
-    categories = ma.fields.List(ma.fields.String(), load_default=None, allow_none=True)
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64)), load_default=None,
+        allow_none=True, metadata={"description": "Categories of the policy (at most all of "
+                                                  "them; an unknown one is a 422); default: "
+                                                  "every category"})
 
 
 class SubjectResultSchema(ma.Schema):
@@ -279,8 +295,10 @@ class TextOrTranslations(ma.fields.Field):
 class SignalUsedSchema(StrictSchema):
     category = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     summary = TextOrTranslations(load_default=None, allow_none=True)
-    weight = ma.fields.Integer(load_default=None, allow_none=True,
-                               metadata={"description": "Strongest signal leads the headline"})
+    weight = ma.fields.Float(load_default=None, allow_none=True,
+                             validate=ma.validate.Range(min=0, max=1),
+                             metadata={"description": "0 to 1 (decimals kept as sent); the "
+                                                      "strongest signal leads the headline"})
 
 
 class RuleSchema(StrictSchema):
@@ -290,6 +308,9 @@ class RuleSchema(StrictSchema):
 
 
 class DecisionSchema(StrictSchema):
+    """A decision. Its item, signals_used and rule together store at most 16 kB as JSON
+    (`consent.decisions.MAX_DECISION_BYTES`); more is a 422 naming the largest part."""
+
     subject_id = SubjectId(required=True)
     surface = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     channel = ma.fields.String(load_default=None, allow_none=True)
@@ -346,7 +367,10 @@ class ExplanationSchema(ma.Schema):
 
 class ExplanationListQuerySchema(ma.Schema):
     surface = ma.fields.String(load_default=None)
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    limit = ma.fields.Integer(load_default=50,
+                              validate=ma.validate.Range(min=1, max=MAX_EXPLANATIONS_PAGE),
+                              metadata={"description": "At most 100: each explanation carries "
+                                                       "its decision (up to 16 kB)"})
     cursor = ma.fields.String(load_default=None)
 
 

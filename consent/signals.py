@@ -16,7 +16,7 @@ from consent.models import SubjectChange, SubjectState
 from consent.state import ConsentState
 from consent.token import token_payload
 from consentry.pagination import decode_cursor, encode_cursor
-from consentry.policy import Policy
+from consentry.policy import Policy, unknown_error
 from consentry.secretstore import SecretStore
 
 MAX_BATCH_SUBJECTS = 1000
@@ -54,8 +54,8 @@ def allowed_signals(session: Session, keys: SecretStore, policy: Policy, subject
 def sign_token(keys: SecretStore, subject_id: str, evaluation: Evaluation, policy: Policy,
                now: datetime) -> str:
     """The signed consent token of one evaluation."""
-    payload = token_payload(subject_id, evaluation, policy.version, int(now.timestamp()),
-                            policy.token_max_age_seconds)
+    payload = token_payload(subject_id, evaluation, policy.version, policy.digest,
+                            int(now.timestamp()), policy.token_max_age_seconds)
     return keys.sign_token(payload)
 
 
@@ -68,16 +68,35 @@ def _shape(raw: dict | None) -> tuple:
             tuple(raw.get("switches", ())))
 
 
+def check_categories(policy: Policy, categories: list[str] | None) -> None:
+    """A batch names at most the policy's categories, each one it knows: else a 422 naming
+    them. (A batch answers for every subject, so an unknown category would come back as a
+    denial a thousand times over.)"""
+    if categories is None:
+        return
+    most = len(policy.categories)
+    fields = {}
+    if len(categories) > most:
+        fields["categories"] = [f"At most {most} categories (the policy has {most})."]
+    for i, category in enumerate(categories[:most]):
+        if category not in policy.categories:
+            fields[f"categories.{i}"] = [f"Unknown category {category!r}."]
+    if fields:
+        raise unknown_error(fields)
+
+
 def check_batch(session: Session, policy: Policy, subject_ids: list[str], purpose: str,
                 channel: str | None, categories: list[str] | None,
                 jurisdiction: str | None, now: datetime) -> dict[str, dict]:
     """Answer up to MAX_BATCH_SUBJECTS subjects with one query: {subject: {allowed, denied,
     jurisdiction}}.
 
+    `categories` must pass `check_categories` (None: every category of the policy).
     Subjects whose states have the same shape get the same answer, so each shape is
     evaluated once (exact: without `consent_max_age_days` the time a choice was made
     cannot change an answer; with it every subject is evaluated on its own).
     """
+    check_categories(policy, categories)
     unique = list(dict.fromkeys(subject_ids))
     raw_states = raw_states_for(session, unique)
     memo: dict[tuple, dict] = {}

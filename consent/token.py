@@ -1,8 +1,9 @@
 """Signed consent tokens: what the gate answered, verifiable offline by an engine.
 
-A token is a compact JWS (EdDSA / Ed25519) whose payload carries `kid` in its header
-and `sub`, `purpose`, `channel`, `allowed`, `policy_version`, `jurisdiction`, `iat`
-and `exp` (Unix seconds). `verify_token` needs only `cryptography` and the JWKS
+A token is a compact JWS (EdDSA / Ed25519) with `alg`, `kid` and `typ` ("JWT") in its
+header, whose payload carries `sub`, `purpose`, `channel`, `allowed`, `policy_version`,
+`policy_digest` (two policies with one version still differ in it), `jurisdiction`,
+`iat` and `exp` (Unix seconds). `verify_token` needs only `cryptography` and the JWKS
 published at `/.well-known/consentry-keys`.
 """
 
@@ -17,8 +18,8 @@ class TokenExpired(SignatureError):
     """A token whose `exp` has passed."""
 
 
-def token_payload(subject_id: str, evaluation, policy_version: str, issued_at: int,
-                  max_age: int) -> dict:
+def token_payload(subject_id: str, evaluation, policy_version: str, policy_digest: str,
+                  issued_at: int, max_age: int) -> dict:
     """The claims of a consent token for one evaluation."""
     return {
         "sub": subject_id,
@@ -27,6 +28,7 @@ def token_payload(subject_id: str, evaluation, policy_version: str, issued_at: i
         "jurisdiction": evaluation.jurisdiction,
         "allowed": evaluation.allowed,
         "policy_version": policy_version,
+        "policy_digest": policy_digest,
         "iat": issued_at,
         "exp": issued_at + max_age,
     }
@@ -35,6 +37,9 @@ def token_payload(subject_id: str, evaluation, policy_version: str, issued_at: i
 def verify_token(token: str, jwks: dict | list, now: float | None = None) -> dict:
     """Return the token's claims if its signature verifies and it has not expired."""
     claims = verify_jws(keys_by_kid(jwks), token)
-    if (now if now is not None else time.time()) >= claims.get("exp", 0):
+    exp = claims.get("exp")
+    if type(exp) is not int:
+        raise SignatureError("malformed token: exp is not an integer")
+    if (now if now is not None else time.time()) >= exp:
         raise TokenExpired("token expired")
     return claims

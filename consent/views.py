@@ -31,7 +31,7 @@ from consentry.secretstore import get_keys
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
 
 
-def _state_response(answer: dict, receipt: dict | None = None):
+def _state_response(answer: dict, receipt: dict | None = None, **extra):
     """The state answer as JSON, built directly (ConsentStateSchema documents its shape):
     it is the preference center's whole matrix, and dumping it field by field is slow."""
     body = {**answer, "evaluated_at": rfc3339(answer["evaluated_at"]),
@@ -41,11 +41,12 @@ def _state_response(answer: dict, receipt: dict | None = None):
         body["at"] = rfc3339(body["at"]) if body["at"] else None
     if receipt is not None:
         body["receipt"] = receipt
-    return json_response(body)
+    return json_response({**body, **extra})
 
 
 def _gpc_header() -> bool:
-    return request.headers.get("Sec-GPC", "").strip() == "1"
+    """Whether this request carries Global Privacy Control (every view reads it here)."""
+    return ledger.gpc_signal(request.headers.getlist("Sec-GPC"))
 
 
 @blp.route("/v1/policy")
@@ -81,7 +82,8 @@ class Consents(MethodView):
         """Record choices (each an append-only event); answer the new state and a receipt.
 
         A `Sec-GPC: 1` header (or `"gpc": true`) records a sale/sharing opt-out with
-        source `gpc`. Honours `Idempotency-Key`.
+        source `gpc`; with GPC, `"choices": []` records the signal alone (without it, at
+        least one choice). Honours `Idempotency-Key`.
         """
         policy = get_policy()
         choices = [ledger.ChoiceInput(**c) for c in body["choices"]]
@@ -142,7 +144,7 @@ class OptOut(MethodView):
     def post(self, body, subject_id):
         """Global switches: `personalization` (do not personalize me), `sale_sharing`, `all`."""
         policy = get_policy()
-        state, receipt = ledger.set_opt_out(
+        state, receipt, _kept = ledger.set_opt_out(
             get_session(), get_keys(), policy, subject_id, scope=body["scope"], on=True,
             source=body["source"], actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
@@ -154,11 +156,16 @@ class OptOut(MethodView):
     @blp.arguments(OptOutQuerySchema(), location="query")
     @blp.response(200, ConsentWriteResultSchema)
     def delete(self, args, subject_id):
-        """Undo one opt-out (`?scope=`). A request carrying GPC keeps sale/sharing off."""
+        """Undo one opt-out (`?scope=`).
+
+        A request carrying GPC cannot undo the sale/sharing opt-out: the answer's `kept`
+        lists it (`{"switch": "sale_sharing_opt_out", "reason": "gpc"}`) and nothing is
+        written for it.
+        """
         policy = get_policy()
-        state, receipt = ledger.set_opt_out(
+        state, receipt, kept = ledger.set_opt_out(
             get_session(), get_keys(), policy, subject_id, scope=args["scope"], on=False,
             source=args["source"], actor=current_principal().name, gpc=_gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
         return _state_response(ledger.describe_state(subject_id, state, policy, utcnow()),
-                               receipt)
+                               receipt, kept=kept)

@@ -19,7 +19,7 @@ from consent.decision_views import blp as decisions_blp
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
 from consent.views import blp as consent_blp
-from consentry import auth, db, errors, html, metrics, policy, secretstore
+from consentry import auth, db, errors, html, inbound, metrics, policy, secretstore
 from consentry.api import api
 from consentry.cli import register_cli
 from consentry.config import load_config
@@ -31,6 +31,7 @@ from consentry.stores import register_store
 from console.views import bp as console_bp
 from retention.cli import retention_cli
 from retention.jobs import retention_jobs
+from retention.stores import retention_stores
 from retention.views import blp as retention_blp
 
 request_log = logging.getLogger("consentry.request")
@@ -68,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     metrics.init_app(app)
     html.init_app(app)
+    inbound.init_app(app)  # last of the hooks: the ones above always run
 
     api.init_app(app)
     api.register_converter(SubjectIdConverter, subject_id_openapi)
@@ -76,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
                       audit_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(console_bp)  # HTML, outside the OpenAPI document
+    inbound.accept_forms(app, console_bp.name)  # its forms carry CSRF tokens
     _wire_domains(app)
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):
@@ -89,7 +92,7 @@ def _wire_domains(app: Flask) -> None:
     # Bundles hold decrypted personal fields: only the service's user may read them.
     Path(config["AUDIT_EXPORT_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     for store in [*consent_stores(config, policy.get_policy(app)), IDEMPOTENCY_STORE,
-                  *audit_stores(config, keys)]:
+                  *audit_stores(config, keys), *retention_stores()]:
         register_store(app, store)
     for job in [*retention_jobs(config), *audit_jobs(config)]:
         register_job(app, job)
@@ -98,7 +101,7 @@ def _wire_domains(app: Flask) -> None:
 
 
 def record_policy(app: Flask) -> None:
-    """Audit a change of policy version; skipped (with a note) before migrations ran."""
+    """Audit a change of policy (by digest); skipped (with a note) before migrations ran."""
     database = db.get_db(app)
     if not inspect(database.engine).has_table("policy_state"):
         logging.getLogger("consentry").info(
@@ -131,13 +134,14 @@ def _request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        route = metrics.route_label()
         duration = time.perf_counter() - g.get("started", time.perf_counter())
         m = metrics.get_metrics(app)
-        m.requests.labels(request.method, route, str(response.status_code)).inc()
+        method = metrics.method_label(request.method)
+        m.requests.labels(method, route, str(response.status_code)).inc()
         m.latency.labels(route).observe(duration)
         principal = g.get("principal")
         request_log.info("request_id=%s key=%s method=%s route=%s status=%s duration_ms=%.1f",
                          g.get("request_id"), principal.name if principal else "-",
-                         request.method, route, response.status_code, duration * 1000)
+                         method, route, response.status_code, duration * 1000)
         return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -113,11 +114,14 @@ class _KeyCache:
             self._entries[key_hash] = (time.monotonic(), principal)
 
 
+_KEY_PREFIX = re.compile(r"[0-9a-f]{8}")  # secrets.token_hex(4) in create_key
+
+
 def authenticate(key: str) -> Principal | None:
     """Return the principal of a presented key, or None for an unknown or revoked one."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "csk":
-        return None
+    if len(parts) != 3 or parts[0] != "csk" or not _KEY_PREFIX.fullmatch(parts[1]):
+        return None  # never a lookup: only a prefix create_key made can match one
     key_hash = _hash(key)
     cache: _KeyCache = current_app.extensions["consentry.keycache"]
     ttl = current_app.config["API_KEY_CACHE_SECONDS"]

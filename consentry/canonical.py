@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _reject_floats(value):
@@ -37,5 +40,14 @@ def b64url(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode unpadded base64url; raise ValueError for any other spelling of the bytes.
+
+    Padding, characters outside the alphabet and non-zero trailing bits are rejected, so
+    each byte string has exactly one accepted text (what `b64url` gives).
+    """
+    if not isinstance(text, str) or len(text) % 4 == 1 or not _B64URL.fullmatch(text):
+        raise ValueError("not canonical base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url(data) != text:
+        raise ValueError("not canonical base64url (stray bits)")
+    return data

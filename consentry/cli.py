@@ -108,9 +108,13 @@ def policy_check(path: str) -> None:
 
 @secrets_cli.command("rotate-signing-key")
 def rotate_signing_key() -> None:
-    """Make a new Ed25519 signing key active; old ones stay published."""
-    kid = get_keys().rotate_signing_key()
-    click.echo(kid)
+    """Publish a new Ed25519 signing key, then make it sign; old ones stay published."""
+
+    def published(kid: str, delay: float) -> None:
+        click.echo(f"published {kid}; every process publishes it within "
+                   f"{delay / 2:g} s, and it signs in {delay:g} s", err=True)
+
+    click.echo(get_keys().rotate_signing_key(on_published=published))
 
 
 @dev_cli.command("bootstrap")

@@ -51,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRETS_DIR", str, _var("secrets")),
     Setting("MAX_CONTENT_LENGTH", int, 1024 * 1024, env="CONSENTRY_MAX_BODY_BYTES"),
     Setting("API_KEY_CACHE_SECONDS", float, 5.0),
+    # how often a process looks for a rotated signing key (see docs/keys.md)
+    Setting("KEY_RELOAD_SECONDS", float, 5.0),
     Setting("RATE_LIMIT_PER_SECOND", float, 0.0),
     Setting("RETENTION_CRON", str, "0 3 * * *"),
     Setting("SCHEDULER_POLL_SECONDS", float, 2.0),
@@ -80,7 +82,10 @@ FRAMEWORK = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    # Swagger UI's files, served by consentry/api.py from the pinned flask-swagger-ui
+    # package; relative to /docs, so the page also works behind a path prefix.
+    "OPENAPI_SWAGGER_UI_URL": "docs/",
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},  # no call to the online validator
     "JSON_SORT_KEYS": False,
     "GPC_LAST_UPDATE": "2026-11-01",
 }

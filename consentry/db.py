@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -98,16 +99,14 @@ def make_engine(url: str, isolation: str = "default") -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.database in (None, "", ":memory:"):
             engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30},
-                                   **JSON_CODEC)
+                                   hide_parameters=True, **JSON_CODEC)
         else:  # a small pool: connecting (and its PRAGMAs) per request costs more than a query
             engine = create_engine(url, pool_size=5, max_overflow=10,
                                    connect_args={"timeout": 30, "check_same_thread": False},
-                                   **JSON_CODEC)
+                                   hide_parameters=True, **JSON_CODEC)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -129,7 +128,7 @@ def make_engine(url: str, isolation: str = "default") -> Engine:
         return engine
     options = {"isolation_level": "SERIALIZABLE"} if isolation == "serializable" else {}
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options,
-                         **JSON_CODEC)
+                         hide_parameters=True, **JSON_CODEC)
 
 
 class Database:

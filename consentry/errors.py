@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from consentry.metrics import route_label
 
 log = logging.getLogger("consentry.errors")
 
@@ -153,14 +155,15 @@ def handle_validation_error(error: ma.ValidationError):
 
 
 def handle_unexpected(error: Exception):
-    """Log the traceback with the request id; answer with no internals."""
+    """Log the traceback with the request id and the route template (never the path,
+    which names the subject); answer with no internals."""
     original = getattr(error, "original_exception", None) or error
     if isinstance(original, OperationalError | DBAPIError) and _looks_unavailable(original):
-        log.error("database unavailable request_id=%s path=%s", g.get("request_id"),
-                  request.path, exc_info=original)
+        log.error("database unavailable request_id=%s route=%s", g.get("request_id"),
+                  route_label(), exc_info=original)
         return envelope(503, "The database is unavailable; try again.", "unavailable",
                         headers={"Retry-After": "1"})
-    log.error("unhandled error request_id=%s path=%s", g.get("request_id"), request.path,
+    log.error("unhandled error request_id=%s route=%s", g.get("request_id"), route_label(),
               exc_info=original)
     return envelope(500, "Internal error. Quote the request id when you report it.")
 

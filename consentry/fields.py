@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 import marshmallow as ma
 import orjson
@@ -11,7 +11,7 @@ from flask import Response
 from werkzeug.exceptions import UnprocessableEntity
 from werkzeug.routing import BaseConverter
 
-from consentry.clock import rfc3339
+from consentry.clock import RANGE_RULE, rfc3339, to_utc
 from consentry.errors import Invalid
 
 # The one rule for a subject id (API.md): the client's own id for a person or device.
@@ -71,7 +71,8 @@ def subject_id_openapi(_converter) -> dict:
 
 
 class Timestamp(ma.fields.AwareDateTime):
-    """RFC 3339 in UTC with a `Z` (`2026-11-24T15:00:00Z`); input must carry a zone."""
+    """RFC 3339 in UTC with a `Z` (`2026-11-24T15:00:00Z`); input must carry a zone and
+    lie within `consentry.clock.EARLIEST`..`LATEST` (else a 422, never an overflow)."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
@@ -83,7 +84,24 @@ class Timestamp(ma.fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         if isinstance(value, str) and value.endswith(("z", "Z")):
             value = value[:-1] + "+00:00"
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        moment = to_utc(super()._deserialize(value, attr, data, **kwargs))
+        if moment is None:
+            raise ma.ValidationError(RANGE_RULE)
+        return moment
+
+
+class QueryList(ma.fields.List):
+    """A list in a query string, given either way or both: repeated (`?c=a&c=b`, as
+    generated OpenAPI clients send it) or comma-separated (`?c=a,b`). Every value counts;
+    empty parts are dropped."""
+
+    is_multiple = True  # webargs hands over every value of a repeated parameter
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list:
+        values = value if isinstance(value, list | tuple) else [value]
+        parts = [part.strip() for v in values
+                 for part in (v.split(",") if isinstance(v, str) else [v])]
+        return super()._deserialize([p for p in parts if p != ""], attr, data, **kwargs)
 
 
 def json_response(body: dict, status: int = 200) -> Response:

@@ -3,9 +3,11 @@ stylesheet (consentry/templates, consentry/static), strict security headers, and
 tokens.
 
 Nothing is loaded from another origin: the Content-Security-Policy allows only this
-origin's stylesheet, and forms post only to this origin. `frame-ancestors` lists the
-policy's `page_origins`, so a company can embed the people's pages in its own site;
-`Referrer-Policy: no-referrer` keeps a link's token out of other sites' logs.
+origin's stylesheet, and forms post only to this origin (`/docs`, Swagger UI served from
+this origin, gets its own policy: this origin's scripts and inline start-up code).
+`frame-ancestors` lists the policy's `page_origins`, so a company can embed the people's
+pages in its own site; `Referrer-Policy: no-referrer` keeps a link's token out of other
+sites' logs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
             f"frame-ancestors {ancestors}")
 
 
+# /docs (Swagger UI) needs its inline start-up script and styles, but nothing from another
+# origin either: the browser refuses anything else, e.g. the online validator's badge.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
 def csrf_token(keys: SecretStore, bound_to: str) -> str:
     """The CSRF token of a form, bound to the credential the page was opened with (a
     link's token, a console session)."""
@@ -44,7 +53,9 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _secure_html(response: Response) -> Response:
-        if response.mimetype == "text/html" and not request.path.startswith("/docs"):
+        if response.mimetype == "text/html" and request.path.startswith("/docs"):
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        elif response.mimetype == "text/html":
             response.headers["Content-Security-Policy"] = content_security_policy(
                 get_policy(app).page_origins)
             response.headers["Referrer-Policy"] = "no-referrer"

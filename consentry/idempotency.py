@@ -12,7 +12,7 @@ import hashlib
 from datetime import timedelta
 
 from flask import Response, current_app, g, jsonify, request
-from sqlalchemy import delete, select
+from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from consentry.clock import utcnow
@@ -97,9 +97,14 @@ def purge_records(session, cutoffs, held: Held, limit: int, dry_run: bool) -> Ba
 
 
 def erase_records(session, subject_id: str, held: Held) -> BatchResult:
-    """Erasure: drop the subject's idempotency records (they hold response bodies)."""
+    """Erasure: drop the records of the subject's writes and every record whose stored
+    body names the subject (a decision, a hold: their subject is in the body, not the
+    path). Subject ids are JSON strings as they are (consentry.fields), so the body's
+    text holds `"<id>"` exactly when a value (or key) in it is the id."""
+    named = cast(IdempotencyRecord.body, Text).like(
+        '%"' + subject_id.replace("_", r"\_") + '"%', escape="\\")
     return erase_matching(session, subject_id, held, key=IdempotencyRecord.id,
-                          where=IdempotencyRecord.subject_id == subject_id,
+                          where=(IdempotencyRecord.subject_id == subject_id) | named,
                           delete=lambda ids: _delete(session, ids))
 
 

@@ -1,8 +1,15 @@
-"""Prometheus metrics of the process: requests by route and status, latency."""
+"""Prometheus metrics of the process: requests by route and status, latency, violations.
+
+Every label value comes from a bounded set the service owns (route templates, status
+codes, known methods, policy ids), never from text a client or an engine chose: a
+label is public on `/metrics` and each distinct value is a new series kept forever.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app, request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -11,7 +18,34 @@ from prometheus_client import (
     multiprocess,
 )
 
+if TYPE_CHECKING:
+    from consentry.policy import Policy
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    """The request method as a label: a known method, else `other`."""
+    return method if method in METHODS else OTHER
+
+
+def route_label() -> str:
+    """The current request's route template (`/v1/subjects/<subject:subject_id>/...`), for
+    labels and logs: a path would carry subject ids and is unbounded."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(unmatched)"
+
+
+def surface_label(policy: Policy, surface: str) -> str:
+    """A decision's surface as a label: one the policy lists in `surfaces`, else `other`."""
+    return surface if surface in policy.surfaces else OTHER
+
+
+def category_label(policy: Policy, category: str) -> str:
+    """A category as a label: a policy category id, else `other`."""
+    return category if category in policy.categories else OTHER
 
 
 class Metrics:
@@ -30,6 +64,11 @@ class Metrics:
             "consentry_decision_violations_total",
             "Decisions that used a category without consent", ["category", "surface"],
             registry=self.registry)
+
+    def count_violation(self, policy: Policy, category: str, surface: str) -> None:
+        """Count one decision violation, labelled only with names the policy defines."""
+        self.decision_violations.labels(category_label(policy, category),
+                                        surface_label(policy, surface)).inc()
 
     def render(self) -> bytes:
         """This process's metrics; with PROMETHEUS_MULTIPROC_DIR set (gunicorn workers), the

@@ -7,7 +7,9 @@ from datetime import datetime
 
 import marshmallow as ma
 
+from consentry import inbound
 from consentry.canonical import b64url, b64url_decode
+from consentry.clock import to_utc
 from consentry.errors import Invalid
 
 DEFAULT_LIMIT = 50
@@ -37,22 +39,26 @@ def decode_cursor(cursor: str | None, *keys: str, field: str = "cursor",
                   types: dict[str, type] | None = None) -> dict | None:
     """Decode a cursor made by encode_cursor; a malformed one is a 422 naming `field`.
 
-    `types` gives the exact type each key must have (int means a non-negative int).
+    `types` gives the exact type each key must have (int means a non-negative int that
+    fits a signed 64-bit column). The cursor's JSON is read as strictly as a body.
     """
     if cursor is None:
         return None
     try:
-        position = json.loads(b64url_decode(cursor))
+        position = inbound.loads(b64url_decode(cursor))
         if not isinstance(position, dict) or any(k not in position for k in keys):
             raise ValueError
         for key, kind in (types or {}).items():
             value = position[key]
             if type(value) is not kind or (kind is int and value < 0):
                 raise ValueError
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid("Malformed cursor.", fields={field: ["Not a cursor this service gave."]}
-                      ) from exc
+    except ValueError as exc:  # JsonRejected and UnicodeDecodeError are ValueErrors too
+        raise _malformed(field) from exc
     return position
+
+
+def _malformed(field: str) -> Invalid:
+    return Invalid("Malformed cursor.", fields={field: ["Not a cursor this service gave."]})
 
 
 def encode_keyset(at: datetime, row_id: str) -> str:
@@ -67,9 +73,9 @@ def decode_keyset(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     try:
         at = datetime.fromisoformat(position["t"])
-        if at.tzinfo is None:
-            raise ValueError("naive time")
     except ValueError as exc:
-        raise Invalid("Malformed cursor.", fields={"cursor": ["Not a cursor this service gave."]}
-                      ) from exc
+        raise _malformed("cursor") from exc
+    at = to_utc(at) if at.tzinfo is not None else None
+    if at is None:  # naive, or an instant no list of ours holds
+        raise _malformed("cursor")
     return at, position["id"]

@@ -92,6 +92,8 @@ class Policy:
     # Origins (scheme://host[:port]) of the company's own sites: where the people's pages
     # may send a person back to (`return_url`) and which may embed them in a frame.
     page_origins: tuple[str, ...] = ()
+    # the decision surfaces counted by name on /metrics; any other counts as "other"
+    surfaces: tuple[str, ...] = ()
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -135,6 +137,8 @@ class Policy:
             data["page_origins"] = list(self.page_origins)
         if self.consent_max_age_days is not None:
             data["consent_max_age_days"] = self.consent_max_age_days
+        if self.surfaces:
+            data["surfaces"] = list(self.surfaces)
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels)}
             for p in self.purposes.values()
@@ -308,6 +312,12 @@ def parse_policy(data: dict, source: str = "") -> Policy:
     token_age = _get(data, "token_max_age_seconds", "", int, False, 300)
     if token_age <= 0:
         raise PolicyError("token_max_age_seconds: must be positive")
+    surfaces = _get(data, "surfaces", "", list, False, [])
+    for i, surface in enumerate(surfaces):
+        if not isinstance(surface, str) or not surface:
+            raise PolicyError(f"surfaces.{i}: expected a non-empty string, got {surface!r}")
+    if len(surfaces) != len(set(surfaces)):
+        raise PolicyError("surfaces: names must be unique")
     policy = Policy(
         version=version,
         controller=_get(data, "controller", "", str, False, ""),
@@ -324,6 +334,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         retention_classes=classes,
         decisions_class=decisions_class,
         retention_targets=tuple(targets),
+        surfaces=tuple(surfaces),
         source=source,
     )
     digest = hashlib.sha256(policy.to_toml().encode()).hexdigest()

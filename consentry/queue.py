@@ -3,7 +3,14 @@
 A request queues work and answers `202`; the scheduler process claims it with a
 lease, beats its heart while it works, and finishes it. Work left `running` by a
 process that died is abandoned (and resumed by its domain) by the next holder of
-the runner lease. Portable SQL: a conditional UPDATE claims, no advisory locks.
+the runner lease. Work that cannot go on until something outside it changes (an
+erasure under a legal hold) is set aside `held` with `wait`, and `requeue` puts it
+back in the queue when that changes. Portable SQL: a conditional UPDATE claims, no
+advisory locks.
+
+    queued → running → succeeded | failed | abandoned
+               ↓   ↑ requeue (its runner died)
+              held → queued (requeue, when what it waits for is gone)
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consentry.clock import utcnow
 
-QUEUED, RUNNING, SUCCEEDED, FAILED, ABANDONED = (
-    "queued", "running", "succeeded", "failed", "abandoned")
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, ABANDONED)
+QUEUED, RUNNING, SUCCEEDED, FAILED, ABANDONED, HELD = (
+    "queued", "running", "succeeded", "failed", "abandoned", "held")
+STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, ABANDONED, HELD)
 
 
 class QueuedWork:
@@ -61,8 +68,16 @@ def finish(work: QueuedWork, status: str, error: str | None = None) -> None:
     work.heartbeat_at = work.finished_at
 
 
+def wait(work: QueuedWork) -> None:
+    """Set running `work` aside, `held`, until what it waits for is gone (then `requeue`)."""
+    work.status = HELD
+    work.holder = None
+    work.heartbeat_at = utcnow()
+
+
 def requeue(work: QueuedWork) -> None:
-    """Put running work back in the queue (its runner died; it must complete)."""
+    """Put running work back in the queue (its runner died; it must complete), or held
+    work whose wait is over."""
     work.status = QUEUED
 
 

@@ -404,7 +404,8 @@ def _retention_page(signed, problems: dict | None = None, form=None,
     # No refresh here (the hold form); a run's and an erasure's own pages refresh.
     return _render("console/retention.html", status=status, policy=described,
                    runs=[retention.run_document(r) for r in runs],
-                   holds=[retention.hold_document(h) for h in holds], erasures=erasures,
+                   holds=[retention.hold_document(session, get_keys(), h) for h in holds],
+                   erasures=erasures,
                    categories=sorted(policy.categories), problems=problems or {},
                    form=form or {}, done=request.args.get("done"),
                    target_names=retention.target_names(policy, _store_names()))

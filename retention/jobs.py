@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from consentry.clock import utcnow
@@ -23,8 +24,6 @@ def schedule_slot(spec: str, now: datetime) -> datetime:
     if kind == "interval":
         seconds = float(value)
         return datetime.fromtimestamp(int(now.timestamp() // seconds * seconds), UTC)
-    from apscheduler.triggers.cron import CronTrigger
-
     trigger = CronTrigger.from_crontab(value if kind == "cron" else spec, timezone="UTC")
     horizon = now + timedelta(seconds=1)  # a job may start a hair after its fire time
     for lookback in (timedelta(hours=1), timedelta(days=1), timedelta(days=32),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -35,14 +35,20 @@ class RetentionRun(QueuedWork, Base):
 
 
 class LegalHold(Base):
-    """A legal hold on one subject's data or one category: purges and erasures skip it."""
+    """A legal hold on one subject's data or one category: purges and erasures skip it.
+
+    A subject hold's reason (free text that may name the person) is not stored here:
+    it is sealed under the subject's audit key in the `retention.hold.created` entry
+    `audit_seq`, and goes when the subject is erased. A category hold's is in `reason`.
+    """
 
     __tablename__ = "retention_holds"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject_id: Mapped[str | None] = mapped_column(String(128), index=True)
     category: Mapped[str | None] = mapped_column(String(64))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
     until: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
@@ -56,7 +62,8 @@ class Erasure(QueuedWork, Base):
     """A subject's erasure request (GDPR Art. 17), its outcome and signed certificate.
 
     `subject_id` is kept only until the erasure is carried out; afterwards only the
-    keyed `subject_ref` remains.
+    keyed `subject_ref` remains. A held erasure keeps it until its holds lift and the
+    rest is erased (`report` says which holds it waits for).
     """
 
     __tablename__ = "retention_erasures"

@@ -72,21 +72,11 @@ class Runner:
         started = time.monotonic()
         with self.db.transaction() as session:
             abandoned = service.abandon_dead_work(session, self.keys, self.known_targets)
+            service.release_erasures(session, self.keys, utcnow())  # holds that ended
         for run_id in abandoned:
             log.warning("run %s abandoned by a dead runner; a new run resumes it", run_id)
         while time.monotonic() - started < budget_seconds:
-            with self.db.transaction() as session:
-                erasure = service.claim_erasure(session, self.holder)
-            if erasure is not None:
-                try:
-                    self.execute_erasure(erasure.id)
-                except Exception as exc:
-                    log.exception("erasure %s failed", erasure.id)
-                    with self.db.transaction() as session:
-                        service.fail_erasure(session, self.keys, session.get(Erasure, erasure.id),
-                                             f"{type(exc).__name__}: {exc}"[:500])
-                done += 1
-                continue
+            done += self.carry_out_erasures()
             with self.db.transaction() as session:
                 run = service.claim_run(session, self.holder)
             if run is None:
@@ -100,6 +90,27 @@ class Runner:
                                      f"{type(exc).__name__}: {exc}"[:500])
             done += 1
         return done
+
+    def carry_out_erasures(self) -> int:
+        """Carry out every queued erasure, oldest first; return how many.
+
+        Called before each run and between the batches of a run (with its progress), so
+        an erasure never waits for a purge to finish.
+        """
+        done = 0
+        while True:
+            with self.db.transaction() as session:
+                erasure = service.claim_erasure(session, self.holder)
+            if erasure is None:
+                return done
+            try:
+                self.execute_erasure(erasure.id)
+            except Exception as exc:
+                log.exception("erasure %s failed", erasure.id)
+                with self.db.transaction() as session:
+                    service.fail_erasure(session, self.keys, session.get(Erasure, erasure.id),
+                                         f"{type(exc).__name__}: {exc}"[:500])
+            done += 1
 
     # -- runs --------------------------------------------------------------------------
 
@@ -148,7 +159,8 @@ class Runner:
             return run
 
     def _save(self, run_id: str, report: dict[str, Any], force: bool = False) -> None:
-        """Store progress on the run (at most twice a second) and renew the leases."""
+        """Store progress on the run (at most twice a second) and renew the leases; then
+        let erasures queued meanwhile go first, between two batches."""
         now = time.monotonic()
         if not force and now - self._last_save < 0.5:
             return
@@ -157,6 +169,7 @@ class Runner:
             run = session.get(RetentionRun, run_id)
             service.save_progress(session, run, report)
             self._renew(session)
+        self.carry_out_erasures()
 
     def _purge_store(self, run_id, report, name, store, cutoffs, held: Held, dry_run, progress):
         entry = report["targets"][name]
@@ -225,7 +238,8 @@ class Runner:
     # -- erasures ----------------------------------------------------------------------
 
     def execute_erasure(self, erasure_id: str) -> Erasure:
-        """Erase one subject from every target and store, except what holds protect."""
+        """Carry out one pass of a claimed erasure (see retention.service): shred the
+        audit key, then erase every store and target except what holds protect."""
         policy = self.policy
         with self.db.transaction() as session:
             erasure = session.get(Erasure, erasure_id)
@@ -233,10 +247,13 @@ class Runner:
             subject_id = erasure.subject_id
             holds = service.active_holds(session, utcnow())
             self._renew(session)
+            if not service.start_erasure(session, self.keys, erasure, holds):
+                return erasure  # held: a hold is on the subject
         held = service.held_from(holds)
         report: dict[str, dict[str, Any]] = {}
         for name, store in self.stores.items():
-            entry = report[name] = {"status": "succeeded", "deleted": 0, "held": 0, "error": None}
+            entry = report[name] = {"kind": "store", "status": "succeeded", "deleted": 0,
+                                    "held": 0, "error": None}
             try:
                 with self.db.transaction() as session:
                     result = store.erase(session, subject_id, held)
@@ -247,8 +264,8 @@ class Runner:
                 entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
                 log.exception("erasure in store %s failed", name)
         for target in policy.retention_targets:
-            entry = report[target.name] = {"status": "succeeded", "deleted": 0, "held": 0,
-                                           "error": None}
+            entry = report[target.name] = {"kind": "external", "status": "succeeded",
+                                           "deleted": 0, "held": 0, "error": None}
             if target.subject_column is None:
                 entry.update(status="skipped", error="no subject_column declared")
                 continue
@@ -283,7 +300,7 @@ class Runner:
                 p, mine if allowed is None else mine & allowed,
                 max_rows=int(self.app.config["RETENTION_BATCH_ROWS"]),
                 target_seconds=float(self.app.config["RETENTION_BATCH_SECONDS"]),
-                by_range=False)
+                keyset=False)
             entry["deleted"] = stats.deleted
         finally:
             engine.dispose()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from consentry import queue
 from consentry.fields import SubjectId, Timestamp
 from consentry.pagination import page_schema
-from consentry.queue import STATUSES as RUN_STATUSES
+
+# A run is never held; an erasure is never abandoned (it is queued again).
+RUN_STATUSES = tuple(s for s in queue.STATUSES if s != queue.HELD)
+ERASURE_STATUSES = (queue.QUEUED, queue.RUNNING, queue.HELD, queue.SUCCEEDED, queue.FAILED)
 
 
 class ListQuerySchema(ma.Schema):
@@ -23,7 +27,8 @@ class HoldListQuerySchema(ListQuerySchema):
 
 
 class RunRequestSchema(ma.Schema):
-    dry_run = ma.fields.Boolean(load_default=False)
+    dry_run = ma.fields.Boolean(load_default=True, metadata={
+        "description": "Only count (the default); a real purge says `\"dry_run\": false`"})
     targets = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 200)),
                              load_default=None, allow_none=True,
                              validate=ma.validate.Length(max=1000),
@@ -37,6 +42,9 @@ class RunQueuedSchema(ma.Schema):
 
 class TargetReportSchema(ma.Schema):
     name = ma.fields.String()
+    kind = ma.fields.String(metadata={"enum": ["store", "external"],
+                                      "description": "In erasures: an own store or an "
+                                                     "external target"})
     status = ma.fields.String(metadata={"enum": ["pending", "running", "succeeded", "failed",
                                                  "skipped"]})
     matched = ma.fields.Integer()
@@ -90,9 +98,13 @@ class HoldRequestSchema(ma.Schema):
 
 class HoldSchema(ma.Schema):
     id = ma.fields.String()
-    subject_id = ma.fields.String(allow_none=True)
+    subject_id = ma.fields.String(allow_none=True, metadata={
+        "description": "null for a category hold, and for a lifted hold whose subject "
+                       "was erased since"})
     category = ma.fields.String(allow_none=True)
-    reason = ma.fields.String()
+    reason = ma.fields.String(allow_none=True, metadata={
+        "description": "A subject hold's reason is sealed under the subject's audit key: "
+                       "null once the subject is erased"})
     until = ma.fields.String(allow_none=True)
     created_by = ma.fields.String()
     created_at = ma.fields.String()
@@ -128,8 +140,12 @@ class ErasureQueuedSchema(ma.Schema):
 
 class ErasureSchema(ma.Schema):
     erasure_id = ma.fields.String()
-    status = ma.fields.String(metadata={"enum": ["queued", "running", "succeeded", "failed"]})
+    status = ma.fields.String(metadata={"enum": list(ERASURE_STATUSES), "description":
+                                        "held: waiting for the legal holds in "
+                                        "waiting_for_holds to lift or end"})
     subject_ref = ma.fields.String()
+    waiting_for_holds = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Ids of the holds a held erasure waits for"})
     requested_by = ma.fields.String()
     reason = ma.fields.String(allow_none=True,
                               metadata={"description": "Why, or a ticket reference"})

@@ -11,11 +11,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit.service import append_entry, destroy_subject_key
+from audit.service import append_entry, destroy_subject_key, read_personal
 from consentry import queue
 from consentry.clock import rfc3339, utcnow
 from consentry.errors import Conflict, Invalid, NotFound
@@ -91,7 +92,11 @@ def _page(session: Session, model, query, limit: int, cursor: str | None):
 def create_hold(session: Session, keys: SecretStore, policy: Policy, *, subject_id: str | None,
                 category: str | None, reason: str, until: datetime | None,
                 actor: str) -> LegalHold:
-    """Place a legal hold on a subject or a category; audited."""
+    """Place a legal hold on a subject or a category; audited.
+
+    A subject hold's reason is kept only sealed in its audit entry (it may name the
+    person, and goes with the subject's audit key); a category hold's is kept in clear.
+    """
     if (subject_id is None) == (category is None):
         raise Invalid("give exactly one of subject_id or category",
                       fields={"subject_id": ["Give exactly one of subject_id or category."]})
@@ -101,18 +106,24 @@ def create_hold(session: Session, keys: SecretStore, policy: Policy, *, subject_
     now = utcnow()
     if until is not None and until <= now:
         raise Invalid("until must be in the future", fields={"until": ["Must be in the future."]})
-    hold = LegalHold(id=new_id(), subject_id=subject_id, category=category, reason=reason,
+    hold_id = new_id()
+    entry = append_entry(session, keys, "retention.hold.created", actor=actor,
+                         subject_id=subject_id,
+                         details={"hold_id": hold_id, "category": category,
+                                  "until": rfc3339(until),
+                                  "by": "subject" if subject_id else "category"},
+                         personal={"reason": reason} if subject_id else None)
+    hold = LegalHold(id=hold_id, subject_id=subject_id, category=category,
+                     reason=None if subject_id else reason,
+                     audit_seq=entry.seq if subject_id else None,
                      until=until, created_by=actor, created_at=now)
     session.add(hold)
-    append_entry(session, keys, "retention.hold.created", actor=actor, subject_id=subject_id,
-                 details={"hold_id": hold.id, "category": category, "until": rfc3339(until),
-                          "by": "subject" if subject_id else "category"},
-                 personal={"reason": reason} if subject_id else None)
     return hold
 
 
 def lift_hold(session: Session, keys: SecretStore, hold_id: str, actor: str) -> LegalHold:
-    """Lift a hold; lifting one already lifted changes nothing. Audited."""
+    """Lift a hold, and queue again the erasures it held; lifting one already lifted
+    changes nothing. Audited."""
     hold = session.get(LegalHold, hold_id) if len(hold_id) <= 32 else None
     if hold is None:
         raise NotFound(f"no hold {hold_id!r}")
@@ -122,10 +133,13 @@ def lift_hold(session: Session, keys: SecretStore, hold_id: str, actor: str) -> 
         append_entry(session, keys, "retention.hold.lifted", actor=actor,
                      subject_id=hold.subject_id,
                      details={"hold_id": hold.id, "category": hold.category})
+        session.flush()
+        release_erasures(session, keys, hold.lifted_at)
     return hold
 
 
-def _active(now: datetime):
+def active_condition(now: datetime):
+    """The condition 'this hold is in force at `now`' (not lifted, not past `until`)."""
     return and_(LegalHold.lifted_at.is_(None),
                 or_(LegalHold.until.is_(None), LegalHold.until > now))
 
@@ -134,12 +148,12 @@ def list_holds(session: Session, limit: int, cursor: str | None, include_lifted:
     """Holds, newest first; active ones only unless `include_lifted`."""
     query = select(LegalHold)
     if not include_lifted:
-        query = query.where(_active(utcnow()))
+        query = query.where(active_condition(utcnow()))
     return _page(session, LegalHold, query, limit, cursor)
 
 
 def active_holds(session: Session, now: datetime) -> list[LegalHold]:
-    return list(session.scalars(select(LegalHold).where(_active(now))
+    return list(session.scalars(select(LegalHold).where(active_condition(now))
                                 .order_by(LegalHold.created_at)))
 
 
@@ -149,10 +163,23 @@ def held_from(holds: list[LegalHold]) -> Held:
                 categories=frozenset(h.category for h in holds if h.category))
 
 
-def hold_document(hold: LegalHold) -> dict[str, Any]:
+def hold_reason(session: Session, keys: SecretStore, hold: LegalHold) -> str | None:
+    """A hold's reason: a subject hold's opened from its audit entry, None once shredded."""
+    if hold.audit_seq is None:
+        return hold.reason
+    try:
+        personal = read_personal(session, keys, hold.audit_seq)
+    except (InvalidTag, ValueError, KeyError):  # a damaged entry: the chain will say so
+        return None
+    return personal.get("reason") if personal else None
+
+
+def hold_document(session: Session, keys: SecretStore, hold: LegalHold) -> dict[str, Any]:
+    """A hold as the API shows it (to retention:admin)."""
     return {"id": hold.id, "subject_id": hold.subject_id, "category": hold.category,
-            "reason": hold.reason, "until": rfc3339(hold.until), "created_by": hold.created_by,
-            "created_at": rfc3339(hold.created_at), "lifted_at": rfc3339(hold.lifted_at),
+            "reason": hold_reason(session, keys, hold), "until": rfc3339(hold.until),
+            "created_by": hold.created_by, "created_at": rfc3339(hold.created_at),
+            "lifted_at": rfc3339(hold.lifted_at),
             "active": hold.lifted_at is None and (hold.until is None or hold.until > utcnow())}
 
 
@@ -319,6 +346,18 @@ def run_document(run: RetentionRun) -> dict[str, Any]:
 
 
 # -- erasures ------------------------------------------------------------------------------
+#
+# An erasure runs in passes. Each pass reads the active holds once. A subject under a
+# hold is not touched at all, not even its audit key: the erasure is set aside `held`
+# (consentry.queue.wait) until that hold lifts or ends. Otherwise the pass shreds the
+# subject's audit key first, so no export written from then on can decrypt the
+# subject's fields, then erases every own store and external target. Rows a category
+# hold keeps leave the erasure `held` again, waiting for those holds. When a hold the
+# erasure waits for is lifted (lift_hold) or has ended (release_erasures, each poll),
+# the erasure is queued again and the next pass erases what is left. The certificate
+# is signed when a pass leaves nothing kept; it names the holds that delayed it by id.
+
+PENDING = (queue.QUEUED, queue.RUNNING, queue.HELD)
 
 
 def queue_erasure(session: Session, keys: SecretStore, subject_id: str, actor: str,
@@ -330,8 +369,7 @@ def queue_erasure(session: Session, keys: SecretStore, subject_id: str, actor: s
     """
     ref = keys.subject_ref(subject_id)
     pending = session.scalar(select(Erasure).where(
-        Erasure.subject_ref == ref,
-        Erasure.status.in_(("queued", "running"))))
+        Erasure.subject_ref == ref, Erasure.status.in_(PENDING)))
     if pending is not None:
         return pending
     erasure = Erasure(id=new_id(), subject_id=subject_id, subject_ref=ref, reason=reason or None,
@@ -361,32 +399,89 @@ def get_erasure(session: Session, erasure_id: str) -> Erasure:
     return erasure
 
 
+def start_erasure(session: Session, keys: SecretStore, erasure: Erasure,
+                  holds: list[LegalHold]) -> bool:
+    """Begin a pass: False (the erasure set aside, held) when a hold is on the subject;
+    else shred the subject's audit key, before anything else, and return True."""
+    if erasure.subject_id is None:
+        raise Conflict("erasure already finished")
+    on_subject = [h for h in holds if h.subject_id == erasure.subject_id]
+    if on_subject:
+        _wait_for_holds(session, keys, erasure, on_subject)
+        return False
+    shredded = destroy_subject_key(session, keys, erasure.subject_id)
+    erasure.report = {**erasure.report,
+                      "audit_key_destroyed": shredded or erasure.report.get(
+                          "audit_key_destroyed", False)}
+    return True
+
+
+def _wait_for_holds(session: Session, keys: SecretStore, erasure: Erasure,
+                    holds: list[LegalHold]) -> None:
+    queue.wait(erasure)
+    earlier = erasure.report.get("held_by", [])
+    known = {h["hold_id"] for h in earlier}
+    erasure.report = {**erasure.report, "waiting_for": [h.id for h in holds],
+                      "held_by": earlier + [{"hold_id": h.id,
+                                             "by": "subject" if h.subject_id else "category",
+                                             "category": h.category}
+                                            for h in holds if h.id not in known]}
+    append_entry(session, keys, "erasure.held", actor=erasure.requested_by,
+                 subject_id=erasure.subject_id,
+                 details={"erasure_id": erasure.id, "hold_ids": [h.id for h in holds]})
+
+
+def release_erasures(session: Session, keys: SecretStore, now: datetime) -> list[str]:
+    """Queue again the held erasures one of whose holds has been lifted or has ended."""
+    held = list(session.scalars(select(Erasure).where(Erasure.status == queue.HELD)))
+    if not held:
+        return []
+    active = {h.id for h in active_holds(session, now)}
+    released = []
+    for erasure in held:
+        waiting = erasure.report.get("waiting_for", [])
+        gone = [h for h in waiting if h not in active]
+        if waiting and not gone:
+            continue
+        queue.requeue(erasure)
+        erasure.report = {**erasure.report, "waiting_for": []}
+        released.append(erasure.id)
+        append_entry(session, keys, "erasure.released", actor="scheduler",
+                     subject_id=erasure.subject_id,
+                     details={"erasure_id": erasure.id, "hold_ids": gone})
+    return released
+
+
 def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
                    targets: dict[str, dict[str, Any]], holds: list[LegalHold]) -> None:
-    """Shred the subject's audit key, sign the certificate, forget the subject id; audited."""
+    """End a pass: held again if holds kept rows; else sign the certificate and forget
+    the subject id. Audited."""
     if erasure.subject_id is None:
         raise Conflict("erasure already finished")
     subject_id = erasure.subject_id
-    applying = [h for h in holds if h.subject_id == subject_id or h.category]
-    kept = [{"hold_id": h.id, "by": "subject" if h.subject_id else "category",
-             "category": h.category, "reason": h.reason, "until": rfc3339(h.until)}
-            for h in applying
-            if h.subject_id or any(t.get("held") for t in targets.values())]
-    shredded = destroy_subject_key(session, keys, subject_id)
+    earlier = erasure.report.get("targets", {})
+    for name, t in targets.items():  # rows deleted add up over the passes
+        t["deleted"] += int(earlier.get(name, {}).get("deleted", 0))
+    erasure.report = {**erasure.report, "targets": targets,
+                      "passes": int(erasure.report.get("passes", 0)) + 1}
+    keeping = [h for h in holds if h.category]
+    if keeping and any(t["held"] for t in targets.values()):
+        _wait_for_holds(session, keys, erasure, keeping)
+        return
     now = utcnow()
     document = {
-        "type": "consentry.erasure-certificate/v1",
+        "type": "consentry.erasure-certificate/v2",
         "erasure_id": erasure.id,
         "subject_ref": erasure.subject_ref,
         "requested_at": rfc3339(erasure.created_at),
         "completed_at": rfc3339(now),
-        "targets": {name: {"deleted": t["deleted"], "held": t["held"], "status": t["status"],
+        "targets": {name: {"kind": t.get("kind", "store"), "deleted": t["deleted"],
+                           "status": t["status"],
                            **({"error": t["error"]} if t.get("error") else {})}
                     for name, t in targets.items()},
         "rows_deleted": sum(t["deleted"] for t in targets.values()),
-        "rows_kept_under_holds": sum(t["held"] for t in targets.values()),
-        "kept_under_holds": kept,
-        "audit_key_destroyed": shredded,
+        "held_by": erasure.report.get("held_by", []),
+        "audit_key_destroyed": bool(erasure.report.get("audit_key_destroyed")),
         "consent_events": "kept as proof of consent and withdrawal (GDPR Art. 7(1), "
                           "Art. 17(3)(e)); their evidence fields are removed",
     }
@@ -394,14 +489,14 @@ def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
     failed = [name for name, t in targets.items() if t["status"] == "failed"]
     queue.finish(erasure, queue.FAILED if failed else queue.SUCCEEDED,
                  f"target(s) failed: {', '.join(failed)}" if failed else None)
-    erasure.report = {**erasure.report, "targets": targets}
     erasure.certificate = {"document": document, "signature": signature}
     # Audit before forgetting the id: the entry carries the keyed reference only.
     append_entry(session, keys, "erasure.completed", actor=erasure.requested_by,
                  subject_id=subject_id, details={"erasure_id": erasure.id, "status": erasure.status,
                           "rows_deleted": document["rows_deleted"],
-                          "rows_kept_under_holds": document["rows_kept_under_holds"],
-                          "targets": document["targets"], "audit_key_destroyed": shredded})
+                          "hold_ids": [h["hold_id"] for h in document["held_by"]],
+                          "targets": document["targets"],
+                          "audit_key_destroyed": document["audit_key_destroyed"]})
     erasure.subject_id = None
 
 
@@ -422,5 +517,7 @@ def erasure_document(erasure: Erasure) -> dict[str, Any]:
         "created_at": rfc3339(erasure.created_at),
         "started_at": rfc3339(erasure.started_at), "finished_at": rfc3339(erasure.finished_at),
         "targets": [{"name": name, **values} for name, values in targets.items()],
+        "waiting_for_holds": erasure.report.get("waiting_for", [])
+        if erasure.status == queue.HELD else [],
         "error": erasure.error, "certificate": erasure.certificate,
     }

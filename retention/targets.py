@@ -37,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     type_coerce,
 )
 from sqlalchemy.engine import make_url
@@ -53,12 +54,22 @@ class TargetError(Exception):
     """A target that cannot be purged as declared; the message says why, for the report."""
 
 
+# Query parameters whose names contain one of these carry secrets (password=, sslpassword=,
+# api_key=, token=, ...) and are hidden like the password.
+SECRET_QUERY_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
+
+
 def safe_url(url: str) -> str:
-    """Return `url` with any password hidden, for reports and logs."""
+    """Return `url` with any password hidden, in the user info or the query, for reports
+    and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        query = {name: "***" if any(w in name.lower() for w in SECRET_QUERY_WORDS) else value
+                 for name, value in parsed.query.items()}
+        text = parsed.set(query=query).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported as such, never echoed with secrets
         return "(unparsable URL)"
+    return text.replace("=%2A%2A%2A", "=***")
 
 
 def open_engine(url: str) -> Engine:
@@ -277,31 +288,25 @@ OnBatch = Callable[[int, float], None]
 
 def delete_in_batches(p: Prepared, condition: ColumnElement[bool], *, max_rows: int,
                       target_seconds: float, on_batch: OnBatch | None = None,
-                      by_range: bool = True) -> BatchStats:
+                      keyset: bool = True) -> BatchStats:
     """Delete the rows matching `condition`, each transaction at most `max_rows` rows.
 
-    With an integer key (primary key or SQLite rowid) the table is walked in key ranges
-    no wider than `max_rows`; the width adapts so a transaction takes about
-    `target_seconds`. Otherwise batches are `key IN (SELECT key ... LIMIT n)`.
+    With an integer key (primary key or SQLite rowid) the table is walked in key order,
+    `max_rows` keys at a time (`key > last ORDER BY key LIMIT n`), so gaps between keys
+    cost nothing; the count adapts so a transaction takes about `target_seconds`.
+    Otherwise (or with `keyset=False`) batches are `key IN (SELECT key ... LIMIT n)`.
     """
     stats = BatchStats()
     # One connection for the whole walk; every batch is its own short transaction.
     with p.engine.connect() as conn:
-        if by_range and p.key_is_integer:
-            low, high = conn.execute(select(func.min(p.key), func.max(p.key))
-                                     .select_from(p.table)).one()
-            conn.rollback()
-            if low is None:
-                return stats
-            position, width = int(low), max_rows
-            while position <= high:
-                stmt = delete(p.table).where(p.key >= position, p.key < position + width,
-                                             condition)
-                deleted, seconds = _timed_delete(p, conn, stmt)
-                position += width
+        if keyset and p.key_is_integer:
+            last, width = None, max_rows
+            while True:
+                deleted, seconds, last = _keyset_batch(p, conn, condition, last, width)
                 width = _adapt(width, seconds, max_rows, target_seconds)
                 _record(stats, deleted, seconds, on_batch)
-            return stats
+                if last is None:
+                    return stats
         limit = max_rows
         while True:
             keys = select(p.key).select_from(p.table).where(condition).limit(limit)
@@ -310,6 +315,26 @@ def delete_in_batches(p: Prepared, condition: ColumnElement[bool], *, max_rows: 
             if deleted < limit:
                 return stats
             limit = _adapt(limit, seconds, max_rows, target_seconds)
+
+
+def _keyset_batch(p: Prepared, conn, condition: ColumnElement[bool], last, width: int):
+    """Delete the matching rows among the `width` keys after `last`, in one transaction.
+
+    Returns (rows deleted, seconds, the last key walked, or None when none are left).
+    """
+    started = time.perf_counter()
+    after = true() if last is None else p.key > last
+    with conn.begin():
+        if p.dialect == "postgresql":
+            conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+        keys = conn.execute(select(p.key).select_from(p.table).where(after)
+                            .order_by(p.key).limit(width)).scalars().all()
+        deleted = 0
+        if keys:
+            deleted = conn.execute(delete(p.table).where(after, p.key <= keys[-1],
+                                                         condition)).rowcount
+    done = len(keys) < width
+    return max(deleted, 0), time.perf_counter() - started, None if done else keys[-1]
 
 
 def _timed_delete(p: Prepared, conn, stmt) -> tuple[int, float]:

@@ -93,7 +93,7 @@ class HoldsView(MethodView):
                                    subject_id=body["subject_id"],
                                    category=body["category"], reason=body["reason"],
                                    until=body["until"], actor=current_principal().name)
-        return service.hold_document(hold)
+        return service.hold_document(get_session(), get_keys(), hold)
 
     @scoped("retention:admin")
     @blp.arguments(HoldListQuerySchema(), location="query")
@@ -102,7 +102,9 @@ class HoldsView(MethodView):
         """Legal holds, newest first (active ones unless include_lifted)."""
         holds, cursor = service.list_holds(get_session(), query["limit"], query["cursor"],
                                            query["include_lifted"])
-        return {"holds": [service.hold_document(h) for h in holds], "next": cursor}
+        session, keys = get_session(), get_keys()
+        return {"holds": [service.hold_document(session, keys, h) for h in holds],
+                "next": cursor}
 
 
 @blp.route("/v1/retention/holds/<hold_id>")
@@ -113,7 +115,7 @@ class HoldView(MethodView):
     def delete(self, hold_id):
         """Lift a legal hold."""
         hold = service.lift_hold(get_session(), get_keys(), hold_id, current_principal().name)
-        return service.hold_document(hold)
+        return service.hold_document(get_session(), get_keys(), hold)
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/erasure")

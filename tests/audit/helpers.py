@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -33,3 +34,24 @@ def write_files(path: Path, files: dict[str, bytes]) -> Path:
 
 def published_keys(app) -> dict:
     return keys_by_kid(app.extensions["consentry.secrets"].jwks())
+
+
+def write_members(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    """Write members in this order, the same name more than once if asked (as a forger may)."""
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of a duplicate name
+        for name, data in members:
+            z.writestr(name, data)
+    return path
+
+
+def write_bomb(path: Path, files: dict[str, bytes], name: str, mib: int) -> Path:
+    """The bundle's files with `name` replaced by `mib` MiB of zeros (expands ~200 times)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for other, data in files.items():
+            if other != name:
+                z.writestr(other, data)
+        with z.open(name, "w") as f:
+            for _ in range(mib):
+                f.write(bytes(1 << 20))
+    return path

@@ -165,3 +165,29 @@ def test_checkpoints_are_listed_newest_first_and_verify(client, make_key, append
     keys = keys_by_kid(client.get("/.well-known/consentry-keys").get_json())
     for cp in [newest, *older]:
         verify_document(keys, cp["checkpoint"], cp["signature"])
+
+
+def test_bundles_are_readable_by_the_service_user_only(client, app, make_key, append, tmp_path):
+    import os
+    import stat
+    from pathlib import Path
+
+    append(3, subject_id="u-1", personal={"ip": "203.0.113.7"})
+    old_umask = os.umask(0o022)  # a common default: files would be world-readable
+    try:
+        r = client.post("/v1/audit/exports", json={"reason": "check modes"},
+                        headers=make_key("audit:export"))
+        assert r.status_code == 201, r.get_json()
+        assert run_export_queue(app) == 1  # the scheduler's job writes the bundle
+        out = tmp_path / "cli" / "bundle.zip"
+        result = app.test_cli_runner().invoke(args=["audit", "export", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    finally:
+        os.umask(old_umask)
+    export_dir = Path(app.config["AUDIT_EXPORT_DIR"])
+    stored = list(export_dir.glob("*.zip"))
+    assert len(stored) == 1
+    assert stat.S_IMODE(export_dir.stat().st_mode) == 0o700
+    for bundle in (stored[0], out):
+        assert stat.S_IMODE(bundle.stat().st_mode) == 0o600, bundle
+    assert not list(export_dir.glob(".*")) and not list(out.parent.glob(".*"))

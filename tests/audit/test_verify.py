@@ -7,13 +7,22 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
+
 from audit import merkle
 from audit.service import destroy_subject_key
-from audit.verify import verify_bundle
+from audit.verify import Limits, main, verify_bundle
 from consentry.db import get_db
 from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid, verify_document
-from tests.audit.helpers import make_bundle, published_keys, read_files, write_files
+from tests.audit.helpers import (
+    make_bundle,
+    published_keys,
+    read_files,
+    write_bomb,
+    write_files,
+    write_members,
+)
 
 
 def test_untouched_bundle_verifies_on_this_engine(app, append, tmp_path):
@@ -67,7 +76,8 @@ def test_shredded_entries_show_in_the_api(client, make_key, append, app):
 def test_checkpoints_across_a_key_rotation_verify_with_the_published_keys(
         make_app, tmp_path, client):
     app = make_app(SECRETS_DIR=str(tmp_path / "secrets"),
-                   AUDIT_EXPORT_DIR=str(tmp_path / "exports"))
+                   AUDIT_EXPORT_DIR=str(tmp_path / "exports"),
+                   KEY_RELOAD_SECONDS=0)  # one process: the new key may sign at once
     from audit.service import append_entry
 
     def append(n):
@@ -169,6 +179,8 @@ def test_python_m_audit_verify_runs_without_the_service(app, append, tmp_path):
     ok = run(str(bundle), "--public-key", str(keys))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "INTACT" in ok.stdout
+    unproven = run(str(bundle))
+    assert unproven.returncode == 3 and "signer is unproven" in unproven.stdout
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"keys": []}))
     unknown = run(str(bundle), "--public-key", str(other))
@@ -246,3 +258,211 @@ def test_a_forged_older_checkpoint_is_caught(make_app, tmp_path):
     keys = published_keys(app) | keys_by_kid([public_jwk(key.public_key(), "old-key")])
     report = verify_bundle(str(bundle), keys, forged)
     assert report.exit_code == 1 and "modified" in report.kinds()
+
+
+# --- trust: exit 0 only with a key from outside the bundle ---------------------------------
+
+def _verify(capsys, *args) -> tuple[int, str]:
+    """Run `python -m audit.verify ARGS` in-process: its exit code and what it printed."""
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().out
+
+
+def _pem(public_key) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _forge(files: dict[str, bytes], kid: str) -> dict[str, bytes]:
+    """Alter the manifest and sign the bundle again with a stranger's key, under the real
+    key id, shipping the stranger's public key as keys.json: a self-consistent forgery."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from consentry.signing import public_jwk, sign_document
+
+    key = Ed25519PrivateKey.generate()
+    files = dict(files)
+    files["keys.json"] = json.dumps({"keys": [public_jwk(key.public_key(), kid)]}).encode()
+    statement = json.loads(files["checkpoint.json"])
+    statement["signature"] = sign_document(key, kid, statement["checkpoint"])
+    files["checkpoint.json"] = json.dumps(statement).encode()
+    manifest = json.loads(files["manifest.json"])
+    manifest["reason"] = "forged"
+    for name in ("keys.json", "checkpoint.json"):
+        manifest["files"][name] = hashlib.sha256(files[name]).hexdigest()
+    files["manifest.json"] = json.dumps(manifest).encode()
+    files["manifest.sig"] = json.dumps(sign_document(key, kid, manifest)).encode()
+    return files
+
+
+def test_without_a_public_key_the_signer_is_unproven_and_exit_3(app, append, tmp_path, capsys):
+    append(4)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    code, out = _verify(capsys, bundle)
+    assert code == 3, out
+    assert "the signer is unproven" in out and "--public-key" in out
+    assert "INTACT" not in out  # nothing a script greps for "INTACT" would take as proven
+    assert verify_bundle(str(bundle)).exit_code == 3
+
+
+def test_the_published_key_as_pem_or_saved_jwks_proves_the_signer(app, append, tmp_path,
+                                                                   capsys):
+    append(4)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    jwks = app.test_client().get("/.well-known/consentry-keys").get_json()
+    saved = tmp_path / "consentry-keys.json"
+    saved.write_text(json.dumps(jwks))
+    code, out = _verify(capsys, bundle, "--public-key", saved)
+    assert code == 0 and "INTACT: 5 entries verified" in out, out
+    pem = tmp_path / "signing.pem"
+    pem.write_bytes(_pem(keys_by_kid(jwks)[jwks["active_kid"]]))
+    code, out = _verify(capsys, bundle, "--public-key", pem)
+    assert code == 0 and "INTACT" in out and "unproven" not in out, out
+
+
+def test_a_key_that_did_not_sign_the_bundle_is_exit_1(app, append, tmp_path, capsys):
+    """Given a key, a signature it does not verify is a forgery as far as anyone can tell
+    offline (or the wrong key file): exit 1 naming it, never 3, which would hide it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from consentry.signing import public_jwk
+
+    append(3)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    stranger = Ed25519PrivateKey.generate().public_key()
+    pem = tmp_path / "other.pem"
+    pem.write_bytes(_pem(stranger))
+    code, out = _verify(capsys, bundle, "--public-key", pem)
+    assert code == 1 and "bad signature: manifest.json" in out, out
+    jwks = tmp_path / "other.json"
+    jwks.write_text(json.dumps({"keys": [public_jwk(stranger, "someone-else")]}))
+    code, out = _verify(capsys, bundle, "--public-key", jwks)
+    assert code == 1 and "unknown key: manifest.json" in out, out
+
+
+def test_a_bundle_forged_with_its_own_keys_is_never_exit_0(app, append, runner, tmp_path,
+                                                           capsys):
+    append(5)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    kid = app.extensions["consentry.secrets"].active_kid
+    forged = write_files(tmp_path / "forged.zip", _forge(read_files(bundle), kid))
+    code, out = _verify(capsys, forged)  # it hangs together: only a key from outside tells
+    assert code == 3 and "signer is unproven" in out, out
+    saved = tmp_path / "keys.json"
+    saved.write_text(json.dumps(app.test_client().get("/.well-known/consentry-keys").get_json()))
+    code, out = _verify(capsys, forged, "--public-key", saved)
+    assert code == 1 and "bad signature: manifest.json" in out, out
+    result = runner.invoke(args=["audit", "verify", str(forged)])  # the service's own keys
+    assert result.exit_code == 1 and "bad signature" in result.output
+    result = runner.invoke(args=["audit", "verify", str(bundle)])
+    assert result.exit_code == 0 and "INTACT" in result.output
+
+
+# --- the zip is hostile input ---------------------------------------------------------------
+
+def test_a_member_name_held_twice_is_damage(app, append, tmp_path, capsys):
+    """A forged first entries.csv before the real one: readers differ on which they show."""
+    append(3, subject_id="u-1")
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    files = read_files(bundle)
+    forged_csv = files["entries.csv"].replace(b"test.event", b"forged.event")
+    members = [("entries.csv", forged_csv), *files.items()]
+    twice = write_members(tmp_path / "twice.zip", members)
+    report = verify_bundle(str(twice), published_keys(app))
+    assert report.exit_code == 1
+    assert [(f.kind, f.where) for f in report.findings] == [("duplicated", "entries.csv")]
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(app.extensions["consentry.secrets"].jwks()))
+    code, out = _verify(capsys, twice, "--public-key", keys)
+    assert code == 1 and "duplicated: entries.csv (the zip holds 2 members" in out, out
+    last_forged = write_members(tmp_path / "last.zip", [*files.items(), members[0]])
+    kinds = {(f.kind, f.where) for f in verify_bundle(str(last_forged), published_keys(app))
+             .findings}
+    assert kinds == {("duplicated", "entries.csv"), ("modified", "entries.csv")}
+
+
+def test_a_member_above_the_size_cap_is_refused(app, append, runner, tmp_path, capsys):
+    append(30, subject_id="u-1", text="x" * 200)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(app.extensions["consentry.secrets"].jwks()))
+    code, out = _verify(capsys, bundle, "--public-key", keys, "--max-member-size", "4K")
+    assert code == 2, out
+    assert "uncompressed is more than --max-member-size 4.0 KiB: refused" in out
+    assert _verify(capsys, bundle, "--public-key", keys, "--max-member-size", "1M")[0] == 0
+    result = runner.invoke(args=["audit", "verify", str(bundle), "--max-member-size", "4K"])
+    assert result.exit_code == 2 and "--max-member-size 4.0 KiB: refused" in result.output
+    result = runner.invoke(args=["audit", "verify", str(bundle), "--max-member-size", "lots"])
+    assert result.exit_code == 2 and "not a size" in result.output
+    with pytest.raises(SystemExit) as exited:
+        main([str(bundle), "--max-compression-ratio", "0.5"])
+    assert exited.value.code == 2 and "not a ratio" in capsys.readouterr().err
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(app, append, tmp_path, capsys):
+    import time
+    import tracemalloc
+
+    append(3)
+    bomb = write_bomb(tmp_path / "bomb.zip", read_files(make_bundle(app, tmp_path / "b.zip")),
+                      "entries.jsonl", mib=64)
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        code, out = _verify(capsys, bomb)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2, out
+    assert "entries.jsonl: expands" in out and "refused as a zip bomb" in out
+    assert seconds < 1 and peak < 4 << 20, (seconds, peak)
+    code, out = _verify(capsys, bomb, "--max-compression-ratio", "1000")  # the user lifts it
+    assert code == 1 and "truncated: line 1" in out, out  # read, within memory bounds
+
+
+def test_a_line_too_long_to_be_an_entry_is_hashed_not_held(app, append, tmp_path):
+    import tracemalloc
+
+    append(3)
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    files["entries.jsonl"] = files["entries.jsonl"].rstrip(b"\n") + b"x" * (32 << 20)
+    path = write_files(tmp_path / "long.zip", files)
+    del files
+    limits = Limits(ratio=float("inf"), document_bytes=1 << 20)
+    tracemalloc.start()
+    try:
+        report = verify_bundle(str(path), published_keys(app), limits=limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.exit_code == 1 and "truncated" in report.kinds(), report.findings
+    assert peak < 8 << 20, peak
+
+
+def test_a_json_file_larger_than_a_bundle_holds_is_refused(app, append, tmp_path):
+    import os
+
+    append(2)
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    files["manifest.sig"] = json.dumps({"value": os.urandom(9 << 20).hex()}).encode()
+    report = verify_bundle(str(write_files(tmp_path / "big.zip", files)), published_keys(app))
+    assert report.exit_code == 2
+    assert report.unusable.startswith("manifest.sig: more than 16.0 MiB"), report.unusable
+
+
+def test_a_member_compressed_other_than_the_exporter_does_is_refused(app, append, tmp_path):
+    """bzip2 and LZMA members would decompress without zipfile's output bound."""
+    import zipfile
+
+    append(2)
+    files = read_files(make_bundle(app, tmp_path / "b.zip"))
+    path = tmp_path / "bz.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    report = verify_bundle(str(path), published_keys(app))
+    assert report.exit_code == 2 and "compression method 12" in report.unusable

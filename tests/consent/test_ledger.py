@@ -224,3 +224,84 @@ def test_scopes(client, make_key):
     assert r.status_code == 403
     assert client.get("/v1/subjects/u-1/consents", headers=make_key("signals:read")
                       ).status_code == 403
+
+
+def events_of(client, writer, subject):
+    return client.get(f"/v1/subjects/{subject}/consents/history?limit=1000",
+                      headers=writer).get_json()["events"]
+
+
+def test_gpc_alone_is_recorded_with_empty_choices(put_consents, client, writer):
+    # a preference center forwards the browser's signal on page load, before any choice
+    r = put_consents("u-page", [], headers={"Sec-GPC": "1"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["gpc"] is True and body["sale_sharing_opt_out"] is True
+    assert body["receipt"]["choices"] == [{**body["receipt"]["choices"][0],
+                                           "switch": "sale_sharing_opt_out", "status": "on",
+                                           "source": "gpc"}]
+    assert [(e["switch"], e["source"]) for e in events_of(client, writer, "u-page")] == [
+        ("sale_sharing_opt_out", "gpc")]
+    assert put_consents("u-body", [], gpc=True).status_code == 200
+    for headers in ({}, {"Sec-GPC": "0"}):
+        r = put_consents("u-none", [], headers=headers)
+        assert r.status_code == 422 and "choices" in r.get_json()["error"]["fields"]
+    assert events_of(client, writer, "u-none") == []
+
+
+@pytest.mark.parametrize("headers", [[("Sec-GPC", "0"), ("Sec-GPC", "1")],
+                                     [("Sec-GPC", "1"), ("Sec-GPC", "0")],
+                                     [("Sec-GPC", "0, 1")]])
+def test_any_sec_gpc_1_counts(client, writer, headers):
+    r = client.put("/v1/subjects/u-two/consents", headers=[*writer.items(), *headers],
+                   json={"source": "pc", "choices": GRANT_PERSONALIZATION})
+    assert r.status_code == 200 and r.get_json()["gpc"] is True
+    r = client.post("/v1/subjects/u-two2/opt-out", headers=[*writer.items(), *headers],
+                    json={"scope": "personalization"})
+    assert r.status_code == 200 and r.get_json()["gpc"] is True
+
+
+def last_audit(session):
+    session.rollback()
+    return session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+
+
+def test_an_undo_that_gpc_refuses_is_recorded_as_such(put_consents, client, writer, session):
+    gpc = {**writer, "Sec-GPC": "1"}
+    put_consents("u-k", GRANT_PERSONALIZATION, jurisdiction="US-CA", headers={"Sec-GPC": "1"})
+    before = events_of(client, writer, "u-k")
+    r = client.delete("/v1/subjects/u-k/opt-out?scope=sale_sharing", headers=gpc)
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["kept"] == [{"switch": "sale_sharing_opt_out", "reason": "gpc"}]
+    assert body["sale_sharing_opt_out"] is True and body["receipt"]["choices"] == []
+    assert events_of(client, writer, "u-k") == before  # nothing changed, nothing written
+    audit = last_audit(session)
+    assert audit.action == "consent.opt_out_kept"
+    assert audit.details["events"] == [] and audit.details["kept"] == ["sale_sharing_opt_out"]
+
+    # `all` undoes what it can and says what it kept
+    client.post("/v1/subjects/u-k/opt-out", json={"scope": "personalization"}, headers=writer)
+    r = client.delete("/v1/subjects/u-k/opt-out?scope=all", headers=gpc).get_json()
+    assert r["personalization_off"] is False and r["sale_sharing_opt_out"] is True
+    assert r["kept"] == [{"switch": "sale_sharing_opt_out", "reason": "gpc"}]
+    audit = last_audit(session)
+    assert audit.action == "consent.opt_out_undone"
+    assert [e["switch"] for e in audit.details["events"]] == ["personalization_off"]
+
+    # without GPC the undo is an undo
+    r = client.delete("/v1/subjects/u-k/opt-out?scope=sale_sharing", headers=writer)
+    assert r.get_json()["sale_sharing_opt_out"] is False and r.get_json()["kept"] == []
+    assert last_audit(session).action == "consent.opt_out_undone"
+
+
+def test_an_undo_carrying_gpc_records_the_signal_when_it_is_new(client, writer, session):
+    client.post("/v1/subjects/u-n/opt-out", json={"scope": "sale_sharing"}, headers=writer)
+    r = client.delete("/v1/subjects/u-n/opt-out?scope=sale_sharing",
+                      headers={**writer, "Sec-GPC": "1"}).get_json()
+    assert r["gpc"] is True and r["sale_sharing_opt_out"] is True
+    assert r["kept"] == [{"switch": "sale_sharing_opt_out", "reason": "gpc"}]
+    newest = events_of(client, writer, "u-n")[0]
+    assert (newest["switch"], newest["status"], newest["source"]) == (
+        "sale_sharing_opt_out", "on", "gpc")
+    assert last_audit(session).action == "consent.opt_out_kept"

@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from datetime import datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,8 @@ from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from consent import ledger
-from consent.models import ConsentEvent
+from consent.models import ConsentEvent, StateSnapshot
+from consent.state import fold
 from consentry.policy import load_policy
 
 POLICY = load_policy()
@@ -77,3 +79,34 @@ def test_concurrent_writers_on_one_subject_lose_nothing(app, writer, session):
     seqs = session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()
     assert seqs == list(range(1, len(seqs) + 1))
     assert ledger.load_state(session, "shared") == ledger.replay_state(session, "shared")
+
+
+def test_a_replay_starts_from_the_latest_snapshot_before_the_moment(app, client, writer,
+                                                                     session, monkeypatch):
+    monkeypatch.setattr(ledger, "SNAPSHOT_EVERY", 5)
+    statuses = ["granted", "denied", "withdrawn"]
+    moments = []
+    for i in range(23):
+        r = client.put("/v1/subjects/snap/consents", headers=writer, json={
+            "source": "test", "choices": [
+                {"purpose": "personalization", "category": "behavioral",
+                 "status": statuses[i % 3]},
+                {"purpose": "marketing", "channel": "email", "status": statuses[(i + 1) % 3]}]})
+        assert r.status_code == 200
+        moments.append(r.get_json()["receipt"]["issued_at"])
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(StateSnapshot)
+                          .where(StateSnapshot.subject_id == "snap")) == 4  # writes 5,10,15,20
+    read = []
+    real = ledger._to_event
+    monkeypatch.setattr(ledger, "_to_event", lambda row: read.append(row.id) or real(row))
+    for moment in moments:
+        at = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        read.clear()
+        from_snapshot = ledger.replay_state(session, "snap", at)
+        assert len(read) <= 2 * 4  # at most four writes of two events since the snapshot
+        events = session.scalars(select(ConsentEvent).where(
+            ConsentEvent.subject_id == "snap", ConsentEvent.received_at <= at)
+            .order_by(ConsentEvent.id))
+        assert from_snapshot == fold(real(e) for e in events)  # the same as a full replay
+    assert ledger.replay_state(session, "snap") == ledger.load_state(session, "snap")

@@ -189,6 +189,43 @@ def test_batch_uses_one_query_for_all_subjects(app, client, engine_key, put_cons
         "subjects.1": ["Must be 1-128 characters of A-Z a-z 0-9 . _ : @ -"]}
 
 
+def test_batch_refuses_unknown_and_surplus_categories_naming_them(client, engine_key):
+    def check(categories):
+        return client.post("/v1/signals/check", headers=engine_key, json={
+            "purpose": "personalization", "subjects": [f"s-{i}" for i in range(1000)],
+            "categories": categories})
+
+    # a 16 kB request once came back as 48 MB of "unknown_category" denials
+    r = check(["telepathy"] * 2000)
+    assert r.status_code == 422 and len(r.get_data()) < 2000
+    assert r.get_json()["error"]["fields"]["categories"] == [
+        f"At most {len(POLICY.categories)} categories (the policy has "
+        f"{len(POLICY.categories)})."]
+    r = check(["behavioral", "telepathy", "health", "x" * 64])
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {
+        "categories.1": ["Unknown category 'telepathy'."],
+        "categories.3": [f"Unknown category {'x' * 64!r}."]}
+    assert check(["x" * 65]).status_code == 422
+    assert check(sorted(POLICY.categories)).status_code == 200
+
+
+@pytest.mark.parametrize("categories", [None, sorted(POLICY.categories)])
+def test_a_full_batch_answer_for_every_category_stays_under_2_mb(client, engine_key,
+                                                                  categories):
+    subjects = [f"{i:04d}-" + "s" * 123 for i in range(1000)]  # the longest ids there are
+    body = {"purpose": "advertising", "channel": "web", "subjects": subjects}
+    if categories:
+        body["categories"] = categories
+    r = client.post("/v1/signals/check", headers=engine_key, json=body)
+    assert r.status_code == 200
+    results = r.get_json()["results"]
+    assert len(results) == 1000
+    assert all(len(a["allowed"]) + len(a["denied"]) == len(POLICY.categories)
+               for a in results.values())
+    assert len(r.get_data()) < 2 * 1024 * 1024
+
+
 @pytest.fixture
 def served_app(live_server):
     return live_server
@@ -367,3 +404,16 @@ def test_change_feed_rows_expire_and_are_erased(app, client, engine_key, put_con
         assert store.erase(s, "gone-1", Held()).deleted == 1
     feed = client.get("/v1/changes", headers=engine_key).get_json()
     assert [c["subject_id"] for c in feed["changes"]] == ["new-1"]
+
+
+@pytest.mark.parametrize("query", [
+    "categories=behavioral&categories=health&categories=telepathy",
+    "categories=behavioral,health&categories=telepathy",
+    "categories=behavioral,,health,telepathy"])
+def test_categories_repeated_or_comma_separated_all_count(client, engine_key, query):
+    r = client.get("/v1/subjects/u-r/allowed-signals?purpose=personalization&" + query,
+                   headers=engine_key)
+    body = r.get_json()
+    assert body["allowed"] == ["behavioral"]
+    assert body["denied"] == [{"category": "health", "reason": "requires_explicit_consent"},
+                              {"category": "telepathy", "reason": "unknown_category"}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_every_route_that_takes_a_subject_id_answers_a_bad_one_alike(app, client
 def test_a_bad_subject_id_in_a_body_or_query_names_its_field_with_the_same_rule(client, admin):
     decision = client.post("/v1/decisions", headers=admin, json={
         "subject_id": BAD_SUBJECT, "surface": "home", "item": {"id": "i"},
-        "decided_at": "2026-11-01T00:00:00Z"})
+        "decided_at": datetime.now(UTC).isoformat()})
     hold = client.post("/v1/retention/holds", headers=admin,
                        json={"subject_id": BAD_SUBJECT, "reason": "case 1"})
     audit = client.get("/v1/audit/entries", headers=admin,

@@ -34,6 +34,15 @@ def test_policy_show_round_trips(runner):
     assert parse_policy(tomllib.loads(result.output)) == load_policy()
 
 
+def test_surfaces_round_trip_through_toml():
+    data = _raw()
+    data["surfaces"] = ["homepage_hero", "email"]
+    policy = parse_policy(data)
+    assert policy.surfaces == ("homepage_hero", "email")
+    assert parse_policy(tomllib.loads(policy.to_toml())) == policy
+    assert load_policy().surfaces == () and "surfaces" not in load_policy().to_dict()
+
+
 def _raw():
     return tomllib.loads(load_policy().to_toml())
 
@@ -54,6 +63,9 @@ def _raw():
     (lambda d: d["retention"].update(targets=[{"name": "t", "url": "sqlite://", "table": "e",
                                                "timestamp_column": "ts"}]),
      "retention.targets.0.class: give exactly one of"),
+    (lambda d: d.update(surfaces=["home", 3]), "surfaces.1: expected a non-empty string"),
+    (lambda d: d.update(surfaces=["home", "home"]), "surfaces: names must be unique"),
+    (lambda d: d.update(surfaces="home"), "surfaces: expected list"),
 ])
 def test_validation_names_the_key(mutate, message):
     data = _raw()
@@ -94,3 +106,33 @@ def test_loading_a_changed_version_is_audited_once(make_app, tmp_path, session):
                               .order_by(AuditEntry.seq)).all()
     assert [(e.details["old_version"], e.details["new_version"]) for e in entries] == [
         (None, "2026-11-01"), ("2026-11-01", "2027-01-01")]
+
+
+def test_a_policy_changed_without_a_new_version_is_audited(make_app, tmp_path, session):
+    import json
+
+    import tomli_w
+
+    make_app()  # the shipped policy
+    data = _raw()
+    data["controller"] = "Someone Else Ltd."  # same version, different policy
+    edited = tmp_path / "deploy" / "secret-location" / "policy.toml"
+    edited.parent.mkdir(parents=True)
+    edited.write_text(tomli_w.dumps(data))
+    make_app(POLICY_FILE=str(edited))
+    make_app(POLICY_FILE=str(edited))  # the same content again: nothing new
+    make_app()  # back to the shipped policy: a change again
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "policy.loaded")
+                              .order_by(AuditEntry.seq)).all()
+    shipped, edited_digest = load_policy().digest, load_policy(edited).digest
+    assert shipped != edited_digest
+    assert [(e.details["old_version"], e.details["new_version"], e.details["old_digest"],
+             e.details["digest"]) for e in entries] == [
+        (None, "2026-11-01", None, shipped),
+        ("2026-11-01", "2026-11-01", shipped, edited_digest),
+        ("2026-11-01", "2026-11-01", edited_digest, shipped)]
+    # nothing path-like about the deployment in the audit log
+    for e in entries:
+        assert set(e.details) == {"old_version", "new_version", "old_digest", "digest"}
+        text = json.dumps(e.details)
+        assert "secret-location" not in text and str(tmp_path) not in text and "/" not in text

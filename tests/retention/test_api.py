@@ -63,6 +63,15 @@ def test_retention_policy_shows_classes_and_targets(retention_app, external_url,
     assert "s3cret" not in r.get_data(as_text=True)
 
 
+def test_retention_policy_hides_secrets_in_a_target_query(retention_app, make_key, tmp_path):
+    app = retention_app([target("shop", f"sqlite:///{tmp_path}/shop.db?password=s3cret"
+                                        f"&sslpassword=t0ps3cret&mode=ro")])
+    r = app.test_client().get("/v1/retention/policy", headers=make_key("retention:admin"))
+    shop = next(t for t in r.get_json()["targets"] if t["name"] == "shop")
+    assert shop["url"].endswith("shop.db?mode=ro&password=***&sslpassword=***")
+    assert "s3cret" not in r.get_data(as_text=True)
+
+
 def test_a_queued_run_is_carried_out_by_the_poller(retention_app, external, external_url,
                                                    make_key):
     old = (datetime.now(UTC) - timedelta(days=200)).isoformat()
@@ -73,7 +82,8 @@ def test_a_queued_run_is_carried_out_by_the_poller(retention_app, external, exte
     app = retention_app([target("ev", external_url)])
     client, headers = app.test_client(), make_key("retention:admin")
 
-    r = client.post("/v1/retention/runs", json={"targets": ["ev"]}, headers=headers)
+    r = client.post("/v1/retention/runs", json={"dry_run": False, "targets": ["ev"]},
+                    headers=headers)
     assert r.status_code == 202, r.get_json()
     run_id = r.get_json()["run_id"]
     assert client.get(f"/v1/retention/runs/{run_id}", headers=headers).get_json()["status"] \
@@ -90,6 +100,14 @@ def test_a_queued_run_is_carried_out_by_the_poller(retention_app, external, exte
     assert run["started_at"] and run["finished_at"]
     assert remaining(external, "ev") == {2}
     assert {"retention.run.queued", "retention.run.finished"} <= set(actions(app))
+
+
+def test_a_run_is_dry_unless_it_says_dry_run_false(client, admin):
+    runs = [client.post("/v1/retention/runs", json=body, headers=admin).get_json()["run_id"]
+            for body in ({}, {"targets": ["decisions"]}, {"dry_run": False})]
+    dry = [client.get(f"/v1/retention/runs/{run_id}", headers=admin).get_json()["dry_run"]
+           for run_id in runs]
+    assert dry == [True, True, False]
 
 
 def test_runs_list_is_paginated_newest_first(client, admin):
@@ -196,22 +214,36 @@ def test_erasure_deletes_the_subject_everywhere_but_what_a_hold_keeps(
 
     poll(app)
 
+    # The rows a category hold keeps stay; the erasure waits for the hold, by its id.
     body = client.get(f"/v1/erasures/{erasure_id}", headers=eraser).get_json()
-    assert body["status"] == "succeeded", body
+    assert body["status"] == "held" and body["certificate"] is None, body
+    assert body["waiting_for_holds"] == [hold.get_json()["id"]]
     assert remaining(external, "ev") == {2, 3}
     assert remaining(external, "orders") == set()
+    ev = next(t for t in body["targets"] if t["name"] == "ev")
+    assert (ev["deleted"], ev["held"]) == (1, 1)
+
+    client.delete(f"/v1/retention/holds/{hold.get_json()['id']}", headers=admin)
+    poll(app)
+
+    body = client.get(f"/v1/erasures/{erasure_id}", headers=eraser).get_json()
+    assert body["status"] == "succeeded", body
+    assert remaining(external, "ev") == {3}
     document = body["certificate"]["document"]
-    assert document["targets"]["ev"]["deleted"] == 1 and document["targets"]["ev"]["held"] == 1
+    assert document["targets"]["ev"] == {"kind": "external", "deleted": 2,
+                                         "status": "succeeded"}
     assert document["targets"]["orders"]["deleted"] == 1
-    assert document["rows_deleted"] == 2 and document["rows_kept_under_holds"] == 1
-    assert document["kept_under_holds"][0]["reason"] == "tax audit 2026"
+    assert document["rows_deleted"] == 3
+    assert document["held_by"] == [{"hold_id": hold.get_json()["id"], "by": "category",
+                                    "category": "financial"}]
+    assert "tax audit" not in str(document)  # holds are named by id, never by reason
     with app.app_context():
 
         assert document["subject_ref"] == get_keys().subject_ref("u-42")
     assert "u-42" not in str(body)
     jwks = client.get("/.well-known/consentry-keys").get_json()
     verify_document(keys_by_kid(jwks), document, body["certificate"]["signature"])
-    assert {"erasure.requested", "erasure.completed"} <= set(actions(app))
+    assert {"erasure.requested", "erasure.held", "erasure.completed"} <= set(actions(app))
 
 
 def test_erasure_shreds_the_subjects_audit_key(app, client, admin):
@@ -243,5 +275,4 @@ def test_a_subject_under_hold_keeps_everything(retention_app, external, external
 
     body = client.get(f"/v1/erasures/{erasure_id}", headers=headers).get_json()
     assert remaining(external, "ev") == {1}
-    assert body["certificate"]["document"]["rows_kept_under_holds"] == 1
-    assert body["certificate"]["document"]["kept_under_holds"][0]["by"] == "subject"
+    assert body["status"] == "held" and body["certificate"] is None

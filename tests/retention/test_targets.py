@@ -245,3 +245,47 @@ def test_text_with_extreme_zone_offsets_is_compared_in_utc(retention_app, extern
         assert remaining(external, "ev") == {2, 4, 6, 8, 9}
     else:
         assert remaining(external, "ev") == {2, 4, 6}
+
+
+def test_sparse_keys_are_walked_by_keyset_not_by_range(retention_app, external, external_url):
+    """Keys 1 and 10^15: one batch reaches both, not 10^11 empty ranges between them."""
+    old = (AS_OF - timedelta(days=200)).isoformat()
+    make_table(external, "sparse", "TEXT", [
+        {"id": i, "key": key, "user_id": "u", "kind": "behavioral", "ts": old}
+        for i, key in enumerate((1, 2, 10**9, 10**15))], key="id BIGINT PRIMARY KEY")
+    app = retention_app([target("sparse", external_url)], RETENTION_BATCH_ROWS=2)
+    with app.app_context():
+        from consentry.policy import get_policy
+        from retention import targets
+
+        spec = next(t for t in get_policy().retention_targets if t.name == "sparse")
+        engine = targets.open_engine(spec.url)
+        try:
+            p = targets.prepare(spec, engine)
+            batches = []
+
+            def on_batch(deleted, _seconds):
+                batches.append(deleted)
+                assert len(batches) <= 10, "walking empty key ranges"
+
+            stats = targets.delete_in_batches(p, p.subject == "u", max_rows=2,
+                                              target_seconds=10, on_batch=on_batch)
+        finally:
+            engine.dispose()
+    assert stats.deleted == 4 and stats.batches <= 3  # 2 keys a batch
+    assert remaining(external, "sparse") == set()
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql+psycopg://bob:hunter2@db:5432/shop?password=hunter3&sslmode=require",
+     "postgresql+psycopg://bob:***@db:5432/shop?password=***&sslmode=require"),
+    ("postgresql+psycopg://db/shop?sslpassword=hunter2&api_key=k1&Token=t2&application_name=x",
+     "postgresql+psycopg://db/shop?Token=***&api_key=***&application_name=x"
+     "&sslpassword=***"),
+    ("sqlite:////var/data/shop.db?key=hunter2", "sqlite:////var/data/shop.db?key=***"),
+    ("no url at all: hunter2", "(unparsable URL)"),
+])
+def test_reports_never_show_a_password_in_the_user_info_or_the_query(url, shown):
+    from retention.targets import safe_url
+
+    assert safe_url(url) == shown and "hunter" not in safe_url(url)

@@ -30,8 +30,10 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 
 from consent.token import verify_token
+from consentry.signing import UnknownKeyError
 
 DEFAULT_MAX_AGE = 300.0  # seconds, when an answer does not say
+KEYS_REFETCH_SECONDS = 5.0  # the least time between two fetches of the keys for an unknown kid
 
 
 class GateUnavailable(Exception):
@@ -71,6 +73,7 @@ class GateClient:
         self._cursor: str | None = None
         self._last_sync = 0.0
         self._jwks: dict | None = None
+        self._jwks_fetched = float("-inf")
 
     # -- HTTP ------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
@@ -126,11 +129,12 @@ class GateClient:
         """Which categories may be used; from cache when fresh, else from the service."""
         key = (subject_id, purpose, channel, jurisdiction)
         try:
-            if time.monotonic() - self._last_sync > self.sync_interval:
+            now = time.monotonic()
+            if now - self._last_sync > self.sync_interval:
                 self.sync()
-            hit = self.cached(subject_id, purpose, channel, jurisdiction)
-            if hit is not None:
-                return hit
+            hit = self._cache.answers.get(key)  # the hot path: one lookup, one clock read
+            if hit is not None and hit[1] > now:
+                return hit[0]
             query = {"purpose": purpose}
             if channel:
                 query["channel"] = channel
@@ -159,10 +163,20 @@ class GateClient:
             return replace(hit, degraded=True, reason=reason)
         return Answer(subject_id, purpose, channel, (), (), "", degraded=True, reason=reason)
 
+    def _fetch_keys(self) -> dict:
+        request = urllib.request.Request(self.base_url + "/.well-known/consentry-keys")
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            self._jwks = json.loads(response.read())
+        self._jwks_fetched = time.monotonic()
+        return self._jwks
+
     def verify(self, token: str) -> dict:
-        """Verify a consent token offline (keys fetched once)."""
-        if self._jwks is None:
-            request = urllib.request.Request(self.base_url + "/.well-known/consentry-keys")
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                self._jwks = json.loads(response.read())
-        return verify_token(token, self._jwks)
+        """Verify a consent token offline. The keys are fetched once, and again for a key id
+        they lack (the service rotated its key), at most every KEYS_REFETCH_SECONDS."""
+        jwks = self._jwks if self._jwks is not None else self._fetch_keys()
+        try:
+            return verify_token(token, jwks)
+        except UnknownKeyError:
+            if time.monotonic() - self._jwks_fetched < KEYS_REFETCH_SECONDS:
+                raise
+            return verify_token(token, self._fetch_keys())

@@ -1,7 +1,7 @@
 """console sessions; erasures keep a reason and list newest first
 
-Revision ID: 0008_console_sessions
-Revises: 0006_audit_export_jobs
+Revision ID: 0009_console_sessions
+Revises: 0008_state_snapshots
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import consentry.db
 
-revision = '0008_console_sessions'
-down_revision = '0006_audit_export_jobs'
+revision = '0009_console_sessions'
+down_revision = '0008_state_snapshots'
 branch_labels = None
 depends_on = None
 

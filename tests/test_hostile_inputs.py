@@ -1,0 +1,237 @@
+"""Hostile input on every route: each answer is a 4xx in the one envelope, never a 500,
+and the service still answers afterwards.
+
+The routes come from `app.url_map` (a new route is attacked without anyone listing it);
+which of them take a JSON body and which query parameters each declares come from the
+OpenAPI document the service serves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+SUBJECT = "u-hostile"
+NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+# A body each JSON route accepts (checked below), so that breaking one field at a time
+# shows the field's own check answering. A JSON route missing here fails the test.
+VALID_BODIES = {
+    ("PUT", "/v1/subjects/{subject_id}/consents"): {
+        "source": "preference_center",
+        "choices": [{"purpose": "personalization", "status": "granted"}]},
+    ("POST", "/v1/subjects/{subject_id}/opt-out"): {"scope": "personalization"},
+    ("POST", "/v1/signals/check"): {"purpose": "personalization", "subjects": [SUBJECT]},
+    ("POST", "/v1/decisions"): {"subject_id": SUBJECT, "surface": "home",
+                                "item": {"id": "sku-1"}, "decided_at": NOW},
+    ("POST", "/v1/retention/runs"): {"dry_run": True},
+    ("POST", "/v1/retention/holds"): {"subject_id": SUBJECT, "reason": "case 1"},
+    ("POST", "/v1/audit/exports"): {"since": NOW},
+}
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {"id": "sku-1"}
+    for _ in range(depth):
+        value = {"id": "sku-1", "n": value}
+    return value
+
+
+# (what it is, body bytes, Content-Type): every one is refused on every route.
+HOSTILE_BODIES = [
+    ("json without a type", b'{"dry_run": true}', None),
+    ("json as text", b'{"dry_run": true}', "text/plain"),
+    ("a form", b"dry_run=true", "application/x-www-form-urlencoded"),
+    ("truncated", b'{"source": ', "application/json"),
+    ("NaN", b'{"dry_run": NaN}', "application/json"),
+    ("Infinity", b'{"weight": Infinity, "x": -Infinity}', "application/json"),
+    ("4,301 digits", b'{"limit": ' + b"9" * 4301 + b"}", "application/json"),
+    ("past int64", b'{"limit": 9223372036854775808}', "application/json"),
+    ("past a double", b'{"weight": 1e999}', "application/json"),
+    ("100,000 deep", b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    ("item 300 deep", json.dumps({"subject_id": SUBJECT, "surface": "s", "decided_at": NOW,
+                                  "item": _nested(300)}).encode(), "application/json"),
+    ("lone surrogates", b'{"source": "\\ud800", "surface": "\\udfff x"}', "application/json"),
+    ("surrogate key", b'{"\\udc00": 1}', "application/json"),
+    ("invalid UTF-8", b'{"source": "\xff\xfe\xc0\x80"}', "application/json"),
+    ("UTF-16", '{"source": "x"}'.encode("utf-16"), "application/json"),
+    ("over the size limit", b'{"x": "' + b"a" * (1024 * 1024) + b'"}', "application/json"),
+]
+
+# Values of the wrong kind for each OpenAPI type (a huge string is wrong for every
+# string field: each has a length bound).
+WRONG = {
+    "string": [12345, {"a": 1}, ["a"], True, "x" * 100_000],
+    "boolean": ["perhaps", 2, {}, []],
+    "integer": ["ten", 1.5, [], True],
+    "number": ["heavy", [], {}, True],
+    "array": ["a,b", {"a": 1}, 7],
+    "object": ["x", [1], 7],
+}
+DATE_TIMES = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00",
+              "0001-01-01T00:00:00Z", "not a time", "2026-02-30T00:00:00Z", 1e308]
+
+
+def cursor(value) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+CURSORS = ["%%%", cursor({"seq": 10**30}), cursor({"p": 10**30}), cursor({"before": 10**30}),
+           cursor({"t": "0001-01-01T00:00:00+05:00", "id": "x"}), cursor({"seq": -1}),
+           cursor([[[[[[]]]]]] * 3), base64.urlsafe_b64encode(b"[" * 5000).decode()]
+LIMITS = ["0", "-1", "1001", "10" + "0" * 30, "NaN", "1e3", "ten", ""]
+
+
+def assert_envelope_4xx(r, what):
+    assert 400 <= r.status_code < 500, (what, r.status_code, r.get_data()[:300])
+    error = r.get_json()["error"]
+    assert error["code"] and error["message"], what
+    return error
+
+
+@pytest.fixture
+def spec(client):
+    return client.get("/openapi.json").get_json()
+
+
+def openapi_path(rule) -> str:
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+
+
+def concrete(path: str, **values) -> str:
+    return re.sub(r"{([^}]+)}", lambda m: values.get(m.group(1), SUBJECT
+                                                     if m.group(1) == "subject_id" else "x"),
+                  path)
+
+
+def every_route(app):
+    """(method, OpenAPI-style path) for every route and method the app serves."""
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, openapi_path(rule)
+
+
+def resolve(spec, schema):
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def body_schema(spec, method, path):
+    op = spec["paths"].get(path, {}).get(method.lower(), {})
+    content = op.get("requestBody", {}).get("content", {}).get("application/json")
+    return resolve(spec, content["schema"]) if content else None
+
+
+def query_params(spec, method, path):
+    op = spec["paths"].get(path, {}).get(method.lower(), {})
+    return [p for p in op.get("parameters", []) if p["in"] == "query"]
+
+
+def test_every_route_refuses_a_hostile_body(app, client, admin):
+    for method, path in every_route(app):
+        url = concrete(path)
+        for what, body, content_type in HOSTILE_BODIES:
+            headers = {**admin, **({"Content-Type": content_type} if content_type else {})}
+            r = client.open(url, method=method, data=body, headers=headers)
+            error = assert_envelope_4xx(r, (method, path, what))
+            if content_type != "application/json":
+                assert r.status_code == 415 and error["code"] == "unsupported_media_type"
+    assert client.get("/healthz").status_code == 200
+
+
+def test_every_json_route_refuses_wrong_shapes_and_types(app, client, admin, spec):
+    json_routes = [(m, p) for m, p in every_route(app) if body_schema(spec, m, p)]
+    assert sorted(json_routes) == sorted(VALID_BODIES), "list a valid body for each JSON route"
+    for method, path in json_routes:
+        url = concrete(path)
+        ok = client.open(url, method=method, json=VALID_BODIES[method, path], headers=admin)
+        assert ok.status_code < 300, (method, path, ok.get_json())
+        for whole in ([], "text", 42, None, True, [VALID_BODIES[method, path]]):
+            r = client.open(url, method=method, data=json.dumps(whole),
+                            content_type="application/json", headers=admin)
+            assert_envelope_4xx(r, (method, path, whole))
+        schema = body_schema(spec, method, path)
+        for name, prop in schema.get("properties", {}).items():
+            prop = resolve(spec, prop)
+            kind = prop.get("type") or "object"
+            wrongs = DATE_TIMES if prop.get("format") == "date-time" else WRONG[kind]
+            for wrong in wrongs:
+                body = {**VALID_BODIES[method, path], name: wrong}
+                r = client.open(url, method=method, json=body, headers=admin)
+                error = assert_envelope_4xx(r, (method, path, name, str(wrong)[:40]))
+                assert r.status_code == 422 and error["fields"], (method, path, name)
+    assert client.get("/healthz").status_code == 200
+
+
+def test_every_query_parameter_survives_hostile_values(app, client, admin, spec):
+    for method, path in every_route(app):
+        url = concrete(path)
+        for param in query_params(spec, method, path):
+            name, schema = param["name"], param.get("schema", {})
+            if schema.get("format") == "date-time":
+                must_refuse = [v for v in DATE_TIMES if not isinstance(v, float)]
+            elif name in ("cursor", "after"):
+                must_refuse = CURSORS
+            elif name == "limit":
+                must_refuse = LIMITS
+            else:
+                must_refuse = []
+            for value in must_refuse:
+                r = client.open(url, method=method, query_string={name: value}, headers=admin)
+                assert_envelope_4xx(r, (method, path, name, value[:40]))
+            # anything else may be a valid filter: no 5xx, and an error is an envelope
+            for value in ["\x00", "a\x00b", "x" * 20_000, "\u202e\ufeff", "%ff", "' OR 1=1 --"]:
+                r = client.open(url, method=method, query_string={name: value}, headers=admin)
+                assert r.status_code < 500, (method, path, name, value[:40], r.get_json())
+                if r.status_code >= 400:
+                    assert_envelope_4xx(r, (method, path, name))
+    assert client.get("/healthz").status_code == 200
+
+
+def test_every_path_parameter_survives_hostile_values(app, client, admin):
+    for method, path in every_route(app):
+        names = re.findall(r"{([^}]+)}", path)
+        for name in names:
+            for value in ["%00", "a%00b", "x" * 5000, "..%2F..%2Fetc", "%ED%A0%80", "%FF"]:
+                url = concrete(path, **{name: value})
+                r = client.open(url, method=method, headers=admin,
+                                **({"json": VALID_BODIES[method, path]}
+                                   if (method, path) in VALID_BODIES else {}))
+                assert r.status_code < 500, (method, url[:80], r.get_json())
+                if r.status_code >= 400:
+                    assert_envelope_4xx(r, (method, path, name))
+    assert client.get("/healthz").status_code == 200
+
+
+def test_every_route_survives_hostile_headers(app, client, admin):
+    idempotent = {("PUT", "/v1/subjects/{subject_id}/consents"),
+                  ("POST", "/v1/subjects/{subject_id}/opt-out"), ("POST", "/v1/decisions"),
+                  ("POST", "/v1/retention/runs"), ("POST", "/v1/retention/holds")}
+    hostile = [{"Idempotency-Key": "k" * 10_000}, {"Idempotency-Key": "tab\there"},
+               {"Authorization": "Bearer csk_" + "a" * 10_000},
+               {"Authorization": "Bearer " + "\u00e9" * 100},
+               {"Authorization": "Bearer csk_\x00_" + "a" * 64},
+               {"Authorization": "Bearer csk_abcd1234_\x00"},
+               {"X-Request-Id": "r" * 10_000}, {"Accept-Language": "de;q=" + "9" * 5000},
+               {"Sec-GPC": "1" * 10_000},
+               {"Content-Type": "application/json; charset=" + "x" * 5000}]
+    for method, path in every_route(app):
+        url = concrete(path)
+        body = VALID_BODIES.get((method, path))
+        for extra in hostile:
+            headers = {**admin, "Content-Type": "application/json", **extra}
+            r = client.open(url, method=method, headers=headers,
+                            **({"data": json.dumps(body)} if body else {}))
+            assert r.status_code < 500, (method, path, list(extra)[0], r.get_data()[:200])
+            if r.status_code >= 400:
+                assert_envelope_4xx(r, (method, path, list(extra)[0]))
+            if "Idempotency-Key" in extra and (method, path) in idempotent:
+                assert r.status_code == 422, (method, path)
+            if "Authorization" in extra and path.startswith("/v1/"):
+                assert r.status_code == 401, (method, path)
+    assert client.get("/healthz").status_code == 200
