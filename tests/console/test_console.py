@@ -447,3 +447,17 @@ def test_the_reports_page_says_the_reports_come_with_recipes(console):
     html = client.get("/console/reports").text
     assert "Coming with recipes" in html and "data-minimization" in html
     assert "processing-records" in html
+
+
+def test_an_erasure_waiting_for_a_hold_shows_the_hold(app, console, admin):
+    api = app.test_client()
+    write_consent(api, admin, "fay")
+    hold = api.post("/v1/retention/holds", headers=admin,
+                    json={"subject_id": "fay", "reason": "litigation"}).get_json()
+    erasure_id = api.post("/v1/subjects/fay/erasure", headers=admin,
+                          json={"reason": "DSR-9"}).get_json()["erasure_id"]
+    run_retention(app)
+    client, _ = console("audit:read")
+    page = client.get(f"/console/retention/erasures/{erasure_id}").text
+    assert ">held<" in page and "Waiting for legal holds" in page and hold["id"] in page
+    assert "http-equiv" not in page  # a hold may last months: no refreshing
