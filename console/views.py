@@ -181,6 +181,9 @@ def _unexpected(error: Exception):
 
 
 def _error_page(status: int, code: str, message: str) -> Response:
+    """An HTML page for a browser; the API's envelope for a client that takes no HTML."""
+    if not request.accept_mimetypes.accept_html:
+        return errors.envelope(status, message, code)
     titles = {401: "Signed out", 403: "Not allowed", 404: "Not found", 409: "Not ready",
               410: "Gone", 422: "Check the form"}
     _signed_in_quietly()

@@ -21,6 +21,13 @@ def app(make_app, tmp_path):
     return make_app(AUDIT_EXPORT_DIR=str(tmp_path / "exports"))
 
 
+def html_client(app):
+    """A test client that says it takes HTML, as a browser does."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT"] = "text/html,application/xhtml+xml,*/*;q=0.8"
+    return client
+
+
 def new_key(app, *scopes: str, name: str | None = None) -> tuple[str, str]:
     """Create a key; return (key, its name)."""
     name = name or f"staff-{uuid.uuid4().hex[:6]}"
@@ -47,7 +54,7 @@ def console(app):
 
     def factory(*scopes: str):
         key, name = new_key(app, *scopes)
-        client = app.test_client()
+        client = html_client(app)
         r = sign_in(client, key)
         assert r.status_code == 303, r.text
         return client, name

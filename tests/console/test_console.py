@@ -16,6 +16,7 @@ from console.models import ConsoleSession
 from console.sessions import LIFETIME
 from tests.console.conftest import (
     csrf_of,
+    html_client,
     new_key,
     past,
     post_form,
@@ -47,7 +48,7 @@ def _sessions(app) -> list[ConsoleSession]:
 
 def test_a_valid_key_opens_a_session_whose_cookie_is_httponly_strict_and_holds_no_key(app):
     key, name = new_key(app, "audit:read")
-    client = app.test_client()
+    client = html_client(app)
     r = sign_in(client, key)
     assert r.status_code == 303 and r.headers["Location"].endswith("/console/")
     cookie = _cookie(r, "consentry_console")
@@ -67,7 +68,7 @@ def test_a_valid_key_opens_a_session_whose_cookie_is_httponly_strict_and_holds_n
 
 def test_the_cookie_is_secure_when_served_over_https(app):
     key, _ = new_key(app, "audit:read")
-    client = app.test_client()
+    client = html_client(app)
     form = client.get("/console/login", base_url="https://console.example")
     r = client.post("/console/login", base_url="https://console.example",
                     data={"api_key": key, "csrf_token": csrf_of(form.text)})
@@ -76,7 +77,7 @@ def test_the_cookie_is_secure_when_served_over_https(app):
 
 
 def test_a_wrong_key_gets_the_form_again_with_an_error_and_no_session(app):
-    client = app.test_client()
+    client = html_client(app)
     r = sign_in(client, "csk_deadbeef_" + "0" * 64)
     assert r.status_code == 401
     assert "unknown or revoked" in r.text and 'name="api_key"' in r.text
@@ -86,7 +87,7 @@ def test_a_wrong_key_gets_the_form_again_with_an_error_and_no_session(app):
 
 def test_without_a_session_pages_lead_to_the_sign_in_form_and_back(app):
     key, _ = new_key(app, "audit:read")
-    client = app.test_client()
+    client = html_client(app)
     r = client.get("/console/audit?action=consent.")
     assert r.status_code == 302 and "/console/login?next=" in r.headers["Location"]
     form = client.get(r.headers["Location"])
@@ -94,7 +95,7 @@ def test_without_a_session_pages_lead_to_the_sign_in_form_and_back(app):
                                             "next": "/console/audit?action=consent."})
     assert r.headers["Location"] == "/console/audit?action=consent."
     # A "next" off the console (an open redirect) is ignored.
-    other = app.test_client()
+    other = html_client(app)
     form = other.get("/console/login")
     r = other.post("/console/login", data={"api_key": key, "csrf_token": csrf_of(form.text),
                                            "next": "//evil.example/console/"})
@@ -107,7 +108,7 @@ def test_signing_out_ends_the_session_for_good(app, console):
     r = post_form(client, "/console/audit", "/console/logout")
     assert r.status_code == 303 and r.headers["Location"].endswith("/console/login")
     assert client.get("/console/audit").status_code == 302
-    replay = app.test_client()
+    replay = html_client(app)
     replay.set_cookie("consentry_console", cookie, path="/console")
     assert replay.get("/console/audit").status_code == 302
     assert _sessions(app) == []
@@ -206,13 +207,22 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app, c
 
 def test_signing_in_needs_the_forms_csrf_token_too(app):
     key, _ = new_key(app, "audit:read")
-    client = app.test_client()
+    client = html_client(app)
     client.get("/console/login")
     r = client.post("/console/login", data={"api_key": key})
     assert r.status_code == 403 and _sessions(app) == []
-    fresh = app.test_client()  # no sign-in cookie at all
+    fresh = html_client(app)  # no sign-in cookie at all
     assert fresh.post("/console/login", data={"api_key": key, "csrf_token": "x"}).status_code \
         == 403
+
+
+def test_a_client_that_takes_no_html_gets_the_apis_error_envelope(app, console):
+    client, _ = console("policy:read")
+    r = client.get("/console/retention", headers={"Accept": "application/json"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    r = app.test_client().post("/console/retention/runs", data={})  # no Accept at all
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
+    assert client.get("/console/retention").mimetype == "text/html"  # a browser's Accept
 
 
 def test_console_pages_carry_the_strict_security_headers(console):
