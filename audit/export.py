@@ -31,7 +31,7 @@ from audit.service import append_entry
 from consentry.canonical import b64url_decode, canonical_json
 from consentry.clock import utcnow
 from consentry.db import Database
-from consentry.errors import Invalid, NotFound
+from consentry.errors import DomainError, Invalid, NotFound
 from consentry.secretstore import SecretStore
 
 BUNDLE_VERSION = 1
@@ -39,6 +39,17 @@ CSV_COLUMNS = ["seq", "ts", "actor", "action", "subject_ref", "details", "person
                "prev_hash", "entry_hash"]
 SHREDDED = "[shredded]"
 UNREADABLE = "[unreadable]"
+# A removed bundle's record keeps its row, its path replaced by why it went.
+EXPIRED = "(expired)"
+ERASED = "(erased)"
+GONE = (EXPIRED, ERASED)
+
+
+class ExportGone(DomainError):
+    """The bundle existed and was deleted on purpose (410): by age, or by an erasure."""
+
+    status = 410
+    code = "gone"
 
 
 @dataclass(frozen=True)
@@ -344,9 +355,27 @@ def _file_sha256(path: Path) -> str:
     return sha.hexdigest()
 
 
+def gone_reason(record: AuditExport) -> str | None:
+    """Why a recorded bundle is no longer kept ("expired", "erased"), or None if it is."""
+    return {EXPIRED: "expired", ERASED: "erased"}.get(record.path)
+
+
 def get_export(session: Session, export_id: str) -> AuditExport:
-    """Return the export `export_id` whose bundle is still on disk."""
-    record = session.get(AuditExport, export_id)
+    """Return the export `export_id` whose bundle is still on disk.
+
+    Raises ExportGone (410) saying why for a bundle retention removed, NotFound otherwise.
+    """
+    record = session.get(AuditExport, export_id) if len(export_id) <= 32 else None
+    reason = gone_reason(record) if record is not None else None
+    if reason == "erased":
+        raise ExportGone(
+            f"Export {export_id} was deleted by an erasure: it held audit entries of a "
+            f"subject whose data was erased (GDPR Art. 17). The record of who exported "
+            f"what stays; request a new export, which shows that subject as shredded.")
+    if reason == "expired":
+        raise ExportGone(
+            f"Export {export_id} expired: bundles are kept for CONSENTRY_AUDIT_EXPORT_KEEP_DAYS "
+            f"days after they are written. Request a new export.")
     if record is None or not Path(record.path).exists():
         raise NotFound(f"no export {export_id!r}")
     return record

@@ -13,12 +13,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit.export import ExportRequest, check_request, get_export
+from audit.export import ExportRequest, check_request, get_export, gone_reason
 from audit.models import AuditExport, AuditExportJob
 from audit.service import append_entry
 from consentry import queue
 from consentry.clock import rfc3339, utcnow
-from consentry.errors import DomainError
+from consentry.errors import DomainError, NotFound
 from consentry.secretstore import SecretStore
 
 
@@ -100,8 +100,9 @@ def forget_subject(session: Session, subject_ref: str) -> int:
 def find_export(session: Session, export_id: str) -> AuditExport | AuditExportJob:
     """The bundle `export_id` if written, else its job while queued or running.
 
-    Raises NotFound for an unknown id (or a bundle since expired or erased) and
-    ExportFailed (409) for a job that failed. Exports written by the CLI have no job.
+    Raises NotFound for an unknown id, ExportGone (410) for a bundle since expired or
+    erased, and ExportFailed (409) for a job that failed. Exports written by the CLI
+    have no job.
     """
     job = session.get(AuditExportJob, export_id) if len(export_id) <= 32 else None
     if job is None:
@@ -116,3 +117,55 @@ def find_export(session: Session, export_id: str) -> AuditExport | AuditExportJo
 def job_document(job: AuditExportJob) -> dict:
     """A job that has no bundle yet, as the API shows it."""
     return {"export_id": job.id, "status": job.status, "requested_at": rfc3339(job.created_at)}
+
+
+def export_document(job: AuditExportJob | None, record: AuditExport | None) -> dict:
+    """One export as staff see it: its request, its state, and the bundle when written.
+
+    `state` is `queued`, `running`, `failed`, `ready`, `expired` or `erased`.
+    """
+    source = job if job is not None else record
+    assert source is not None
+    state = job.status if job is not None else queue.SUCCEEDED
+    if state == queue.SUCCEEDED:
+        state = (gone_reason(record) if record is not None else None) or "ready"
+    return {
+        "export_id": source.id, "state": state,
+        "requested_by": job.requested_by if job is not None else record.exporter,
+        "requested_at": source.created_at, "reason": source.reason,
+        "since": source.since, "until": source.until,
+        "subject_filtered": source.subject_ref is not None, "action": source.action,
+        "format": source.format, "error": job.error if job is not None else None,
+        "finished_at": job.finished_at if job is not None else record.created_at,
+        "count": record.count if record is not None else None,
+        "size_bytes": record.size_bytes if record is not None else None,
+        "sha256": record.sha256 if record is not None else None,
+        "tree_size": record.checkpoint_size if record is not None else None,
+    }
+
+
+def describe_export(session: Session, export_id: str) -> dict:
+    """`export_document` of one export, queued or written; NotFound for an unknown id."""
+    job = session.get(AuditExportJob, export_id) if len(export_id) <= 32 else None
+    record_id = job.export_id if job is not None else export_id
+    record = session.get(AuditExport, record_id) if record_id and len(record_id) <= 32 else None
+    if job is None and record is None:
+        raise NotFound(f"no export {export_id!r}")
+    return export_document(job, record)
+
+
+def recent_exports(session: Session, limit: int = 50) -> list[dict]:
+    """The newest exports, queued or written (by the API or the CLI), newest first."""
+    jobs = list(session.scalars(select(AuditExportJob)
+                                .order_by(AuditExportJob.created_at.desc()).limit(limit)))
+    records = {r.id: r for r in session.scalars(
+        select(AuditExport).order_by(AuditExport.created_at.desc()).limit(limit))}
+    wanted = [j.export_id for j in jobs if j.export_id and j.export_id not in records]
+    if wanted:
+        records.update({r.id: r for r in session.scalars(
+            select(AuditExport).where(AuditExport.id.in_(wanted)))})
+    documents = [export_document(j, records.pop(j.export_id, None) if j.export_id else None)
+                 for j in jobs]
+    documents += [export_document(None, r) for r in records.values()]
+    documents.sort(key=lambda d: d["requested_at"], reverse=True)
+    return documents[:limit]

@@ -26,7 +26,9 @@ class PageQuerySchema(ma.Schema):
 class EntriesQuerySchema(PageQuerySchema):
     since = _when(load_default=None)
     until = _when(load_default=None)
-    action = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64))
+    action = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64), metadata={
+        "description": "One action (`consent.recorded`), or a prefix ending in a dot "
+                       "(`consent.`) matching every action that starts with it"})
     subject_id = SubjectId(load_default=None)
 
 

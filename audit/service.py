@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from audit.actions import is_prefix
 from audit.chain import entry_document, entry_hash
 from audit.models import AuditEntry, AuditHead, SubjectKey
 from consentry import pagination
@@ -122,6 +123,12 @@ def append_entry(session: Session, keys: SecretStore, action: str, *,
     return AuditEntry(**values)
 
 
+def chain_head(session: Session) -> tuple[int, str]:
+    """The chain's head: the last entry's seq and hash (0 and zeros when empty)."""
+    return tuple(session.execute(select(AuditHead.seq, AuditHead.entry_hash)
+                                 .where(AuditHead.id == 1)).one())
+
+
 def encode_cursor(position: int) -> str:
     """An opaque cursor for the list position after `position`."""
     return pagination.encode_cursor({"p": position})
@@ -136,13 +143,18 @@ def list_entries(session: Session, keys: SecretStore, *, since: datetime | None 
                  until: datetime | None = None, action: str | None = None,
                  subject_id: str | None = None, after: int = 0,
                  limit: int = 50) -> tuple[list[AuditEntry], int | None]:
-    """Entries in log order matching the filters, after seq `after`; and the next position."""
+    """Entries in log order matching the filters, after seq `after`; and the next position.
+
+    An `action` ending in a dot is a prefix: `consent.` matches every consent action.
+    """
     stmt = select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
     if since is not None:
         stmt = stmt.where(AuditEntry.ts >= since)
     if until is not None:
         stmt = stmt.where(AuditEntry.ts < until)
-    if action is not None:
+    if action is not None and is_prefix(action):
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+    elif action is not None:
         stmt = stmt.where(AuditEntry.action == action)
     if subject_id is not None:
         stmt = stmt.where(AuditEntry.subject_ref == keys.subject_ref(subject_id))

@@ -4,8 +4,9 @@ A bundle's CSV carries decrypted personal fields, so a bundle on disk would outl
 crypto-shredded subject. Bundles are deleted after AUDIT_EXPORT_KEEP_DAYS, and an
 erasure deletes every stored bundle that may hold the subject's entries (filtered to
 that subject, or unfiltered and covering one of the subject's entries), and fails the
-queued exports filtered to that subject (dropping its id). The record stays, marked
-expired: who exported what and why remains on file.
+queued exports filtered to that subject (dropping its id). The record stays, its path
+marked `(expired)` or `(erased)`: who exported what and why remains on file, and a
+download says which of the two removed the bundle (410 Gone).
 
 The entries themselves are never deleted: erasure crypto-shreds their personal fields.
 """
@@ -20,33 +21,29 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from audit import export_jobs
+from audit.export import ERASED, EXPIRED, GONE
 from audit.models import AuditEntry, AuditExport
 from consentry.clock import utcnow
 from consentry.secretstore import SecretStore
 from consentry.stores import BatchResult, Held, Store, erase_matching, held_clause, purge_expired
 
-EXPIRED = "(expired)"
 
-
-def _remove(record: AuditExport) -> None:
-    Path(record.path).unlink(missing_ok=True)
-    record.path = EXPIRED
-
-
-def _remove_bundles(session: Session, ids: list[str]) -> None:
+def _remove_bundles(session: Session, ids: list[str], marker: str) -> None:
+    """Delete the bundles' files; mark their records with why (`marker`)."""
     for record in session.scalars(select(AuditExport).where(AuditExport.id.in_(ids))):
-        _remove(record)
+        Path(record.path).unlink(missing_ok=True)
+        record.path = marker
 
 
 def purge_exports(session: Session, cutoffs, held: Held, limit: int, dry_run: bool, *,
                   keys: SecretStore, keep: timedelta) -> BatchResult:
     """Delete bundles older than `keep`, except those of held subjects."""
-    expired = (AuditExport.created_at < utcnow() - keep) & (AuditExport.path != EXPIRED)
+    expired = (AuditExport.created_at < utcnow() - keep) & AuditExport.path.not_in(GONE)
     held_refs = frozenset(keys.subject_ref(s) for s in held.subject_ids)
     return purge_expired(session, key=AuditExport.id, expired=expired,
                          held=held_clause(AuditExport.subject_ref, held_refs),
                          order_by=AuditExport.created_at, limit=limit, dry_run=dry_run,
-                         delete=functools.partial(_remove_bundles, session))
+                         delete=functools.partial(_remove_bundles, session, marker=EXPIRED))
 
 
 def erase_exports(session: Session, subject_id: str, held: Held, *,
@@ -60,9 +57,9 @@ def erase_exports(session: Session, subject_id: str, held: Held, *,
         return BatchResult()
     return erase_matching(
         session, subject_id, held, key=AuditExport.id,
-        where=(AuditExport.path != EXPIRED) & (AuditExport.checkpoint_size >= first_seq)
+        where=AuditExport.path.not_in(GONE) & (AuditExport.checkpoint_size >= first_seq)
         & or_(AuditExport.subject_ref.is_(None), AuditExport.subject_ref == ref),
-        delete=functools.partial(_remove_bundles, session),
+        delete=functools.partial(_remove_bundles, session, marker=ERASED),
         notes=["copies downloaded before the erasure are outside the service"])
 
 

@@ -90,6 +90,9 @@ class ExportBundle(MethodView):
                                                "schema": {"type": "integer"}}})
     @blp.alt_response(409, schema=ErrorSchema,
                       description="The export failed (code `export_failed`)")
+    @blp.alt_response(410, schema=ErrorSchema,
+                      description="The bundle was deleted (code `gone`); the message says "
+                                  "why: it expired, or an erasure removed it")
     def get(self, export_id):
         """Download an export bundle (zip); 202 while it is still queued or being written."""
         found = export_jobs.find_export(get_session(), export_id)

@@ -266,3 +266,22 @@ def transparency(session: Session, now: datetime) -> list[dict]:
             "non_profiling_share": round(none / total, 4),
         })
     return report
+
+
+def violations_by_day(session: Session, since: datetime, until: datetime) -> list[dict]:
+    """Violations of decisions made in [since, until), counted per UTC day, category and
+    surface: `[{"day": date, "category", "surface", "count"}]`, oldest day first."""
+    counts: dict[tuple, int] = {}
+    rows = session.execute(
+        select(Decision.decided_at, Decision.surface, Decision.violations)
+        .where(Decision.conformant.is_(False), Decision.decided_at >= since,
+               Decision.decided_at < until)
+        .execution_options(yield_per=5_000))
+    for decided_at, surface, violations in rows:
+        for violation in violations or ():
+            key = (decided_at.date(), violation.get("category"), surface)
+            counts[key] = counts.get(key, 0) + 1
+    return [{"day": day, "category": category, "surface": surface, "count": n}
+            for (day, category, surface), n in sorted(counts.items(),
+                                                       key=lambda kv: (kv[0][0], str(kv[0][1]),
+                                                                       kv[0][2]))]

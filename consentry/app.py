@@ -29,6 +29,7 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from console.views import bp as console_bp
 from governance.cli import reports_cli
 from governance.recipes import recipe_use
 from governance.views import blp as governance_blp
@@ -86,6 +87,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
     html.embeddable(app, pages_bp.name)  # a company may frame them in its own site
+    app.register_blueprint(console_bp)  # HTML, outside the OpenAPI document
+    inbound.accept_forms(app, console_bp.name)  # its forms carry CSRF tokens
     _wire_domains(app)
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):

@@ -39,7 +39,11 @@ SCOPES = (
 
 # Routes that need no key (API.md "Conventions").
 OPEN_ENDPOINTS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
-                  "/.well-known/consentry-keys", "/.well-known/gpc.json")
+                  "/.well-known/consentry-keys", "/.well-known/gpc.json",
+                  "/console/login")  # the console's sign-in form takes a key, needs none
+
+# What a route declares when any valid key (or console session) may use it.
+ANY_SCOPE = "any"
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,10 @@ class Principal:
 
     name: str
     scopes: frozenset[str]
+    key_id: int | None = None
 
     def has(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return scope == ANY_SCOPE or "admin" in self.scopes or scope in self.scopes
 
 
 def _hash(key: str) -> str:
@@ -128,9 +133,21 @@ def authenticate(key: str) -> Principal | None:
         principal = None
         for candidate in candidates:
             if hmac.compare_digest(candidate.key_hash, key_hash) and candidate.revoked_at is None:
-                principal = Principal(candidate.name, frozenset(candidate.scopes))
+                principal = Principal(candidate.name, frozenset(candidate.scopes), candidate.id)
     cache.put(key_hash, principal)
     return principal
+
+
+def principal_of_key(session: Session, key_id: int) -> Principal | None:
+    """The principal of the key `key_id` read now, uncached; None once it is revoked.
+
+    For credentials that outlive one request (console sessions): every request checks
+    the key again, so revoking it ends them at once.
+    """
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        return None
+    return Principal(key.name, frozenset(key.scopes), key.id)
 
 
 class _RateLimiter:
@@ -163,7 +180,7 @@ def current_principal() -> Principal:
     return g.principal
 
 
-def _require(scope: str) -> None:
+def _require(scopes: tuple[str, ...]) -> None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or not header[7:].strip():
         raise DomainError("An API key is required: Authorization: Bearer <key>.", status=401,
@@ -178,29 +195,39 @@ def _require(scope: str) -> None:
         raise DomainError("Too many requests for this API key; slow down.", status=429,
                           code="rate_limited",
                           headers={"Retry-After": str(max(1, round(wait + 0.5)))})
-    if not principal.has(scope):
-        raise DomainError(f"This key lacks the scope {scope!r}.", status=403, code="forbidden")
+    if not any(principal.has(scope) for scope in scopes):
+        raise DomainError(f"This key lacks the scope {describe_scopes(scopes)}.", status=403,
+                          code="forbidden")
 
 
-def scoped(scope: str):
-    """Require a key with `scope` (or `admin`) before the view runs; document it."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+def describe_scopes(scopes: tuple[str, ...]) -> str:
+    """`'a'`, or `'a' or 'b'`: the scopes a route accepts, for messages and docs."""
+    return " or ".join(repr(s) for s in scopes)
+
+
+def scoped(*scopes: str):
+    """Require a key with one of `scopes` (or `admin`) before the view runs; document it."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if not scopes or unknown:
+        raise ValueError(f"unknown scope(s) {unknown!r}")
+    scope = scopes[0]
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            _require(scope)
+            _require(scopes)
             return view(*args, **kwargs)
 
         wrapper.required_scope = scope
+        wrapper.accepted_scopes = scopes
         apidoc = dict(getattr(view, "_apidoc", {}))
         manual = dict(apidoc.get("manual_doc", {}))
         manual["security"] = [{"apiKey": []}]
         manual["responses"] = {**manual.get("responses", {}), 401: "UNAUTHORIZED",
                                403: "FORBIDDEN", 429: "TOO_MANY_REQUESTS"}
         manual.setdefault("description", "")
-        manual["description"] = (manual["description"] + f"\n\nRequires scope `{scope}`.").strip()
+        accepted = " or ".join(f"`{s}`" for s in scopes)
+        manual["description"] = (manual["description"] + f"\n\nRequires scope {accepted}.").strip()
         apidoc["manual_doc"] = manual
         wrapper._apidoc = apidoc
         return wrapper

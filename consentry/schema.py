@@ -10,6 +10,7 @@ def all_metadata() -> MetaData:
     import audit.models  # noqa: F401
     import consent.models  # noqa: F401
     import consentry.models  # noqa: F401
+    import console.models  # noqa: F401
     import governance.models  # noqa: F401
     import retention.models  # noqa: F401
     from consentry.db import Base

@@ -72,7 +72,9 @@ class Erasure(QueuedWork, Base):
     subject_id: Mapped[str | None] = mapped_column(String(128))
     subject_ref: Mapped[str] = mapped_column(String(64))
     requested_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))  # why, or a ticket reference
     report: Mapped[dict[str, Any]]
     certificate: Mapped[dict[str, Any] | None]
 
-    __table_args__ = (Index("ix_retention_erasures_status_created_at", "status", "created_at"),)
+    __table_args__ = (Index("ix_retention_erasures_status_created_at", "status", "created_at"),
+                      Index("ix_retention_erasures_created_at_id", "created_at", "id"))

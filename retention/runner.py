@@ -181,6 +181,8 @@ class Runner:
             entry["matched"] += result.matched
             entry["deleted"] += result.deleted
             entry["held"] += result.held
+            if dry_run:  # a store's dry purge counts the rows it would delete, holds aside
+                entry["would_delete"] = entry.get("would_delete", 0) + result.matched
             if result.notes:
                 entry.setdefault("notes", []).extend(result.notes)
             self._save(run_id, report)
@@ -207,11 +209,13 @@ class Runner:
             condition = targets.expired(p, policy, live)
             on_hold = targets.held_condition(p, held)
             entry["held"] = targets.count(p, condition & on_hold) if on_hold is not None else 0
-            if dry_run:
-                entry["matched"] = targets.count(p, condition)
-                return
             allowed = targets.not_held(p, held)
             deletable = condition if allowed is None else condition & allowed
+            if dry_run:
+                entry["matched"] = targets.count(p, condition)
+                entry["would_delete"] = (entry["matched"] if allowed is None
+                                         else targets.count(p, deletable))
+                return
 
             def on_batch(deleted: int, seconds: float) -> None:
                 entry["deleted"] += deleted

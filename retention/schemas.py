@@ -50,6 +50,9 @@ class TargetReportSchema(ma.Schema):
     matched = ma.fields.Integer()
     deleted = ma.fields.Integer()
     held = ma.fields.Integer(metadata={"description": "Rows skipped for legal holds"})
+    would_delete = ma.fields.Integer(metadata={
+        "description": "Dry runs only: the rows a real run would delete now (expired and "
+                       "kept by no hold); `held` counts the expired rows holds keep"})
     error = ma.fields.String(allow_none=True)
     timestamp_form = ma.fields.String()
     longest_batch_ms = ma.fields.Float()
@@ -60,6 +63,7 @@ class TotalsSchema(ma.Schema):
     matched = ma.fields.Integer()
     deleted = ma.fields.Integer()
     held = ma.fields.Integer()
+    would_delete = ma.fields.Integer(metadata={"description": "Dry runs only"})
 
 
 class RunSchema(ma.Schema):
@@ -119,6 +123,16 @@ class RetentionPolicySchema(ma.Schema):
     schedule = ma.fields.String()
 
 
+class ErasureRequestSchema(ma.Schema):
+    reason = ma.fields.String(load_default=None, allow_none=True,
+                              validate=ma.validate.Length(max=500), metadata={
+                                  "description": "Why, or a ticket reference (DSR-1234); "
+                                                 "kept with the erasure"})
+
+
+ErasureListQuerySchema = ListQuerySchema
+
+
 class ErasureQueuedSchema(ma.Schema):
     erasure_id = ma.fields.String(required=True)
     status = ma.fields.String()
@@ -133,6 +147,8 @@ class ErasureSchema(ma.Schema):
     waiting_for_holds = ma.fields.List(ma.fields.String(), metadata={
         "description": "Ids of the holds a held erasure waits for"})
     requested_by = ma.fields.String()
+    reason = ma.fields.String(allow_none=True,
+                              metadata={"description": "Why, or a ticket reference"})
     created_at = ma.fields.String()
     started_at = ma.fields.String(allow_none=True)
     finished_at = ma.fields.String(allow_none=True)
@@ -141,3 +157,6 @@ class ErasureSchema(ma.Schema):
     certificate = ma.fields.Dict(allow_none=True, metadata={
         "description": "{document, signature}: the signature (Ed25519, canonical JSON) "
                        "verifies with the key of its kid at /.well-known/consentry-keys"})
+
+
+ErasureListSchema = page_schema("ErasureList", "erasures", ErasureSchema)

@@ -249,8 +249,10 @@ def start_run(session: Session, policy: Policy, run: RetentionRun,
     cutoffs = compute_cutoffs(policy, now)
     holds = active_holds(session, now)
     run.cutoffs = {name: rfc3339(c) for name, c in cutoffs.items()}
+    # A dry run also says what a real run would delete: expired rows no hold keeps.
+    dry = {"would_delete": 0} if run.dry_run else {}
     run.report = {"targets": {name: {"status": "pending", "matched": 0, "deleted": 0,
-                                     "held": 0, "error": None} for name in names},
+                                     "held": 0, **dry, "error": None} for name in names},
                   "holds": [h.id for h in holds], "policy_version": policy.version}
     return cutoffs, held_from(holds), holds
 
@@ -288,8 +290,11 @@ def fail_run(session: Session, keys: SecretStore, run: RetentionRun, message: st
 
 
 def totals(targets: dict[str, dict[str, Any]]) -> dict[str, int]:
-    return {k: sum(int(t.get(k) or 0) for t in targets.values())
-            for k in ("matched", "deleted", "held")}
+    counts = {k: sum(int(t.get(k) or 0) for t in targets.values())
+              for k in ("matched", "deleted", "held")}
+    if any("would_delete" in t for t in targets.values()):  # a dry run
+        counts["would_delete"] = sum(int(t.get("would_delete") or 0) for t in targets.values())
+    return counts
 
 
 def abandon_dead_work(session: Session, keys: SecretStore,
@@ -355,25 +360,36 @@ def run_document(run: RetentionRun) -> dict[str, Any]:
 PENDING = (queue.QUEUED, queue.RUNNING, queue.HELD)
 
 
-def queue_erasure(session: Session, keys: SecretStore, subject_id: str, actor: str) -> Erasure:
-    """Queue the erasure of a subject (GDPR Art. 17); audited."""
+def queue_erasure(session: Session, keys: SecretStore, subject_id: str, actor: str,
+                  reason: str | None = None) -> Erasure:
+    """Queue the erasure of a subject (GDPR Art. 17), with why (a ticket reference); audited.
+
+    The reason is kept with the erasure; in the audit entry it is sealed under the
+    subject's key like other free text. A request while one is pending returns that one.
+    """
     ref = keys.subject_ref(subject_id)
     pending = session.scalar(select(Erasure).where(
         Erasure.subject_ref == ref, Erasure.status.in_(PENDING)))
     if pending is not None:
         return pending
-    erasure = Erasure(id=new_id(), subject_id=subject_id, subject_ref=ref,
+    erasure = Erasure(id=new_id(), subject_id=subject_id, subject_ref=ref, reason=reason or None,
                       status="queued", requested_by=actor, report={}, created_at=utcnow())
     session.add(erasure)
     session.flush()
     append_entry(session, keys, "erasure.requested", actor=actor, subject_id=subject_id,
-                 details={"erasure_id": erasure.id})
+                 details={"erasure_id": erasure.id},
+                 personal={"reason": reason} if reason else None)
     return erasure
 
 
 def claim_erasure(session: Session, holder: str) -> Erasure | None:
     """Mark the oldest queued erasure running for `holder`; None if none is queued."""
     return queue.claim(session, Erasure, holder)
+
+
+def list_erasures(session: Session, limit: int, cursor: str | None):
+    """Erasures, newest first; return (rows, next cursor or None)."""
+    return _page(session, Erasure, select(Erasure), limit, cursor)
 
 
 def get_erasure(session: Session, erasure_id: str) -> Erasure:
@@ -497,7 +513,8 @@ def erasure_document(erasure: Erasure) -> dict[str, Any]:
     targets = erasure.report.get("targets", {})
     return {
         "erasure_id": erasure.id, "status": erasure.status, "subject_ref": erasure.subject_ref,
-        "requested_by": erasure.requested_by, "created_at": rfc3339(erasure.created_at),
+        "requested_by": erasure.requested_by, "reason": erasure.reason,
+        "created_at": rfc3339(erasure.created_at),
         "started_at": rfc3339(erasure.started_at), "finished_at": rfc3339(erasure.finished_at),
         "targets": [{"name": name, **values} for name, values in targets.items()],
         "waiting_for_holds": erasure.report.get("waiting_for", [])

@@ -14,7 +14,10 @@ from consentry.secretstore import get_keys
 from consentry.stores import registered_stores
 from retention import service
 from retention.schemas import (
+    ErasureListQuerySchema,
+    ErasureListSchema,
     ErasureQueuedSchema,
+    ErasureRequestSchema,
     ErasureSchema,
     HoldListQuerySchema,
     HoldListSchema,
@@ -119,17 +122,30 @@ class HoldView(MethodView):
 class ErasureRequestView(MethodView):
     @scoped("erasure:write")
     @idempotent
+    @blp.arguments(ErasureRequestSchema())
     @blp.response(202, ErasureQueuedSchema)
-    def post(self, subject_id):
-        """Erase a subject (GDPR Art. 17); the scheduler carries it out within seconds."""
+    def post(self, body, subject_id):
+        """Erase a subject (GDPR Art. 17); the scheduler carries it out within seconds.
+        The body is optional: `{"reason"}` keeps why (or a ticket reference) with it."""
         erasure = service.queue_erasure(get_session(), get_keys(), subject_id,
-                                        current_principal().name)
+                                        current_principal().name, reason=body["reason"])
         return {"erasure_id": erasure.id, "status": erasure.status}
+
+
+@blp.route("/v1/erasures")
+class ErasuresView(MethodView):
+    @scoped("erasure:write", "audit:read")
+    @blp.arguments(ErasureListQuerySchema(), location="query")
+    @blp.response(200, ErasureListSchema)
+    def get(self, query):
+        """Erasures, newest first, with their reasons, reports and certificates."""
+        rows, cursor = service.list_erasures(get_session(), query["limit"], query["cursor"])
+        return {"erasures": [service.erasure_document(e) for e in rows], "next": cursor}
 
 
 @blp.route("/v1/erasures/<erasure_id>")
 class ErasureView(MethodView):
-    @scoped("erasure:write")
+    @scoped("erasure:write", "audit:read")
     @blp.response(200, ErasureSchema)
     def get(self, erasure_id):
         """An erasure: rows deleted per target, what holds kept, the signed certificate."""

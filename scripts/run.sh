@@ -11,6 +11,7 @@ echo "    $KEY"
 echo "  Try: curl -H \"Authorization: Bearer $KEY\" http://$HOST:$PORT/v1/policy"
 echo "  A person's preference page (demo-user, no key needed; valid CONSENTRY_PAGE_LINK_SECONDS, default an hour):"
 echo "    $LINK"
+echo "  Console for legal and operations: http://$HOST:$PORT/console/ (sign in with the key)"
 echo
 # gunicorn's workers share one set of metrics through this directory (emptied each start).
 PROMETHEUS_MULTIPROC_DIR="$(pwd)/var/prometheus"

@@ -1,7 +1,7 @@
 """recipes (every version), the recipe a decision cites, per-day category usage
 
 Revision ID: 0010_recipes
-Revises: 0008_state_snapshots
+Revises: 0009_console_sessions
 Create Date: 2026-11-29 08:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import consentry.db
 
 revision = '0010_recipes'
-down_revision = '0008_state_snapshots'
+down_revision = '0009_console_sessions'
 branch_labels = None
 depends_on = None
 

@@ -39,7 +39,8 @@ def test_erasure_deletes_bundles_that_hold_the_subject(app, client, admin, appen
     with app.app_context(), get_db(app).transaction() as s:
         result = store.erase(s, "u-1", Held())
     assert result.deleted == 1 and not path.exists()
-    assert client.get(f"/v1/audit/exports/{everyone}", headers=admin).status_code == 404
+    gone = client.get(f"/v1/audit/exports/{everyone}", headers=admin)
+    assert gone.status_code == 410 and "erasure" in gone.get_json()["error"]["message"]
     kept = client.get(f"/v1/audit/exports/{other}", headers=admin)
     assert kept.status_code == 200
     kept.close()
@@ -62,6 +63,9 @@ def test_bundles_expire_after_the_keep_window_unless_held(app, client, admin, ap
     with app.app_context(), get_db(app).transaction(write=False) as s:
         on_disk = {r.id for r in s.scalars(select(AuditExport)) if Path(r.path).exists()}
     assert on_disk == {held, fresh}
+    gone = client.get(f"/v1/audit/exports/{old}", headers=admin)
+    assert gone.status_code == 410 and "expired" in gone.get_json()["error"]["message"]
+    assert client.get("/v1/audit/exports/" + "0" * 32, headers=admin).status_code == 404
 
 
 def test_an_export_does_not_hold_the_write_lock_while_it_streams(app, append, tmp_path):
