@@ -44,6 +44,7 @@ from consentry.signing import keys_by_kid
 from consentry.stores import registered_stores
 from console import charts, sessions
 from console.forms import AuditFilterForm, ExportForm, HoldForm, load_form
+from governance import reports as governance_reports
 from retention import service as retention
 
 log = logging.getLogger("consentry.console")
@@ -517,18 +518,30 @@ def decisions_page(signed):
                    window_days=decisions.TRANSPARENCY_WINDOW.days)
 
 
-GOVERNANCE_REPORTS = (
-    ("Data minimization", "GET /v1/reports/data-minimization",
-     "For every category: where it is collected, which live recipes declare it, how often "
-     "decisions used it, and whether to stop collecting it."),
-    ("Records of processing (GDPR Art. 30)", "GET /v1/reports/processing-records",
-     "Per purpose: the data, the legal basis per jurisdiction, retention, where it is "
-     "stored, the recipes that use it, and a DPIA screening. JSON or CSV."),
-)
-
-
 @bp.get("/reports")
 @page("reports:read")
 def reports(signed):
-    """The governance reports: they come with recipes, and are listed here until then."""
-    return _render("console/reports.html", reports=GOVERNANCE_REPORTS)
+    """The governance reports: data minimization over the last year, and the record of
+    processing activities with its DPIA screening (printable), each with a CSV download."""
+    session, policy, now = get_session(), get_policy(), utcnow()
+    return _render("console/reports.html",
+                   minimization=governance_reports.minimization(session, policy, None, None,
+                                                                now),
+                   processing=governance_reports.processing_records(session, policy, now))
+
+
+@bp.get("/reports/<name>.csv")
+@page("reports:read")
+def report_csv(signed, name: str):
+    """A governance report as CSV."""
+    session, policy, now = get_session(), get_policy(), utcnow()
+    if name == "data-minimization":
+        body = governance_reports.minimization_csv(
+            governance_reports.minimization(session, policy, None, None, now))
+    elif name == "processing-records":
+        body = governance_reports.processing_records_csv(
+            governance_reports.processing_records(session, policy, now))
+    else:
+        raise errors.NotFound(f"No report {name!r}.")
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}.csv"'})

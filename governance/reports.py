@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent.models import DecisionCategoryDay
+from consentry.clock import rfc3339
 from consentry.policy import Policy
 from governance.recipes import list_recipes, reach_of, shape_counts
 
@@ -142,4 +143,22 @@ def processing_records_csv(record: dict) -> str:
             "; ".join(r["recipe_id"] for r in a["recipes"]),
             "yes" if a["dpia"]["dpia_recommended"] else "no",
             "; ".join(a["dpia"]["reasons"])])
+    return out.getvalue()
+
+
+MINIMIZATION_COLUMNS = ("category", "sensitivity", "finding", "collected_in", "declared_by",
+                        "decisions", "violations", "last_used_at")
+
+
+def minimization_csv(report: dict) -> str:
+    """The data-minimization report as CSV, one row per category."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(MINIMIZATION_COLUMNS)
+    for c in report["categories"]:
+        writer.writerow([
+            c["category"], c["sensitivity"], c["finding"],
+            "; ".join([*c["collected_in"]["targets"], *c["collected_in"]["stores"]]),
+            "; ".join(c["declared_by"]), c["decisions"], c["violations"],
+            rfc3339(c["last_used_at"]) or ""])
     return out.getvalue()

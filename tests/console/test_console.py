@@ -452,11 +452,34 @@ def test_the_decisions_page_charts_violations_by_category_and_surface(app, conso
     assert "<script" not in html and "http://" not in html and "https://" not in html
 
 
-def test_the_reports_page_says_the_reports_come_with_recipes(console):
+def test_the_reports_page_shows_both_reports_with_csv_downloads(app, console, admin):
+    api = app.test_client()
+    assert api.put("/v1/recipes/hero", headers=admin, json={
+        "name": "Running fans see running gear", "purpose": "personalization",
+        "channels": ["web"], "surface": "homepage_hero", "trigger": "3+ views",
+        "audience": "returning visitors", "action": "show the category's top items",
+        "categories": ["behavioral", "location_precise"],
+        "explicit_grants": ["location_precise"], "success_metric": "click-through",
+        "owner": "growth", "status": "live"}).status_code == 200
+    record_violation(api, admin, "u-1", surface="homepage_hero", category="health")
     client, _ = console("reports:read")
-    html = client.get("/console/reports").text
-    assert "Coming with recipes" in html and "data-minimization" in html
-    assert "processing-records" in html
+    html = unescape(client.get("/console/reports").text)
+    minimization = html.split('id="minimization"', 1)[1].split('id="processing"', 1)[0]
+    row = minimization.split("(health)", 1)[1].split("</tr>", 1)[0]
+    assert "<strong>used_undeclared</strong>" in row  # used by a decision, declared by none
+    assert "<strong>declared_unused</strong>" in minimization.split("(location_precise)", 1)[1]
+    processing = html.split('id="processing"', 1)[1]
+    personalization = processing.split("(personalization)", 1)[1].split("</section>", 1)[0]
+    assert "Running fans see running gear (v1)" in personalization
+    assert "a DPIA is recommended" in personalization
+    assert "sensitive_or_special" in personalization and "profiling" in personalization
+    csv_text = client.get("/console/reports/data-minimization.csv").text
+    assert csv_text.splitlines()[0].startswith("category,sensitivity,finding")
+    assert any(line.startswith("health,special,used_undeclared")
+               for line in csv_text.splitlines())
+    processing_csv = client.get("/console/reports/processing-records.csv")
+    assert processing_csv.mimetype == "text/csv" and "personalization" in processing_csv.text
+    assert client.get("/console/reports/nothing.csv").status_code == 404
 
 
 def test_an_erasure_waiting_for_a_hold_shows_the_hold(app, console, admin):
@@ -471,3 +494,9 @@ def test_an_erasure_waiting_for_a_hold_shows_the_hold(app, console, admin):
     page = client.get(f"/console/retention/erasures/{erasure_id}").text
     assert ">held<" in page and "Waiting for legal holds" in page and hold["id"] in page
     assert "http-equiv" not in page  # a hold may last months: no refreshing
+
+
+def test_the_console_may_be_framed_by_no_one(app):
+    r = app.test_client().get("/console/login")
+    assert r.headers["Content-Security-Policy"].endswith("frame-ancestors 'none'")
+    assert r.headers["Referrer-Policy"] == "no-referrer"
