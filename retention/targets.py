@@ -37,7 +37,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
     type_coerce,
 )
 from sqlalchemy.engine import make_url
@@ -291,18 +290,24 @@ def delete_in_batches(p: Prepared, condition: ColumnElement[bool], *, max_rows: 
                       keyset: bool = True) -> BatchStats:
     """Delete the rows matching `condition`, each transaction at most `max_rows` rows.
 
-    With an integer key (primary key or SQLite rowid) the table is walked in key order,
-    `max_rows` keys at a time (`key > last ORDER BY key LIMIT n`), so gaps between keys
-    cost nothing; the count adapts so a transaction takes about `target_seconds`.
+    With an integer key (primary key or SQLite rowid) the keys from the first to the last
+    matching one are walked in order, `max_rows` keys at a time (`key > last ORDER BY key
+    LIMIT n`), so gaps between keys cost nothing and rows outside that span are never
+    read; the count adapts so a transaction takes about `target_seconds`.
     Otherwise (or with `keyset=False`) batches are `key IN (SELECT key ... LIMIT n)`.
     """
     stats = BatchStats()
     # One connection for the whole walk; every batch is its own short transaction.
     with p.engine.connect() as conn:
         if keyset and p.key_is_integer:
-            last, width = None, max_rows
+            with conn.begin():
+                first, end = conn.execute(select(func.min(p.key), func.max(p.key))
+                                          .select_from(p.table).where(condition)).one()
+            if first is None:
+                return stats
+            last, width = first - 1, max_rows
             while True:
-                deleted, seconds, last = _keyset_batch(p, conn, condition, last, width)
+                deleted, seconds, last = _keyset_batch(p, conn, condition, last, end, width)
                 width = _adapt(width, seconds, max_rows, target_seconds)
                 _record(stats, deleted, seconds, on_batch)
                 if last is None:
@@ -317,23 +322,25 @@ def delete_in_batches(p: Prepared, condition: ColumnElement[bool], *, max_rows: 
             limit = _adapt(limit, seconds, max_rows, target_seconds)
 
 
-def _keyset_batch(p: Prepared, conn, condition: ColumnElement[bool], last, width: int):
-    """Delete the matching rows among the `width` keys after `last`, in one transaction.
+def _keyset_batch(p: Prepared, conn, condition: ColumnElement[bool], last: int, end: int,
+                  width: int):
+    """Delete the matching rows among the `width` keys after `last` (up to `end`, the
+    last matching key), in one transaction.
 
     Returns (rows deleted, seconds, the last key walked, or None when none are left).
     """
     started = time.perf_counter()
-    after = true() if last is None else p.key > last
+    span = (p.key > last) & (p.key <= end)
     with conn.begin():
         if p.dialect == "postgresql":
             conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))
-        keys = conn.execute(select(p.key).select_from(p.table).where(after)
+        keys = conn.execute(select(p.key).select_from(p.table).where(span)
                             .order_by(p.key).limit(width)).scalars().all()
         deleted = 0
         if keys:
-            deleted = conn.execute(delete(p.table).where(after, p.key <= keys[-1],
+            deleted = conn.execute(delete(p.table).where(p.key > last, p.key <= keys[-1],
                                                          condition)).rowcount
-    done = len(keys) < width
+    done = len(keys) < width or keys[-1] >= end
     return max(deleted, 0), time.perf_counter() - started, None if done else keys[-1]
 
 
