@@ -25,6 +25,7 @@ from consentry.clock import rfc3339, utcnow
 from consentry.db import get_session
 from consentry.fields import json_response
 from consentry.idempotency import idempotent
+from consentry.openapi import reads_header
 from consentry.pagination import PageArgsSchema
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
@@ -97,6 +98,7 @@ def _labelled(thing, language: str) -> dict:
 class Consents(MethodView):
     @scoped("preferences:write")
     @idempotent
+    @reads_header("Sec-GPC")
     @blp.arguments(ConsentWriteSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def put(self, body, subject_id):
@@ -165,6 +167,7 @@ class ReceiptView(MethodView):
 class OptOut(MethodView):
     @scoped("preferences:write")
     @idempotent
+    @reads_header("Sec-GPC")
     @blp.arguments(OptOutSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def post(self, body, subject_id):
@@ -180,6 +183,7 @@ class OptOut(MethodView):
 
     @scoped("preferences:write")
     @idempotent
+    @reads_header("Sec-GPC")
     @blp.arguments(OptOutQuerySchema(), location="query")
     @blp.response(200, ConsentWriteResultSchema)
     def delete(self, args, subject_id):
