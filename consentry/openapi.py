@@ -8,8 +8,9 @@ here once (API.md "Conventions"):
   `Idempotency-Key`, `Accept-Language`) are components that views name with
   `reads_header` (`scoped` and `idempotent` add theirs);
 - the errors a route's shape implies (`ContractPlugin`): a JSON body can be malformed
-  (`400`), too large (`413`) or not JSON (`415`); an invalid subject id in the path is a
-  `422`; any other id in the path names a resource that may not exist (`404`);
+  (`400`), too large (`413`) or not JSON (`415`); an id in the path can be invalid
+  (`422`: a subject id that breaks the rule, a NUL anywhere); an id other than the
+  subject's names a resource that may not exist (`404`);
 - answers may grow, requests may not: a schema that only answers allows additional
   properties (API.md: a response may carry more fields than listed); a request body's
   schema stays closed, as marshmallow reads it (an unknown field is a `422`).
@@ -150,7 +151,7 @@ class ContractPlugin(BasePlugin):
                 self.read |= self._closure(operation["requestBody"])
                 for status in (400, 413, 415):
                     _add_response(responses, status, error_response(status))
-            if "subject_id" in names:
+            if names:  # an invalid subject id, a NUL in any id (consentry.inbound)
                 _add_response(responses, 422, error_response(422))
             if names - {"subject_id"}:
                 _add_response(responses, 404, error_response(404))
