@@ -4,9 +4,8 @@ flask-smorest documents what it parses and dumps. The rest of the contract is st
 here once (API.md "Conventions"):
 
 - the headers: `X-Request-Id` on every answer, `Retry-After` on `429` and `503`,
-  `WWW-Authenticate` on `401`; request headers a view reads itself (`Sec-GPC`,
-  `Idempotency-Key`, `Accept-Language`) are components that views name with
-  `reads_header` (`scoped` and `idempotent` add theirs);
+  `WWW-Authenticate` on `401`; the request headers a view reads itself (`Sec-GPC`,
+  `Idempotency-Key`, `Accept-Language`), which views name with `reads_header`;
 - the errors a route's shape implies (`ContractPlugin`): a JSON body can be malformed
   (`400`), too large (`413`) or not JSON (`415`); an id in the path can be invalid
   (`422`: a subject id that breaks the rule, a NUL anywhere); an id other than the
@@ -44,7 +43,8 @@ RESPONSE_HEADERS = {
         "schema": {"type": "string"}},
 }
 
-# Request headers that views read themselves (flask-smorest documents only what it parses).
+# Request headers that views read themselves (flask-smorest documents only what it parses);
+# each operation that reads one lists it in full (`reads_header`).
 REQUEST_HEADERS = {
     "Idempotency-Key": {
         "description": "Makes a write safe to retry: a retry with the same key and body gets "
@@ -93,9 +93,12 @@ def reads_header(name: str):
     if name not in REQUEST_HEADERS:
         raise ValueError(f"undocumented request header {name!r}")
 
+    parameter = {"name": name, "in": "header", "required": False, **REQUEST_HEADERS[name]}
+
     def decorator(view):
         apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
-        apidoc.setdefault("arguments", {}).setdefault("parameters", []).append(name)
+        apidoc.setdefault("arguments", {}).setdefault("parameters", []).append(
+            copy.deepcopy(parameter))
         view._apidoc = apidoc
         return view
 
@@ -191,12 +194,10 @@ class ContractPlugin(BasePlugin):
 
 
 def register_headers(spec: APISpec) -> None:
-    """The header components (lazy: only those a route uses appear in the document).
-    Before any response that refers to them."""
+    """The response header components (lazy: only those a route uses appear in the
+    document). Before any response that refers to them."""
     for name, header in RESPONSE_HEADERS.items():
         spec.components.header(name, header, lazy=True)
-    for name, parameter in REQUEST_HEADERS.items():
-        spec.components.parameter(name, "header", parameter, lazy=True)
 
 
 def register_errors(spec: APISpec, error_schema, content_type: str) -> None:
