@@ -63,6 +63,7 @@ def _gpc_header() -> bool:
 @blp.route("/v1/policy")
 class PolicyView(MethodView):
     @scoped("policy:read")
+    @reads_header("Accept-Language")
     @blp.response(200, PolicySchema, headers=CONTENT_LANGUAGE)
     def get(self):
         """The active policy. `label` and `description` of each purpose and category are
@@ -99,6 +100,7 @@ class Consents(MethodView):
     @scoped("preferences:write")
     @idempotent
     @reads_header("Sec-GPC")
+    @reads_header("Accept-Language")
     @blp.arguments(ConsentWriteSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def put(self, body, subject_id):
@@ -121,6 +123,7 @@ class Consents(MethodView):
                                receipt)
 
     @scoped("preferences:read")
+    @reads_header("Accept-Language")
     @blp.arguments(ConsentQuerySchema(), location="query")
     @blp.response(200, ConsentStateSchema, headers=CONTENT_LANGUAGE)
     def get(self, args, subject_id):
@@ -168,6 +171,7 @@ class OptOut(MethodView):
     @scoped("preferences:write")
     @idempotent
     @reads_header("Sec-GPC")
+    @reads_header("Accept-Language")
     @blp.arguments(OptOutSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def post(self, body, subject_id):
@@ -184,6 +188,7 @@ class OptOut(MethodView):
     @scoped("preferences:write")
     @idempotent
     @reads_header("Sec-GPC")
+    @reads_header("Accept-Language")
     @blp.arguments(OptOutQuerySchema(), location="query")
     @blp.response(200, ConsentWriteResultSchema)
     def delete(self, args, subject_id):

@@ -9,7 +9,7 @@ here once (API.md "Conventions"):
 - the errors a route's shape implies (`ContractPlugin`): a JSON body can be malformed
   (`400`), too large (`413`) or not JSON (`415`); an id in the path can be invalid
   (`422`: a subject id that breaks the rule, a NUL anywhere); an id other than the
-  subject's names a resource that may not exist (`404`);
+  subject's names a resource that may not exist (`404`), except where a `PUT` creates it;
 - answers may grow, requests may not: a schema that only answers allows additional
   properties (API.md: a response may carry more fields than listed); a request body's
   schema stays closed, as marshmallow reads it (an unknown field is a `422`).
@@ -58,7 +58,8 @@ REQUEST_HEADERS = {
                        "setting that would allow sale or sharing.",
         "schema": {"type": "string", "enum": ["1"]}},
     "Accept-Language": {
-        "description": "The language of the explanation: `en` or `de` (default `en`).",
+        "description": "The language of labels, headlines and explanations: English (`en`) "
+                       "or German (`de`), the best match of this header (default English).",
         "schema": {"type": "string", "example": "de-DE,de;q=0.9,en;q=0.8"}},
 }
 
@@ -146,7 +147,7 @@ class ContractPlugin(BasePlugin):
     def operation_helper(self, path: str | None = None, operations: dict | None = None,
                          **kwargs) -> None:
         names = set(_PATH_PARAMETER.findall(path or ""))
-        for operation in (operations or {}).values():
+        for method, operation in (operations or {}).items():
             if not isinstance(operation, dict):
                 continue
             responses = operation.setdefault("responses", {})
@@ -156,7 +157,7 @@ class ContractPlugin(BasePlugin):
                     _add_response(responses, status, error_response(status))
             if names:  # an invalid subject id, a NUL in any id (consentry.inbound)
                 _add_response(responses, 422, error_response(422))
-            if names - {"subject_id"}:
+            if names - {"subject_id"} and method != "put":  # a PUT creates what it names
                 _add_response(responses, 404, error_response(404))
             for response in responses.values():
                 if isinstance(response, dict) and "$ref" not in response:
