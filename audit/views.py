@@ -81,13 +81,12 @@ class Exports(MethodView):
 @blp.route("/v1/audit/exports/<string:export_id>")
 class ExportBundle(MethodView):
     @scoped("audit:export")
-    @blp.response(200, content_type="application/zip",
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip",
                   description="The bundle: entries, proofs, checkpoint, signed manifest")
     @blp.alt_response(202, schema=ExportPendingSchema,
                       description="Queued or being written: ask again after Retry-After "
                                   "seconds",
-                      headers={"Retry-After": {"description": "Seconds to wait",
-                                               "schema": {"type": "integer"}}})
+                      headers={"Retry-After": "Retry-After"})
     @blp.alt_response(409, schema=ErrorSchema,
                       description="The export failed (code `export_failed`)")
     @blp.alt_response(410, schema=ErrorSchema,

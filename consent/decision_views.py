@@ -21,6 +21,7 @@ from consentry.clock import utcnow
 from consentry.db import get_session
 from consentry.idempotency import idempotent
 from consentry.metrics import get_metrics
+from consentry.openapi import reads_header
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
 
@@ -72,6 +73,7 @@ def _language() -> str:
 @blp.route("/v1/subjects/<subject:subject_id>/explanations/<decision_id>")
 class Explanation(MethodView):
     @scoped("explanations:read")
+    @reads_header("Accept-Language")
     @blp.response(200, ExplanationSchema, headers={"Content-Language": {"schema": {
         "type": "string"}}})
     def get(self, subject_id, decision_id):
@@ -89,6 +91,7 @@ class Explanation(MethodView):
 @blp.route("/v1/subjects/<subject:subject_id>/explanations")
 class Explanations(MethodView):
     @scoped("explanations:read")
+    @reads_header("Accept-Language")
     @blp.arguments(ExplanationListQuerySchema(), location="query")
     @blp.response(200, ExplanationListSchema)
     def get(self, args, subject_id):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime, time
+
 import marshmallow as ma
 
 from consent.decisions import MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
@@ -72,6 +75,7 @@ class PolicySchema(ma.Schema):
 
 
 REASON_CODES = list(REASONS)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class StrictSchema(ma.Schema):
@@ -113,9 +117,30 @@ class ConsentWriteSchema(StrictSchema):
     gpc = ma.fields.Boolean(load_default=False)
 
 
+class MomentOrDay(ma.fields.Field):
+    """An RFC 3339 timestamp (a `Timestamp`), or a plain date `YYYY-MM-DD`: the start of
+    that day in UTC."""
+
+    _moment = Timestamp()
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("anyOf", [
+            {"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}])
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        if isinstance(value, str) and _DAY.fullmatch(value):
+            try:
+                return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
+            except ValueError as exc:
+                raise ma.ValidationError("Not a valid date.") from exc
+        return self._moment.deserialize(value, attr, data, **kwargs)
+
+
 class ConsentQuerySchema(ma.Schema):
-    at = Timestamp(load_default=None,
-                                 metadata={"description": "RFC 3339: the state at that moment"})
+    at = MomentOrDay(load_default=None, metadata={
+        "description": "The state at that moment: RFC 3339 (`2026-03-01T12:00:00Z`), or a "
+                       "date (`2026-03-01`: the start of that day in UTC)"})
     jurisdiction = ma.fields.String(load_default=None,
                                     metadata={"description": "For a subject with none recorded"})
 

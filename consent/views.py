@@ -25,6 +25,7 @@ from consentry.clock import rfc3339, utcnow
 from consentry.db import get_session
 from consentry.fields import json_response
 from consentry.idempotency import idempotent
+from consentry.openapi import reads_header
 from consentry.pagination import PageArgsSchema
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
@@ -62,6 +63,7 @@ def _gpc_header() -> bool:
 @blp.route("/v1/policy")
 class PolicyView(MethodView):
     @scoped("policy:read")
+    @reads_header("Accept-Language")
     @blp.response(200, PolicySchema, headers=CONTENT_LANGUAGE)
     def get(self):
         """The active policy. `label` and `description` of each purpose and category are
@@ -97,6 +99,8 @@ def _labelled(thing, language: str) -> dict:
 class Consents(MethodView):
     @scoped("preferences:write")
     @idempotent
+    @reads_header("Sec-GPC")
+    @reads_header("Accept-Language")
     @blp.arguments(ConsentWriteSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def put(self, body, subject_id):
@@ -119,6 +123,7 @@ class Consents(MethodView):
                                receipt)
 
     @scoped("preferences:read")
+    @reads_header("Accept-Language")
     @blp.arguments(ConsentQuerySchema(), location="query")
     @blp.response(200, ConsentStateSchema, headers=CONTENT_LANGUAGE)
     def get(self, args, subject_id):
@@ -165,6 +170,8 @@ class ReceiptView(MethodView):
 class OptOut(MethodView):
     @scoped("preferences:write")
     @idempotent
+    @reads_header("Sec-GPC")
+    @reads_header("Accept-Language")
     @blp.arguments(OptOutSchema())
     @blp.response(200, ConsentWriteResultSchema)
     def post(self, body, subject_id):
@@ -180,6 +187,8 @@ class OptOut(MethodView):
 
     @scoped("preferences:write")
     @idempotent
+    @reads_header("Sec-GPC")
+    @reads_header("Accept-Language")
     @blp.arguments(OptOutQuerySchema(), location="query")
     @blp.response(200, ConsentWriteResultSchema)
     def delete(self, args, subject_id):

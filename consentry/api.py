@@ -8,6 +8,7 @@ from flask import Blueprint, Flask
 from flask_smorest import Api as _Api
 
 from consentry.errors import ErrorSchema, handle_http_exception
+from consentry.openapi import ContractPlugin, register_errors, register_headers
 
 # Swagger UI's files come pinned with the package flask-swagger-ui (pyproject.toml) and are
 # served by this process, so /docs loads nothing from another origin.
@@ -31,6 +32,16 @@ class Api(_Api):
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+    def _init_spec(self, **kwargs):
+        """The spec, with what every route says alike (consentry.openapi)."""
+        plugins = [*(kwargs.pop("extra_plugins", None) or ()), ContractPlugin()]
+        super()._init_spec(extra_plugins=plugins, **kwargs)
+
+    def _register_responses(self):
+        register_headers(self.spec)
+        super()._register_responses()
+        register_errors(self.spec, self.ERROR_SCHEMA, self.DEFAULT_RESPONSE_CONTENT_TYPE)
 
 
 api = Api()

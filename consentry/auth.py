@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app, g, request
+from flask_smorest.utils import load_info_from_docstring
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from consentry.clock import utcnow
 from consentry.db import get_db
 from consentry.errors import Conflict, DomainError, NotFound
 from consentry.models import ApiKey
+from consentry.openapi import error_response
 
 SCOPES = (
     "preferences:read",
@@ -223,11 +225,15 @@ def scoped(*scopes: str):
         apidoc = dict(getattr(view, "_apidoc", {}))
         manual = dict(apidoc.get("manual_doc", {}))
         manual["security"] = [{"apiKey": []}]
-        manual["responses"] = {**manual.get("responses", {}), 401: "UNAUTHORIZED",
-                               403: "FORBIDDEN", 429: "TOO_MANY_REQUESTS"}
-        manual.setdefault("description", "")
+        # The key lookup reads the database: unreachable, it is a 503 with Retry-After.
+        manual["responses"] = {**manual.get("responses", {}),
+                               **{s: error_response(s) for s in (401, 403, 429, 503)}}
+        # The docstring's description would be replaced by this one: keep it in front.
+        described = manual.get("description") or load_info_from_docstring(
+            view.__doc__).get("description", "")
         accepted = " or ".join(f"`{s}`" for s in scopes)
-        manual["description"] = (manual["description"] + f"\n\nRequires scope {accepted}.").strip()
+        manual["description"] = "\n\n".join(
+            part for part in (described, f"Requires scope {accepted}.") if part)
         apidoc["manual_doc"] = manual
         wrapper._apidoc = apidoc
         return wrapper

@@ -7,6 +7,7 @@ exist or neither does. Same key with another body → 409. Records are kept at l
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 from datetime import timedelta
@@ -19,6 +20,7 @@ from consentry.clock import utcnow
 from consentry.db import get_session
 from consentry.errors import Conflict, Invalid
 from consentry.models import IdempotencyRecord
+from consentry.openapi import error_response, reads_header
 from consentry.stores import BatchResult, Held, Store, erase_matching, held_clause, purge_expired
 
 KEEP = timedelta(hours=24)
@@ -71,6 +73,20 @@ def idempotent(view):
             session.delete(record)
         return response
 
+    return reads_header("Idempotency-Key")(_document(wrapper))
+
+
+def _document(wrapper):
+    """The OpenAPI of an idempotent write: its answers may be replays, and a key reused
+    with another request (or still in progress) is a 409."""
+    apidoc = copy.deepcopy(getattr(wrapper, "_apidoc", {}))
+    responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+    for status in apidoc.get("success_status_codes", ()):
+        for response in responses.get(status, ()):
+            if isinstance(response, dict):
+                response.setdefault("headers", {})["Idempotent-Replayed"] = "Idempotent-Replayed"
+    responses.setdefault(409, []).append(error_response(409))
+    wrapper._apidoc = apidoc
     return wrapper
 
 

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from consentry.auth import current_principal, scoped
 from consentry.clock import utcnow
 from consentry.db import get_session
+from consentry.openapi import error_response
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
 from governance import recipes, reports
@@ -51,6 +52,7 @@ class Recipe(MethodView):
     @scoped("recipes:write")
     @blp.arguments(RecipeWriteSchema())
     @blp.response(200, RecipeSchema)
+    @blp.alt_response(409, response=error_response(409))  # a change at the same time
     def put(self, body, recipe_id):
         """Store a recipe; a change makes a new (audited) version, the same content none.
 

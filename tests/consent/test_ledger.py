@@ -1,7 +1,7 @@
 """The preference-center API: append-only events, state at any moment, receipts, GPC."""
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -113,6 +113,27 @@ def test_state_at_any_past_moment(put_consents, client, writer):
     assert at(times[2])["reason"] == "withdrawn"
     assert client.get("/v1/subjects/u-7/consents?at=yesterday",
                       headers=writer).status_code == 422
+
+
+def test_at_a_plain_date_is_the_start_of_that_day_in_utc(put_consents, client, writer):
+    written = put_consents("u-8", [{"purpose": "marketing", "category": "behavioral",
+                                    "status": "granted"}], jurisdiction="EU")
+    day = datetime.fromisoformat(written.get_json()["receipt"]["issued_at"]).date()
+
+    def at(moment):
+        r = client.get(f"/v1/subjects/u-8/consents?at={moment}&jurisdiction=EU",
+                       headers=writer)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    that_day, next_day = at(day.isoformat()), at((day + timedelta(days=1)).isoformat())
+    assert that_day["at"] == f"{day.isoformat()}T00:00:00Z"  # before the write that day
+    assert entry(that_day, "marketing", "behavioral")["reason"] == "requires_explicit_consent"
+    assert entry(next_day, "marketing", "behavioral")["reason"] == "explicit_grant"
+    assert that_day["entries"] == at(f"{day.isoformat()}T00:00:00Z")["entries"]
+    for bad in ("2026-02-30", "2026-3-1", "20260301"):
+        r = client.get(f"/v1/subjects/u-8/consents?at={bad}", headers=writer)
+        assert r.status_code == 422 and "at" in r.get_json()["error"]["fields"], bad
 
 
 @pytest.mark.parametrize("choice, field", [
