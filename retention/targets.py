@@ -290,28 +290,32 @@ def delete_in_batches(p: Prepared, condition: ColumnElement[bool], *, max_rows: 
                       keyset: bool = True) -> BatchStats:
     """Delete the rows matching `condition`, each transaction at most `max_rows` rows.
 
-    With an integer key (primary key or SQLite rowid) the keys from the first to the last
-    matching one are walked in order, `max_rows` keys at a time (`key > last ORDER BY key
-    LIMIT n`), so gaps between keys cost nothing and rows outside that span are never
-    read; the count adapts so a transaction takes about `target_seconds`.
-    Otherwise (or with `keyset=False`) batches are `key IN (SELECT key ... LIMIT n)`.
+    With an integer key (primary key or SQLite rowid) the span from the first to the last
+    matching key is walked in key ranges no wider than `max_rows` (a plain range DELETE,
+    no keys fetched), and each next range starts at the next key that exists, so a gap
+    between keys (1 and 10^15) costs one index lookup, not 10^11 empty ranges. The width
+    adapts so a transaction takes about `target_seconds`. Otherwise (or with
+    `keyset=False`) batches are `key IN (SELECT key ... LIMIT n)`.
     """
     stats = BatchStats()
     # One connection for the whole walk; every batch is its own short transaction.
     with p.engine.connect() as conn:
         if keyset and p.key_is_integer:
             with conn.begin():
-                first, end = conn.execute(select(func.min(p.key), func.max(p.key))
-                                          .select_from(p.table).where(condition)).one()
-            if first is None:
-                return stats
-            last, width = first - 1, max_rows
-            while True:
-                deleted, seconds, last = _keyset_batch(p, conn, condition, last, end, width)
-                width = _adapt(width, seconds, max_rows, target_seconds)
+                position, end = conn.execute(select(func.min(p.key), func.max(p.key))
+                                             .select_from(p.table).where(condition)).one()
+            width = max_rows
+            while position is not None:
+                stmt = delete(p.table).where(p.key >= position, p.key < position + width,
+                                             condition)
+                deleted, seconds = _timed_delete(p, conn, stmt)
                 _record(stats, deleted, seconds, on_batch)
-                if last is None:
-                    return stats
+                after = position + width
+                width = _adapt(width, seconds, max_rows, target_seconds)
+                with conn.begin():
+                    position = conn.execute(select(func.min(p.key)).select_from(p.table)
+                                            .where(p.key >= after, p.key <= end)).scalar()
+            return stats
         limit = max_rows
         while True:
             keys = select(p.key).select_from(p.table).where(condition).limit(limit)
@@ -320,28 +324,6 @@ def delete_in_batches(p: Prepared, condition: ColumnElement[bool], *, max_rows: 
             if deleted < limit:
                 return stats
             limit = _adapt(limit, seconds, max_rows, target_seconds)
-
-
-def _keyset_batch(p: Prepared, conn, condition: ColumnElement[bool], last: int, end: int,
-                  width: int):
-    """Delete the matching rows among the `width` keys after `last` (up to `end`, the
-    last matching key), in one transaction.
-
-    Returns (rows deleted, seconds, the last key walked, or None when none are left).
-    """
-    started = time.perf_counter()
-    span = (p.key > last) & (p.key <= end)
-    with conn.begin():
-        if p.dialect == "postgresql":
-            conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))
-        keys = conn.execute(select(p.key).select_from(p.table).where(span)
-                            .order_by(p.key).limit(width)).scalars().all()
-        deleted = 0
-        if keys:
-            deleted = conn.execute(delete(p.table).where(p.key > last, p.key <= keys[-1],
-                                                         condition)).rowcount
-    done = len(keys) < width or keys[-1] >= end
-    return max(deleted, 0), time.perf_counter() - started, None if done else keys[-1]
 
 
 def _timed_delete(p: Prepared, conn, stmt) -> tuple[int, float]:
