@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
@@ -133,9 +134,6 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
         conn.execute(insert(DecisionSignal), [
             {"decision_id": values["decision_id"], "category": c, "surface": surface,
              "decided_at": decided_at} for c in categories])
-        violated = {v["category"] for v in violations}
-        for category in categories:
-            count_category_use(session, category, decided_at, category in violated)
     decision = Decision(**values)
     for violation in violations:
         append_entry(session, keys, "decision.violation", actor=actor, subject_id=subject_id,
@@ -144,6 +142,8 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
                               "category": violation["category"],
                               "reason": violation["reason"],
                               "decided_at": rfc3339(decided_at)})
+    if categories:  # last: the day's rows are shared by every engine, so lock them briefly
+        count_category_use(conn, categories, {v["category"] for v in violations}, decided_at)
     return decision
 
 
@@ -167,31 +167,23 @@ def signal_age_violations(policy: Policy, signals_used: list[dict],
     return [{"category": c, "reason": "signal_too_old"} for c in too_old]
 
 
-def count_category_use(session: Session, category: str, decided_at: datetime,
-                       violated: bool) -> None:
-    """Add one decision to the per-day usage of `category` (the minimization report's
-    source): update the day's row under a row lock, or insert it; a concurrent insert of
-    the same day loses the race inside a savepoint and updates instead."""
-    day = decided_at.date()
-    key = (DecisionCategoryDay.day == day) & (DecisionCategoryDay.category == category)
-    for _attempt in range(2):
-        row = session.execute(select(DecisionCategoryDay.last_used_at).where(key)
-                              .with_for_update()).one_or_none()
-        if row is not None:
-            session.execute(update(DecisionCategoryDay).where(key).values(
-                decisions=DecisionCategoryDay.decisions + 1,
-                violations=DecisionCategoryDay.violations + int(violated),
-                last_used_at=max(row.last_used_at, decided_at)))
-            return
-        try:
-            with session.begin_nested():
-                session.execute(insert(DecisionCategoryDay).values(
-                    day=day, category=category, decisions=1, violations=int(violated),
-                    last_used_at=decided_at))
-            return
-        except IntegrityError:
-            continue
-    raise RuntimeError("decision_category_days: could not count a use")  # pragma: no cover
+def count_category_use(conn, categories: list[str], violated: set[str],
+                       decided_at: datetime) -> None:
+    """Add one decision to the per-day usage of each of its categories (the minimization
+    report's source), in one upsert: the row of the day and category is created or its
+    counts grow. Rows are taken in category order, so two writers never deadlock."""
+    table = DecisionCategoryDay.__table__
+    upsert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    later = upsert.excluded.last_used_at > table.c.last_used_at
+    conn.execute(upsert.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.category],
+        set_={"decisions": table.c.decisions + upsert.excluded.decisions,
+              "violations": table.c.violations + upsert.excluded.violations,
+              "last_used_at": case((later, upsert.excluded.last_used_at),
+                                   else_=table.c.last_used_at)}),
+        [{"day": decided_at.date(), "category": c, "decisions": 1,
+          "violations": int(c in violated), "last_used_at": decided_at}
+         for c in sorted(categories)])
 
 
 def explain_decision(session: Session, decision: Decision, policy: Policy, language: str,
