@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -172,18 +173,24 @@ def count_category_use(conn, categories: list[str], violated: set[str],
     """Add one decision to the per-day usage of each of its categories (the minimization
     report's source), in one upsert: the row of the day and category is created or its
     counts grow. Rows are taken in category order, so two writers never deadlock."""
+    conn.execute(_usage_upsert(conn.dialect.name),
+                 [{"day": decided_at.date(), "category": c, "decisions": 1,
+                   "violations": int(c in violated), "last_used_at": decided_at}
+                  for c in sorted(categories)])
+
+
+@functools.cache
+def _usage_upsert(dialect: str):
+    """The usage upsert, built once per dialect (the engines' hot write path)."""
     table = DecisionCategoryDay.__table__
-    upsert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
     later = upsert.excluded.last_used_at > table.c.last_used_at
-    conn.execute(upsert.on_conflict_do_update(
+    return upsert.on_conflict_do_update(
         index_elements=[table.c.day, table.c.category],
         set_={"decisions": table.c.decisions + upsert.excluded.decisions,
               "violations": table.c.violations + upsert.excluded.violations,
               "last_used_at": case((later, upsert.excluded.last_used_at),
-                                   else_=table.c.last_used_at)}),
-        [{"day": decided_at.date(), "category": c, "decisions": 1,
-          "violations": int(c in violated), "last_used_at": decided_at}
-         for c in sorted(categories)])
+                                   else_=table.c.last_used_at)})
 
 
 def explain_decision(session: Session, decision: Decision, policy: Policy, language: str,
