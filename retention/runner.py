@@ -81,13 +81,7 @@ class Runner:
                 run = service.claim_run(session, self.holder)
             if run is None:
                 break
-            try:
-                self.execute_run(run.id)
-            except Exception as exc:
-                log.exception("retention run %s failed", run.id)
-                with self.db.transaction() as session:
-                    service.fail_run(session, self.keys, session.get(RetentionRun, run.id),
-                                     f"{type(exc).__name__}: {exc}"[:500])
+            self._carry_out(self.execute_run, service.fail_run, RetentionRun, run.id)
             done += 1
         return done
 
@@ -103,14 +97,18 @@ class Runner:
                 erasure = service.claim_erasure(session, self.holder)
             if erasure is None:
                 return done
-            try:
-                self.execute_erasure(erasure.id)
-            except Exception as exc:
-                log.exception("erasure %s failed", erasure.id)
-                with self.db.transaction() as session:
-                    service.fail_erasure(session, self.keys, session.get(Erasure, erasure.id),
-                                         f"{type(exc).__name__}: {exc}"[:500])
+            self._carry_out(self.execute_erasure, service.fail_erasure, Erasure, erasure.id)
             done += 1
+
+    def _carry_out(self, execute, fail, model, work_id: str) -> None:
+        """Carry out claimed work; if it breaks, log it and close it as failed."""
+        try:
+            execute(work_id)
+        except Exception as exc:
+            log.exception("%s %s failed", model.__tablename__, work_id)
+            with self.db.transaction() as session:
+                fail(session, self.keys, session.get(model, work_id),
+                     f"{type(exc).__name__}: {exc}"[:500])
 
     # -- runs --------------------------------------------------------------------------
 
