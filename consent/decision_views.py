@@ -9,6 +9,8 @@ from flask_smorest import Blueprint
 from consent import decisions
 from consent.explain import pick_language
 from consent.schemas import (
+    DecisionBatchResultSchema,
+    DecisionBatchSchema,
     DecisionResultSchema,
     DecisionSchema,
     ExplanationListQuerySchema,
@@ -39,20 +41,57 @@ class Decisions(MethodView):
         session = get_session()
         recipe_id = body["recipe_id"]
         decision = decisions.record_decision(
-            session, get_keys(), get_policy(), subject_id=body["subject_id"],
-            surface=body["surface"], channel=body["channel"], purpose=body["purpose"],
-            item={k: v for k, v in body["item"].items() if v is not None},
-            signals_used=[{k: v for k, v in s.items() if v is not None}
-                          for s in body["signals_used"]],
-            rule={k: v for k, v in body["rule"].items() if v is not None}
+            session, get_keys(), get_policy(), **_decision_input(body),
+            actor=current_principal().name,
+            recipe=_recipe(session, recipe_id) if recipe_id else None)
+        _count_violations([decision])
+        return _result(decision)
+
+
+@blp.route("/v1/decisions/batch")
+class DecisionBatch(MethodView):
+    @scoped("decisions:write")
+    @idempotent
+    @blp.arguments(DecisionBatchSchema())
+    @blp.response(201, DecisionBatchResultSchema)
+    def post(self, body):
+        """Record up to 1,000 decisions in one transaction; results in the order sent.
+
+        Each decision is judged as `POST /v1/decisions` judges one. One invalid decision
+        is a 422 naming `decisions.<n>.<field>`, and none of the batch is stored.
+        """
+        session = get_session()
+        cited = dict.fromkeys(d["recipe_id"] for d in body["decisions"] if d["recipe_id"])
+        stored = decisions.record_decisions(
+            session, get_keys(), get_policy(),
+            [_decision_input(d) for d in body["decisions"]], actor=current_principal().name,
+            recipes={recipe_id: _recipe(session, recipe_id) for recipe_id in cited})
+        _count_violations(stored)
+        return {"results": [_result(d) for d in stored]}
+
+
+def _decision_input(body: dict) -> dict:
+    """A loaded decision as the service takes it (unset optional parts left out)."""
+    return {"subject_id": body["subject_id"], "surface": body["surface"],
+            "channel": body["channel"], "purpose": body["purpose"],
+            "item": {k: v for k, v in body["item"].items() if v is not None},
+            "signals_used": [{k: v for k, v in s.items() if v is not None}
+                             for s in body["signals_used"]],
+            "rule": {k: v for k, v in body["rule"].items() if v is not None}
             if body["rule"] else None,
-            decided_at=body["decided_at"], actor=current_principal().name,
-            recipe_id=recipe_id, recipe=_recipe(session, recipe_id) if recipe_id else None)
-        metrics, policy = get_metrics(), get_policy()
+            "decided_at": body["decided_at"], "recipe_id": body["recipe_id"]}
+
+
+def _count_violations(stored) -> None:
+    metrics, policy = get_metrics(), get_policy()
+    for decision in stored:
         for violation in decision.violations:
             metrics.count_violation(policy, violation["category"], decision.surface)
-        return {"decision_id": decision.decision_id, "conformant": decision.conformant,
-                "violations": decision.violations}
+
+
+def _result(decision) -> dict:
+    return {"decision_id": decision.decision_id, "conformant": decision.conformant,
+            "violations": decision.violations}
 
 
 def _recipe(session, recipe_id: str, version: int | None = None):

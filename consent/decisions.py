@@ -18,6 +18,7 @@ from consent.explain import explain
 from consent.gate import evaluate
 from consent.ledger import replay_state
 from consent.models import Decision, DecisionCategoryDay, DecisionSignal, SubjectState
+from consent.signals import state_shape
 from consent.state import ConsentState
 from consentry.clock import rfc3339, utcnow
 from consentry.errors import Invalid, NotFound
@@ -26,6 +27,7 @@ from consentry.policy import Policy
 from consentry.secretstore import SecretStore
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_BATCH_DECISIONS = 1000  # decisions in one POST /v1/decisions/batch
 TRANSPARENCY_WINDOW = timedelta(days=30)
 # What an engine may have stored per decision: its item, signals_used and rule as JSON.
 # With MAX_EXPLANATIONS_PAGE it bounds a page of explanations to about 2 MB.
@@ -65,16 +67,89 @@ def stored_size_error(item: dict, signals_used: list[dict], rule: dict | None
                       f"{sizes[largest]:,} of them here."]}
 
 
-def _state_at(session: Session, subject_id: str, moment: datetime) -> ConsentState:
-    """The subject's state at `moment`: the state row when nothing changed since, else replay."""
-    row = session.connection().execute(
-        select(SubjectState.state, SubjectState.updated_at)
-        .where(SubjectState.subject_id == subject_id)).one_or_none()
-    if row is None:
-        return ConsentState()
-    if row.updated_at <= moment:
-        return ConsentState.from_json(row.state)
-    return replay_state(session, subject_id, moment)
+def _stored_states(session: Session, subject_ids: list[str]) -> dict[str, tuple]:
+    """The stored state and its time of the given subjects, one round trip; unknown absent."""
+    if not subject_ids:
+        return {}
+    table = SubjectState.__table__
+    where = (table.c.subject_id == subject_ids[0] if len(subject_ids) == 1
+             else table.c.subject_id.in_(subject_ids))
+    rows = session.connection().execute(
+        select(table.c.subject_id, table.c.state, table.c.updated_at).where(where))
+    return {sid: (state, updated_at) for sid, state, updated_at in rows}
+
+
+class _Judge:
+    """The gate's denials of many decisions, each distinct question asked once.
+
+    A decision is judged on the subject's state at `decided_at`: the stored state when
+    nothing changed since, else a replay (once per subject and moment). Without
+    `consent_max_age_days` the answer depends only on the state's shape and the
+    question, as in `signals.check_batch`, so each (shape, purpose, channel,
+    categories) is evaluated once; with it, every decision is evaluated on its own.
+    """
+
+    def __init__(self, session: Session, policy: Policy, subject_ids: list[str]):
+        self.session, self.policy = session, policy
+        self.stored = _stored_states(session, list(dict.fromkeys(subject_ids)))
+        self.by_shape = policy.consent_max_age_days is None
+        self.replayed: dict[tuple, dict] = {}
+        self.answers: dict[tuple, list[dict]] = {}
+
+    def _raw_state(self, subject_id: str, moment: datetime) -> dict | None:
+        stored = self.stored.get(subject_id)
+        if stored is None:
+            return None
+        state, updated_at = stored
+        if updated_at <= moment:
+            return state
+        key = (subject_id, moment)
+        if key not in self.replayed:
+            self.replayed[key] = replay_state(self.session, subject_id, moment).to_json()
+        return self.replayed[key]
+
+    def denied(self, subject_id: str, purpose: str, channel: str | None,
+               categories: list[str], moment: datetime) -> list[dict]:
+        raw = self._raw_state(subject_id, moment)
+        key = (state_shape(raw), purpose, channel, tuple(categories)) if self.by_shape else None
+        answer = self.answers.get(key) if self.by_shape else None
+        if answer is None:
+            answer = evaluate(ConsentState.from_json(raw), self.policy, purpose, channel,
+                              categories, moment).denied
+            if self.by_shape:
+                self.answers[key] = answer
+        return [dict(v) for v in answer]
+
+
+def decision_errors(policy: Policy, decision: dict, recipe: RecipeUse | None,
+                    now: datetime) -> dict[str, list[str]]:
+    """The field errors of one decision against the policy (empty: it may be stored).
+
+    `recipe` is what the entry found for the decision's `recipe_id` (None: no such recipe).
+    """
+    fields = policy.unknown_ids(purpose=decision["purpose"], channel=decision["channel"])
+    recipe_id, decided_at = decision.get("recipe_id"), decision["decided_at"]
+    if recipe_id is not None:
+        if recipe is None:
+            fields["recipe_id"] = [f"Unknown recipe {recipe_id!r}."]
+        elif recipe.status == "retired":
+            fields["recipe_id"] = [f"Recipe {recipe_id!r} is retired."]
+    fields.update(stored_size_error(decision["item"], decision["signals_used"],
+                                    decision["rule"]))
+    if decided_at > now + FUTURE_TOLERANCE:
+        fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
+    kept_days = policy.retention_classes.get(policy.decisions_class)
+    if kept_days is not None and decided_at < now - timedelta(days=kept_days):
+        # A decision older than its retention would be purged at once: it can only be
+        # a mistake, or an attempt to backdate past what the log still shows.
+        fields["decided_at"] = [f"May not lie more than {kept_days} days in the past "
+                                f"(decisions are kept {kept_days} days)."]
+    for i, signal in enumerate(decision["signals_used"]):
+        fields.update(policy.unknown_ids(f"signals_used.{i}.", category=signal["category"]))
+        observed = signal.get("observed_at")
+        if observed is not None and observed > decided_at:
+            fields[f"signals_used.{i}.observed_at"] = ["May not lie after decided_at."]
+    return fields
 
 
 def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subject_id: str,
@@ -88,64 +163,87 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
     (`signal_too_old`).
 
     `recipe` is what the entry found for `recipe_id` (None: no such recipe, a 422)."""
+    decision = {"subject_id": subject_id, "surface": surface, "channel": channel,
+                "purpose": purpose, "item": item, "signals_used": signals_used, "rule": rule,
+                "decided_at": decided_at, "recipe_id": recipe_id}
+    return _record(session, keys, policy, [decision], actor, {recipe_id: recipe}, "")[0]
+
+
+def record_decisions(session: Session, keys: SecretStore, policy: Policy,
+                     decisions: list[dict], *, actor: str,
+                     recipes: dict[str, RecipeUse | None]) -> list[Decision]:
+    """Store up to MAX_BATCH_DECISIONS decisions together, judged as `record_decision`
+    judges one, and return them in order. Any invalid decision is a 422 naming
+    `decisions.<n>.<field>`, and none is stored.
+
+    Each decision is a dict of `record_decision`'s arguments (subject_id, surface,
+    channel, purpose, item, signals_used, rule, decided_at, recipe_id); `recipes` maps
+    each cited recipe id to what the entry found for it (None: no such recipe)."""
+    return _record(session, keys, policy, decisions, actor, recipes, "decisions.")
+
+
+def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list[dict],
+            actor: str, recipes: dict, prefix: str) -> list[Decision]:
     now = utcnow()
-    fields = policy.unknown_ids(purpose=purpose, channel=channel)
-    if recipe_id is not None:
-        if recipe is None:
-            fields["recipe_id"] = [f"Unknown recipe {recipe_id!r}."]
-        elif recipe.status == "retired":
-            fields["recipe_id"] = [f"Recipe {recipe_id!r} is retired."]
-    fields.update(stored_size_error(item, signals_used, rule))
-    if decided_at > now + FUTURE_TOLERANCE:
-        fields["decided_at"] = ["May not lie more than 5 minutes in the future."]
-    kept_days = policy.retention_classes.get(policy.decisions_class)
-    if kept_days is not None and decided_at < now - timedelta(days=kept_days):
-        # A decision older than its retention would be purged at once: it can only be
-        # a mistake, or an attempt to backdate past what the log still shows.
-        fields["decided_at"] = [f"May not lie more than {kept_days} days in the past "
-                                f"(decisions are kept {kept_days} days)."]
-    for i, signal in enumerate(signals_used):
-        fields.update(policy.unknown_ids(f"signals_used.{i}.", category=signal["category"]))
-        observed = signal.get("observed_at")
-        if observed is not None and observed > decided_at:
-            fields[f"signals_used.{i}.observed_at"] = ["May not lie after decided_at."]
+    fields = {}
+    for n, decision in enumerate(decisions):
+        at = f"{prefix}{n}." if prefix else ""
+        for name, messages in decision_errors(policy, decision,
+                                              recipes.get(decision.get("recipe_id")),
+                                              now).items():
+            fields[at + name] = messages
     if fields:
-        raise Invalid("The decision does not fit the policy.", fields=fields)
-    categories = list(dict.fromkeys(s["category"] for s in signals_used))
-    violations = []
-    if categories:
-        state = _state_at(session, subject_id, decided_at)
-        evaluation = evaluate(state, policy, purpose, channel, categories, decided_at)
-        violations = evaluation.denied
-    if recipe is not None:
-        violations += [{"category": c, "reason": "undeclared_category"}
-                       for c in categories if c not in recipe.categories]
-    violations += signal_age_violations(policy, signals_used, decided_at)
-    values = {"decision_id": str(uuid.uuid4()), "subject_id": subject_id, "surface": surface,
-              "channel": channel, "purpose": purpose, "item": item,
-              "signals_used": [_stored_signal(s) for s in signals_used], "rule": rule,
-              "decided_at": decided_at,
-              "recorded_at": now, "conformant": not violations, "violations": violations,
-              "policy_version": policy.version, "actor": actor,
-              "recipe_id": recipe.recipe_id if recipe else None,
-              "recipe_version": recipe.version if recipe else None}
+        raise Invalid("The decision does not fit the policy." if not prefix else
+                      "A decision of the batch does not fit the policy; none was stored.",
+                      fields=fields)
+    judge = _Judge(session, policy, [d["subject_id"] for d in decisions if d["signals_used"]])
+    rows, signal_rows, stored, audits = [], [], [], []
+    usage: dict[tuple, list] = {}  # (day, category) -> [decisions, violations, last used]
+    for decision in decisions:
+        subject_id, decided_at = decision["subject_id"], decision["decided_at"]
+        surface, channel, purpose = decision["surface"], decision["channel"], decision["purpose"]
+        signals_used = decision["signals_used"]
+        recipe = recipes.get(decision.get("recipe_id"))
+        categories = list(dict.fromkeys(s["category"] for s in signals_used))
+        violations = (judge.denied(subject_id, purpose, channel, categories, decided_at)
+                      if categories else [])
+        if recipe is not None:
+            violations += [{"category": c, "reason": "undeclared_category"}
+                           for c in categories if c not in recipe.categories]
+        violations += signal_age_violations(policy, signals_used, decided_at)
+        values = {"decision_id": str(uuid.uuid4()), "subject_id": subject_id,
+                  "surface": surface, "channel": channel, "purpose": purpose,
+                  "item": decision["item"],
+                  "signals_used": [_stored_signal(s) for s in signals_used],
+                  "rule": decision["rule"], "decided_at": decided_at, "recorded_at": now,
+                  "conformant": not violations, "violations": violations,
+                  "policy_version": policy.version, "actor": actor,
+                  "recipe_id": recipe.recipe_id if recipe else None,
+                  "recipe_version": recipe.version if recipe else None}
+        rows.append(values)
+        signal_rows += [{"decision_id": values["decision_id"], "category": c,
+                         "surface": surface, "decided_at": decided_at} for c in categories]
+        violated = {v["category"] for v in violations}
+        for c in categories:
+            day = usage.setdefault((decided_at.date(), c), [0, 0, decided_at])
+            day[0] += 1
+            day[1] += c in violated
+            day[2] = max(day[2], decided_at)
+        audits += [(subject_id, {"decision_id": values["decision_id"], "surface": surface,
+                                 "purpose": purpose, "channel": channel,
+                                 "category": v["category"], "reason": v["reason"],
+                                 "decided_at": rfc3339(decided_at)}) for v in violations]
+        stored.append(Decision(**values))
     conn = session.connection()  # Core on the connection: the engines' hot write path
-    conn.execute(insert(Decision), [values])
-    if categories:
-        conn.execute(insert(DecisionSignal), [
-            {"decision_id": values["decision_id"], "category": c, "surface": surface,
-             "decided_at": decided_at} for c in categories])
-    decision = Decision(**values)
-    for violation in violations:
+    conn.execute(insert(Decision), rows)
+    if signal_rows:
+        conn.execute(insert(DecisionSignal), signal_rows)
+    for subject_id, details in audits:
         append_entry(session, keys, "decision.violation", actor=actor, subject_id=subject_id,
-                     details={"decision_id": decision.decision_id, "surface": surface,
-                              "purpose": purpose, "channel": channel,
-                              "category": violation["category"],
-                              "reason": violation["reason"],
-                              "decided_at": rfc3339(decided_at)})
-    if categories:  # last: the day's rows are shared by every engine, so lock them briefly
-        count_category_use(conn, categories, {v["category"] for v in violations}, decided_at)
-    return decision
+                     details=details)
+    if usage:  # last: the day's rows are shared by every engine, so lock them briefly
+        count_category_use(conn, usage)
+    return stored
 
 
 def _stored_signal(signal: dict) -> dict:
@@ -168,15 +266,15 @@ def signal_age_violations(policy: Policy, signals_used: list[dict],
     return [{"category": c, "reason": "signal_too_old"} for c in too_old]
 
 
-def count_category_use(conn, categories: list[str], violated: set[str],
-                       decided_at: datetime) -> None:
-    """Add one decision to the per-day usage of each of its categories (the minimization
-    report's source), in one upsert: the row of the day and category is created or its
-    counts grow. Rows are taken in category order, so two writers never deadlock."""
+def count_category_use(conn, usage: dict[tuple, list]) -> None:
+    """Add decisions to the per-day usage of their categories (the minimization report's
+    source) in one upsert: `usage` maps (day, category) to [decisions, violations, last
+    used at]; each row is created or its counts grow. Rows are taken in (day, category)
+    order, so two writers never deadlock."""
     conn.execute(_usage_upsert(conn.dialect.name),
-                 [{"day": decided_at.date(), "category": c, "decisions": 1,
-                   "violations": int(c in violated), "last_used_at": decided_at}
-                  for c in sorted(categories)])
+                 [{"day": day, "category": category, "decisions": n, "violations": bad,
+                   "last_used_at": last}
+                  for (day, category), (n, bad, last) in sorted(usage.items())])
 
 
 @functools.cache

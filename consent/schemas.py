@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 
 import marshmallow as ma
 
-from consent.decisions import MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
+from consent.decisions import MAX_BATCH_DECISIONS, MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
@@ -393,6 +393,14 @@ class DecisionSchema(StrictSchema):
                                                     "unknown or retired recipe is a 422"})
 
 
+class DecisionBatchSchema(StrictSchema):
+    decisions = ma.fields.List(
+        ma.fields.Nested(DecisionSchema), required=True,
+        validate=ma.validate.Length(min=1, max=MAX_BATCH_DECISIONS),
+        metadata={"description": f"Up to {MAX_BATCH_DECISIONS:,} decisions, each as "
+                                 "`POST /v1/decisions` takes it"})
+
+
 class ViolationSchema(ma.Schema):
     category = ma.fields.String()
     reason = ma.fields.String(metadata={"enum": REASON_CODES + list(RECIPE_REASONS)})
@@ -402,6 +410,11 @@ class DecisionResultSchema(ma.Schema):
     decision_id = ma.fields.String()
     conformant = ma.fields.Boolean()
     violations = ma.fields.List(ma.fields.Nested(ViolationSchema))
+
+
+class DecisionBatchResultSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(DecisionResultSchema), metadata={
+        "description": "One result per decision, in the order they were sent"})
 
 
 class ExplanationReasonSchema(ma.Schema):

@@ -28,6 +28,9 @@ VALID_BODIES = {
     ("POST", "/v1/signals/check"): {"purpose": "personalization", "subjects": [SUBJECT]},
     ("POST", "/v1/decisions"): {"subject_id": SUBJECT, "surface": "home",
                                 "item": {"id": "sku-1"}, "decided_at": NOW},
+    ("POST", "/v1/decisions/batch"): {"decisions": [
+        {"subject_id": SUBJECT, "surface": "home", "item": {"id": "sku-1"}, "decided_at": NOW,
+         "signals_used": [{"category": "behavioral"}]}]},
     ("POST", "/v1/retention/runs"): {"dry_run": True},
     ("POST", "/v1/retention/holds"): {"subject_id": SUBJECT, "reason": "case 1"},
     ("POST", "/v1/audit/exports"): {"since": NOW},
@@ -264,6 +267,7 @@ def test_every_path_parameter_survives_hostile_values(app, client, admin, html_r
 def test_every_route_survives_hostile_headers(app, client, admin, html_routes):
     idempotent = {("PUT", "/v1/subjects/{subject_id}/consents"),
                   ("POST", "/v1/subjects/{subject_id}/opt-out"), ("POST", "/v1/decisions"),
+                  ("POST", "/v1/decisions/batch"),
                   ("POST", "/v1/retention/runs"), ("POST", "/v1/retention/holds")}
     hostile = [{"Idempotency-Key": "k" * 10_000}, {"Idempotency-Key": "tab\there"},
                {"Authorization": "Bearer csk_" + "a" * 10_000},

@@ -21,7 +21,8 @@ METHODS = ("get", "put", "post", "delete", "patch")
 IDEMPOTENT = {("put", "/v1/subjects/{subject_id}/consents"),
               ("post", "/v1/subjects/{subject_id}/opt-out"),
               ("delete", "/v1/subjects/{subject_id}/opt-out"),
-              ("post", "/v1/decisions"), ("post", "/v1/retention/runs"),
+              ("post", "/v1/decisions"), ("post", "/v1/decisions/batch"),
+              ("post", "/v1/retention/runs"),
               ("post", "/v1/retention/holds"), ("delete", "/v1/retention/holds/{hold_id}"),
               ("post", "/v1/subjects/{subject_id}/erasure")}
 CONSENT_WRITES = {("put", "/v1/subjects/{subject_id}/consents"),
