@@ -122,6 +122,8 @@ export class GateClient {
   /** The cached answer, if any and not expired (no request). */
   cached(subjectId: string, purpose: string, channel?: string | null,
          options?: LookupOptions): Answer | null;
+  /** How many answers the cache holds (expired ones until they are swept). */
+  readonly cacheSize: number;
   /** Follow the change feed; resolves with the number of changes seen. */
   sync(): Promise<number>;
   /** The fail-closed answer: the cached one marked degraded, else nothing allowed. */

@@ -23,7 +23,7 @@ def _node() -> tuple[str | None, str | None]:
     """(path of node, None) when Node 20+ is there, else (None, why not)."""
     node = shutil.which("node")
     if node is None:
-        return None, "no node on PATH (Node 20 or later; Debian: apt-get install nodejs)"
+        return None, "no node on PATH (needs Node 20 or later; Debian 12 ships 18)"
     version = subprocess.run([node, "--version"], capture_output=True, text=True,
                              check=False).stdout.strip()
     major = re.match(r"v(\d+)\.", version)

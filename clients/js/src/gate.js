@@ -28,6 +28,7 @@ export const KEYS_REFETCH_MS = 5000;
 /** The most subjects (`/v1/signals/check`) or decisions (`/v1/decisions/batch`) in one call. */
 export const MAX_BATCH = 1000;
 const FEED_PAGE = 1000;
+const SWEEP_FLOOR = 1024;  // the cache size below which expired answers are not swept
 
 /**
  * @typedef {{category: string, reason: string}} Denial
@@ -100,6 +101,7 @@ export class GateClient {
     this._bySubject = new Map();
     /** Lookups in flight per subject; `stale` once a sync dropped the subject meanwhile. */
     this._inFlight = new Map();
+    this._sweepAt = SWEEP_FLOOR;
     this._cursor = null;
     this._lastSync = -Infinity;
     this._syncing = null;
@@ -191,6 +193,20 @@ export class GateClient {
     return seen;
   }
 
+  /** Forget expired answers, so the cache holds what is live (amortized: it runs when the
+   *  cache has doubled since the last sweep). */
+  _sweep() {
+    const now = this._clock();
+    for (const [key, { answer, expires }] of this._answers) {
+      if (expires > now) continue;
+      this._answers.delete(key);
+      const keys = this._bySubject.get(answer.subjectId);
+      keys?.delete(key);
+      if (keys?.size === 0) this._bySubject.delete(answer.subjectId);
+    }
+    this._sweepAt = Math.max(SWEEP_FLOOR, 2 * this._answers.size);
+  }
+
   _drop(subjectId) {
     for (const key of this._bySubject.get(subjectId) ?? []) this._answers.delete(key);
     this._bySubject.delete(subjectId);
@@ -207,6 +223,11 @@ export class GateClient {
   cached(subjectId, purpose, channel = null, { jurisdiction = null } = {}) {
     const hit = this._answers.get(cacheKey(subjectId, purpose, channel, jurisdiction));
     return hit && hit.expires > this._clock() ? hit.answer : null;
+  }
+
+  /** How many answers the cache holds (expired ones until they are swept). */
+  get cacheSize() {
+    return this._answers.size;
   }
 
   /**
@@ -239,6 +260,7 @@ export class GateClient {
         this._answers.set(key, { answer, expires: this._clock() + maxAge * 1000 });
         if (!this._bySubject.has(subjectId)) this._bySubject.set(subjectId, new Set());
         this._bySubject.get(subjectId).add(key);
+        if (this._answers.size > this._sweepAt) this._sweep();
       }
       return answer;
     } catch (error) {

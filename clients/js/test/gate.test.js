@@ -152,6 +152,21 @@ describe("the change feed keeps the cache exact", served, () => {
     await gate.allowedSignals(id, "personalization", "web");
     assert.equal(requests.length, asked + 1);
   });
+
+  test("expired answers are swept once the cache has grown, so it holds what is live",
+       async () => {
+    const clock = manualClock();
+    const gate = new GateClient(BASE_URL, API_KEY, { clock, syncIntervalMs: Infinity });
+    gate._sweepAt = 16;  // the first sweep at 16 answers instead of 1,024: 17 requests
+    const prefix = subject("sweep");
+    await Promise.all(Array.from({ length: 16 }, (_, i) =>
+      gate.allowedSignals(`${prefix}-${i}`, "analytics")));
+    assert.equal(gate.cacheSize, 16);  // not swept yet
+    clock.advance(300_000);  // every answer has expired
+    await gate.allowedSignals(`${prefix}-new`, "analytics");
+    assert.equal(gate.cacheSize, 1);  // the 17th swept the expired ones
+    assert.equal(gate.cached(`${prefix}-new`, "analytics")?.subjectId, `${prefix}-new`);
+  });
 });
 
 describe("fail closed", served, () => {
