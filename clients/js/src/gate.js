@@ -170,6 +170,9 @@ export class GateClient {
     const started = this._clock();
     if (this._cursor === null) {
       const head = await this._request("GET", "/v1/changes?after=head");
+      if (typeof head?.next !== "string") {
+        throw new GateUnavailable("service gave a malformed change feed page");
+      }
       this._cursor = head.next;
       this._lastSync = started;
       this._answers.clear();
