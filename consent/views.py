@@ -6,7 +6,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from consent import ledger
+from consent import ledger, notices
 from consent.explain import pick_language
 from consent.schemas import (
     ConsentQuerySchema,
@@ -49,6 +49,15 @@ def _state_response(answer: dict, receipt: dict | None = None, **extra):
     response = json_response({**body, **extra})
     response.headers["Content-Language"] = answer["language"]
     return response
+
+
+def _noticed(answer: dict, subject_id: str, at=None) -> dict:
+    """The state answer with `reconsent_needed` and the newest `notice` (as of `at`)."""
+    status = notices.notice_status(get_session(), get_policy(), subject_id, at)
+    notice = status["notice"]
+    if notice is not None:
+        notice = {**notice, "recorded_at": rfc3339(notice["recorded_at"])}
+    return {**answer, "reconsent_needed": status["reconsent_needed"], "notice": notice}
 
 
 def _language() -> str:
@@ -118,9 +127,8 @@ class Consents(MethodView):
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
-                                                      language=_language()),
-                               receipt)
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
     @scoped("preferences:read")
     @reads_header("Accept-Language")
@@ -144,7 +152,7 @@ class Consents(MethodView):
         answer = ledger.describe_state(subject_id, state, policy, moment, args["jurisdiction"],
                                        _language())
         answer["at"] = at
-        return _state_response(answer)
+        return _state_response(_noticed(answer, subject_id, at))
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consents/history")
@@ -181,9 +189,8 @@ class OptOut(MethodView):
             get_session(), get_keys(), policy, subject_id, scope=body["scope"], on=True,
             source=body["source"], actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
-                                                      language=_language()),
-                               receipt)
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
     @scoped("preferences:write")
     @idempotent
@@ -203,6 +210,6 @@ class OptOut(MethodView):
             get_session(), get_keys(), policy, subject_id, scope=args["scope"], on=False,
             source=args["source"], actor=current_principal().name, gpc=_gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
-                                                      language=_language()),
-                               receipt, kept=kept)
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id),
+            receipt, kept=kept)
