@@ -123,6 +123,15 @@ def find_version(session: Session, policy: Policy, value: str) -> Notice | None:
     return _version(session, notice_id, version)
 
 
+def recorded_version(session: Session, policy: Policy, value: object) -> str | None:
+    """"<notice_id>@<version>" of the recorded version `value` names, else None (also for
+    anything that is not a short string, as a form field may be)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    row = find_version(session, policy, value)
+    return f"{row.notice_id}@{row.version}" if row is not None else None
+
+
 def resolve_notice_version(session: Session, policy: Policy, value: str | None,
                            field: str = "notice_version") -> str | None:
     """The `notice_version` a consent write stores: None for none; as sent while no notice

@@ -170,10 +170,8 @@ def save_preferences(link: Link):
 def _notice_seen(policy) -> str | None:
     """The recorded notice version the submitted page showed, or None (none shown, or
     the form names none the service knows)."""
-    shown = request.form.get(form.NOTICE_FIELD)
-    row = notices.find_version(get_session(), policy, shown) \
-        if shown and len(shown) <= 64 else None
-    return f"{row.notice_id}@{row.version}" if row is not None else None
+    return notices.recorded_version(get_session(), policy,
+                                    request.form.get(form.NOTICE_FIELD))
 
 
 @bp.get("/explanations/<token>")
