@@ -72,6 +72,8 @@ class PolicySchema(ma.Schema):
     default_jurisdiction = ma.fields.String()
     token_max_age_seconds = ma.fields.Integer()
     consent_max_age_days = ma.fields.Integer(allow_none=True)
+    default_notice = ma.fields.String(allow_none=True, metadata={
+        "description": "The notice a consent write's bare `notice_version` names"})
     purposes = ma.fields.List(ma.fields.Nested(PolicyPurposeSchema))
     categories = ma.fields.List(ma.fields.Nested(PolicyCategorySchema))
     channels = ma.fields.List(ma.fields.Nested(PolicyChannelSchema))

@@ -89,6 +89,7 @@ class PolicyView(MethodView):
             "default_jurisdiction": policy.default_jurisdiction,
             "token_max_age_seconds": policy.token_max_age_seconds,
             "consent_max_age_days": policy.consent_max_age_days,
+            "default_notice": policy.default_notice,
             "purposes": [_labelled(p, language) for p in policy.purposes.values()],
             "categories": [_labelled(c, language) for c in policy.categories.values()],
             "channels": [{"id": k, "label": v} for k, v in policy.channels.items()],

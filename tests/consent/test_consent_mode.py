@@ -178,6 +178,11 @@ def test_every_field_needs_a_rule_and_never_is_allowed():
         parse_policy(data)
 
 
+def test_the_policy_answer_names_the_default_notice(client, make_key):
+    answer = client.get("/v1/policy", headers=make_key("policy:read")).get_json()
+    assert answer["default_notice"] == "privacy"
+
+
 def test_the_policy_prints_back_its_consent_mode_and_default_notice():
     again = parse_policy(tomllib.loads(POLICY.to_toml()))
     assert again.consent_mode == POLICY.consent_mode and again.default_notice == "privacy"
