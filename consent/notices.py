@@ -156,6 +156,8 @@ def notice_status(session: Session, policy: Policy, subject_id: str,
                   at: datetime | None = None) -> dict:
     """`reconsent_needed` for the subject (now, or as of `at`), and `notice`: the newest
     version of the notice in question (None when there is none)."""
+    if not any_notice(session):  # the common case before notices are used: one lookup
+        return {"reconsent_needed": False, "notice": None}
     seen_value = _latest_choice(session, subject_id, at)
     seen = (find_version(session, policy, seen_value)
             if isinstance(seen_value, str) else None)
