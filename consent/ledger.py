@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from audit.service import append_entry
 from consent.gate import evaluate, evaluate_purpose
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
+from consent.notices import resolve_notice_version
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import rfc3339
 from consentry.errors import Invalid, NotFound
@@ -217,12 +218,15 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
     `switches` (switch name → on) sets or undoes global switches in the same write and
     receipt, as a preference page's form does. As in `set_opt_out`, a write carrying
     GPC cannot undo the sale/sharing opt-out: that switch is kept (and audited as kept).
+    `notice_version` must name a recorded notice version once any is recorded
+    (`notices.resolve_notice_version`); it is stored as "<notice_id>@<version>".
     """
     switches = switches or {}
     unknown = sorted(set(switches) - set(SWITCHES))
     if unknown:
         raise Invalid("Unknown switch.", fields={"switches": [f"Unknown switch {unknown[0]!r}."]})
     check_choices(policy, choices, jurisdiction, gpc or bool(switches))
+    notice_version = resolve_notice_version(session, policy, notice_version)
     protected = protect_evidence(keys, evidence)
     events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
                "channel": c.channel, "status": c.status} for c in choices]

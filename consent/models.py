@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -144,3 +154,23 @@ class DecisionCategoryDay(Base):
     decisions: Mapped[int]
     violations: Mapped[int]
     last_used_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """One version of a privacy notice, as recorded; never updated. `id` orders the
+    versions: a version recorded later is newer."""
+
+    __tablename__ = "notices"
+
+    # INTEGER on SQLite so it is the rowid (autoincrementing); BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    notice_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(31))
+    url: Mapped[str] = mapped_column(String(2048))
+    sha256: Mapped[str] = mapped_column(String(64))
+    material: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("notice_id", "version"),)

@@ -11,7 +11,14 @@ from consent.decisions import MAX_BATCH_DECISIONS, MAX_EXPLANATIONS_PAGE, RECIPE
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
 from consent.signals import MAX_BATCH_SUBJECTS
-from consentry.fields import QueryList, SignatureSchema, SubjectId, Timestamp
+from consentry.fields import (
+    NOTICE_VERSION_PATTERN,
+    NOTICE_VERSION_RULE,
+    QueryList,
+    SignatureSchema,
+    SubjectId,
+    Timestamp,
+)
 from consentry.pagination import MAX_LIMIT, page_schema
 from consentry.policy import BASES, SENSITIVITIES
 
@@ -65,6 +72,8 @@ class PolicySchema(ma.Schema):
     default_jurisdiction = ma.fields.String()
     token_max_age_seconds = ma.fields.Integer()
     consent_max_age_days = ma.fields.Integer(allow_none=True)
+    default_notice = ma.fields.String(allow_none=True, metadata={
+        "description": "The notice a consent write's bare `notice_version` names"})
     purposes = ma.fields.List(ma.fields.Nested(PolicyPurposeSchema))
     categories = ma.fields.List(ma.fields.Nested(PolicyCategorySchema))
     channels = ma.fields.List(ma.fields.Nested(PolicyChannelSchema))
@@ -108,7 +117,13 @@ class ConsentWriteSchema(StrictSchema):
                                     validate=ma.validate.Length(max=32))
     source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     notice_version = ma.fields.String(load_default=None, allow_none=True,
-                                      validate=ma.validate.Length(max=64))
+                                      validate=ma.validate.Length(max=64), metadata={
+                                          "description": "The notice version the person saw: "
+                                                         "`<notice_id>@<version>`, or a bare "
+                                                         "version of the policy's "
+                                                         "`default_notice`. Once any notice "
+                                                         "is recorded it must name a recorded "
+                                                         "version (else a 422)"})
     choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
                              validate=ma.validate.Length(max=MAX_CHOICES), metadata={
                                  "description": "At least one, unless the request carries "
@@ -158,6 +173,19 @@ class ConsentEntrySchema(ma.Schema):
                                       metadata={"description": "In the answer's `language`"})
 
 
+class NoticeVersionSchema(ma.Schema):
+    notice_id = ma.fields.String()
+    version = ma.fields.String()
+    url = ma.fields.String()
+    sha256 = ma.fields.String(metadata={"description": "SHA-256 of the notice's text as "
+                                                       "shown, 64 lowercase hex digits"})
+    material = ma.fields.Boolean(metadata={"description": "A material change: people who "
+                                                          "chose under an older version are "
+                                                          "asked to consent again"})
+    recorded_at = Timestamp()
+    recorded_by = ma.fields.String()
+
+
 class ConsentStateSchema(ma.Schema):
     subject_id = ma.fields.String()
     jurisdiction = ma.fields.String()
@@ -170,6 +198,15 @@ class ConsentStateSchema(ma.Schema):
     language = ma.fields.String(metadata={"description": "Of the labels: en or de, "
                                                          "from `Accept-Language`"})
     entries = ma.fields.List(ma.fields.Nested(ConsentEntrySchema))
+    reconsent_needed = ma.fields.Boolean(metadata={
+        "description": "The subject's latest choice that named a notice was made under an "
+                       "older version than the newest material one (or no choice named a "
+                       "notice while a material version exists). False without any choice "
+                       "or any material notice version"})
+    notice = ma.fields.Nested(NoticeVersionSchema, allow_none=True, metadata={
+        "description": "The newest version of the notice in question (the one the latest "
+                       "choice named, else the policy's `default_notice`); null if none is "
+                       "recorded"})
 
 
 class ReceiptSchema(ma.Schema):
@@ -488,3 +525,63 @@ class TransparencySchema(ma.Schema):
     window_days = ma.fields.Integer()
     generated_at = Timestamp()
     surfaces = ma.fields.List(ma.fields.Nested(SurfaceReportSchema))
+
+
+class NoticeWriteSchema(StrictSchema):
+    version = ma.fields.String(required=True, validate=ma.validate.Regexp(
+        f"^{NOTICE_VERSION_PATTERN}$", error=NOTICE_VERSION_RULE))
+    url = ma.fields.String(required=True, validate=[
+        ma.validate.Length(max=2048),
+        ma.validate.URL(schemes={"http", "https"}, require_tld=False)],
+        metadata={"description": "Where the person reads this version"})
+    sha256 = ma.fields.String(required=True, validate=ma.validate.Regexp(
+        "^[0-9a-f]{64}$", error="Must be 64 lowercase hexadecimal digits: the SHA-256 of the "
+                                "notice's text as shown."))
+    material = ma.fields.Boolean(required=True, metadata={
+        "description": "Whether the change is material: true asks everyone who chose under "
+                       "an older version to consent again (`reconsent_needed`)"})
+
+
+class NoticeSchema(ma.Schema):
+    notice_id = ma.fields.String()
+    latest_version = ma.fields.String()
+    latest_material_version = ma.fields.String(allow_none=True)
+    versions = ma.fields.List(ma.fields.Nested(NoticeVersionSchema),
+                              metadata={"description": "Oldest first (recording order)"})
+
+
+class NoticeListSchema(ma.Schema):
+    notices = ma.fields.List(ma.fields.Nested(NoticeSchema))
+
+
+class ConsentModeQuerySchema(ma.Schema):
+    channel = ma.fields.String(load_default=None, metadata={
+        "description": "A channel of the policy (`web` for a tag manager); default: none, "
+                       "the answer for choices made for every channel"})
+    jurisdiction = ma.fields.String(load_default=None, metadata={
+        "description": "Used when the subject has none recorded (else the policy default)"})
+
+
+def _consent_mode_field() -> ma.fields.String:
+    return ma.fields.String(metadata={"enum": ["granted", "denied"]})
+
+
+class ConsentModeSchema(ma.Schema):
+    """The seven Google Consent Mode v2 fields (CONSENT_MODE_FIELDS), with the token."""
+
+    subject_id = ma.fields.String()
+    channel = ma.fields.String(allow_none=True)
+    jurisdiction = ma.fields.String()
+    ad_storage = _consent_mode_field()
+    ad_user_data = _consent_mode_field()
+    ad_personalization = _consent_mode_field()
+    analytics_storage = _consent_mode_field()
+    personalization_storage = _consent_mode_field()
+    functionality_storage = _consent_mode_field()
+    security_storage = _consent_mode_field()
+    policy_version = ma.fields.String()
+    evaluated_at = Timestamp()
+    max_age = ma.fields.Integer(metadata={"description": "Seconds the token is valid"})
+    token = ma.fields.String(metadata={
+        "description": "Compact JWS (EdDSA) whose `consent_mode` claim holds the seven "
+                       "fields; verify offline with /.well-known/consentry-keys"})

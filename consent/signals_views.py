@@ -6,11 +6,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from consent import signals
+from consent.consent_mode import subject_consent_mode
 from consent.schemas import (
     AllowedSignalsQuerySchema,
     AllowedSignalsSchema,
     ChangesQuerySchema,
     ChangesSchema,
+    ConsentModeQuerySchema,
+    ConsentModeSchema,
     SignalCheckResultSchema,
     SignalCheckSchema,
 )
@@ -18,6 +21,7 @@ from consentry.auth import scoped
 from consentry.clock import rfc3339, utcnow
 from consentry.db import get_session
 from consentry.fields import json_response
+from consentry.openapi import error_response
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
 
@@ -50,6 +54,25 @@ class AllowedSignals(MethodView):
             "limits": policy.signal_limits(evaluation.allowed),
             "policy_version": policy.version, "evaluated_at": rfc3339(now),
             "max_age": policy.token_max_age_seconds, "token": token})
+
+
+@blp.route("/v1/subjects/<subject:subject_id>/consent-mode")
+class ConsentMode(MethodView):
+    @scoped("signals:read")
+    @blp.arguments(ConsentModeQuerySchema(), location="query")
+    @blp.response(200, ConsentModeSchema)
+    @blp.alt_response(404, response=error_response(404))  # the policy maps no Consent Mode
+    def get(self, args, subject_id):
+        """Google Consent Mode v2: each of the seven fields `granted` or `denied`, through
+        the policy's `[consent_mode]` table and the gate, with a signed token for a tag
+        manager's server container.
+
+        An unknown subject gets the jurisdiction's defaults, as the gate answers.
+        """
+        policy = get_policy()
+        policy.check_ids(channel=args["channel"], jurisdiction=args["jurisdiction"])
+        return subject_consent_mode(get_session(), get_keys(), policy, subject_id,
+                                    args["channel"], args["jurisdiction"], utcnow())
 
 
 @blp.route("/v1/signals/check")

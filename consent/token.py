@@ -5,7 +5,9 @@ header, whose payload carries `sub`, `purpose`, `channel`, `allowed`, `policy_ve
 `policy_digest` (two policies with one version still differ in it), `jurisdiction`,
 `limits` (per allowed category whose policy sets them: `max_signal_age_days` and
 `decay_after_days`, so an engine can weight and drop old signals), `iat` and `exp`
-(Unix seconds). `verify_token` needs only `cryptography` and the JWKS
+(Unix seconds). A Consent Mode token (`consent_mode_payload`) carries `consent_mode`
+(the seven Google Consent Mode v2 fields) instead of `purpose` and `allowed`, so it can
+never be read as a gate answer. `verify_token` needs only `cryptography` and the JWKS
 published at `/.well-known/consentry-keys`.
 """
 
@@ -30,6 +32,22 @@ def token_payload(subject_id: str, evaluation, policy_version: str, policy_diges
         "jurisdiction": evaluation.jurisdiction,
         "allowed": evaluation.allowed,
         "limits": limits or {},
+        "policy_version": policy_version,
+        "policy_digest": policy_digest,
+        "iat": issued_at,
+        "exp": issued_at + max_age,
+    }
+
+
+def consent_mode_payload(subject_id: str, channel: str | None, jurisdiction: str,
+                         consent_mode: dict[str, str], policy_version: str, policy_digest: str,
+                         issued_at: int, max_age: int) -> dict:
+    """The claims of a Consent Mode token: the seven fields as answered."""
+    return {
+        "sub": subject_id,
+        "channel": channel,
+        "jurisdiction": jurisdiction,
+        "consent_mode": consent_mode,
         "policy_version": policy_version,
         "policy_digest": policy_digest,
         "iat": issued_at,

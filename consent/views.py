@@ -6,7 +6,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from consent import ledger
+from consent import ledger, notices
 from consent.explain import pick_language
 from consent.schemas import (
     ConsentQuerySchema,
@@ -51,6 +51,15 @@ def _state_response(answer: dict, receipt: dict | None = None, **extra):
     return response
 
 
+def _noticed(answer: dict, subject_id: str, at=None) -> dict:
+    """The state answer with `reconsent_needed` and the newest `notice` (as of `at`)."""
+    status = notices.notice_status(get_session(), get_policy(), subject_id, at)
+    notice = status["notice"]
+    if notice is not None:
+        notice = {**notice, "recorded_at": rfc3339(notice["recorded_at"])}
+    return {**answer, "reconsent_needed": status["reconsent_needed"], "notice": notice}
+
+
 def _language() -> str:
     return pick_language(request.accept_languages)
 
@@ -80,6 +89,7 @@ class PolicyView(MethodView):
             "default_jurisdiction": policy.default_jurisdiction,
             "token_max_age_seconds": policy.token_max_age_seconds,
             "consent_max_age_days": policy.consent_max_age_days,
+            "default_notice": policy.default_notice,
             "purposes": [_labelled(p, language) for p in policy.purposes.values()],
             "categories": [_labelled(c, language) for c in policy.categories.values()],
             "channels": [{"id": k, "label": v} for k, v in policy.channels.items()],
@@ -118,9 +128,8 @@ class Consents(MethodView):
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
-                                                      language=_language()),
-                               receipt)
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
     @scoped("preferences:read")
     @reads_header("Accept-Language")
@@ -144,7 +153,7 @@ class Consents(MethodView):
         answer = ledger.describe_state(subject_id, state, policy, moment, args["jurisdiction"],
                                        _language())
         answer["at"] = at
-        return _state_response(answer)
+        return _state_response(_noticed(answer, subject_id, at))
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consents/history")
@@ -181,9 +190,8 @@ class OptOut(MethodView):
             get_session(), get_keys(), policy, subject_id, scope=body["scope"], on=True,
             source=body["source"], actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
-                                                      language=_language()),
-                               receipt)
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
     @scoped("preferences:write")
     @idempotent
@@ -203,6 +211,6 @@ class OptOut(MethodView):
             get_session(), get_keys(), policy, subject_id, scope=args["scope"], on=False,
             source=args["source"], actor=current_principal().name, gpc=_gpc_header(),
             idempotency_key=request.headers.get("Idempotency-Key"))
-        return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
-                                                      language=_language()),
-                               receipt, kept=kept)
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id),
+            receipt, kept=kept)

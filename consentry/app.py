@@ -17,6 +17,7 @@ from audit.stores import audit_stores
 from audit.views import blp as audit_blp
 from consent.decision_views import blp as decisions_blp
 from consent.decisions import RECIPE_LOOKUP
+from consent.notice_views import blp as notices_blp
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
 from consent.views import blp as consent_blp
@@ -82,7 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_converter(SubjectIdConverter, subject_id_openapi)
     errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
-                      audit_blp, page_links_blp, governance_blp):
+                      audit_blp, page_links_blp, governance_blp, notices_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token

@@ -33,6 +33,28 @@ def check_subject_id(value: object, field: str = "subject_id") -> str:
     return value
 
 
+# The rules for a privacy notice's id and version (API.md "Standard consent signals"). A
+# consent write names a version as "<notice_id>@<version>", so neither may hold an "@",
+# and together they fit the 64 characters a consent event keeps.
+NOTICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
+NOTICE_ID_RULE = "Must be 1-32 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+NOTICE_VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,30}"
+NOTICE_VERSION_RULE = ("Must be 1-31 characters of A-Z a-z 0-9 . _ + -, starting with a "
+                       "letter or digit")
+_NOTICE_ID = re.compile(NOTICE_ID_PATTERN)
+_NOTICE_VERSION = re.compile(NOTICE_VERSION_PATTERN)
+
+
+def is_notice_id(value: object) -> bool:
+    """Whether `value` is a valid notice id."""
+    return isinstance(value, str) and _NOTICE_ID.fullmatch(value) is not None
+
+
+def is_notice_version(value: object) -> bool:
+    """Whether `value` is a valid notice version."""
+    return isinstance(value, str) and _NOTICE_VERSION.fullmatch(value) is not None
+
+
 class SubjectId(ma.fields.String):
     """A subject id in a body or query (the same rule and message as in a path)."""
 

@@ -20,6 +20,7 @@ import tomli_w
 from flask import Flask, current_app
 
 from consentry.errors import Invalid
+from consentry.fields import NOTICE_ID_RULE, is_notice_id
 
 SENSITIVITIES = ("standard", "sensitive", "special")
 EXTENSION = "consentry.policy"
@@ -27,6 +28,13 @@ BASES = ("opt_in", "opt_out")
 KEPT_FOR_ACCOUNT_LIFETIME = "account_lifetime"
 # `max_signal_age_days = "retention"`: a category's signals age out with its retention class
 FROM_RETENTION = "retention"
+
+
+# The seven fields of Google Consent Mode v2, in Google's order; `[consent_mode]` maps each.
+CONSENT_MODE_FIELDS = ("ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+                       "personalization_storage", "functionality_storage", "security_storage")
+# A Consent Mode field that does not depend on the person: always or never granted.
+ALWAYS, NEVER = "always", "never"
 
 
 class PolicyError(ValueError):
@@ -98,6 +106,22 @@ class Jurisdiction:
 
 
 @dataclass(frozen=True)
+class ConsentModeRule:
+    """When a Consent Mode field is granted: `fixed` ("always"/"never"), else when the
+    gate allows `purpose` every one of `categories` (none: the purpose's own toggle)."""
+
+    fixed: str | None = None
+    purpose: str | None = None
+    categories: tuple[str, ...] = ()
+
+    def to_toml(self) -> str | dict[str, Any]:
+        if self.fixed is not None:
+            return self.fixed
+        return ({"purpose": self.purpose, "categories": list(self.categories)}
+                if self.categories else {"purpose": self.purpose})
+
+
+@dataclass(frozen=True)
 class RetentionTarget:
     name: str
     url: str
@@ -132,6 +156,11 @@ class Policy:
     # reach (subjects a purpose's live recipes may run for) above which processing counts
     # as large scale in the processing record's DPIA screening; None: not assessed
     dpia_large_scale_subjects: int | None = None
+    # the notice a consent write's bare `notice_version` ("3") names; "<id>@<version>"
+    # names any notice
+    default_notice: str | None = None
+    # Google Consent Mode v2 field → when it is granted; None: the policy maps none
+    consent_mode: dict[str, ConsentModeRule] | None = None
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -205,6 +234,8 @@ class Policy:
             data["surfaces"] = list(self.surfaces)
         if self.dpia_large_scale_subjects is not None:
             data["dpia_large_scale_subjects"] = self.dpia_large_scale_subjects
+        if self.default_notice is not None:
+            data["default_notice"] = self.default_notice
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels),
                    "descriptions": dict(p.descriptions)}
@@ -233,6 +264,9 @@ class Policy:
                 for t in self.retention_targets
             ]
         data["retention"] = retention
+        if self.consent_mode is not None:
+            data["consent_mode"] = {name: rule.to_toml()
+                                    for name, rule in self.consent_mode.items()}
         return data
 
     def to_toml(self) -> str:
@@ -276,6 +310,56 @@ def _signal_ages(raw: dict, path: str, rclass: str,
         raise PolicyError(f"{path}decay_after_days: must be less than max_signal_age_days "
                           f"({decay} >= {max_age})")
     return decay, max_age, from_retention
+
+
+def _consent_mode(raw: Any) -> dict[str, ConsentModeRule] | None:
+    """Parse `[consent_mode]`: each of the seven fields "always", "never" or
+    `{purpose, categories}` (ids are checked against the policy once it is built)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PolicyError("consent_mode: expected a table")
+    unknown = sorted(set(raw) - set(CONSENT_MODE_FIELDS))
+    if unknown:
+        raise PolicyError(f"consent_mode.{unknown[0]}: not a Consent Mode field (known: "
+                          f"{', '.join(CONSENT_MODE_FIELDS)})")
+    missing = [name for name in CONSENT_MODE_FIELDS if name not in raw]
+    if missing:
+        raise PolicyError(f"consent_mode: no rule for {', '.join(missing)}")
+    rules = {}
+    for name in CONSENT_MODE_FIELDS:
+        value, path = raw[name], f"consent_mode.{name}"
+        if value in (ALWAYS, NEVER):
+            rules[name] = ConsentModeRule(fixed=value)
+            continue
+        if not isinstance(value, dict):
+            raise PolicyError(f"{path}: expected {ALWAYS!r}, {NEVER!r} or a table "
+                              f"{{ purpose = ..., categories = [...] }}, got {value!r}")
+        extra = sorted(set(value) - {"purpose", "categories"})
+        if extra:
+            raise PolicyError(f"{path}.{extra[0]}: unknown key (expected purpose, categories)")
+        purpose = _get(value, "purpose", path + ".", str)
+        categories = _get(value, "categories", path + ".", list, False, [])
+        for i, category in enumerate(categories):
+            if not isinstance(category, str):
+                raise PolicyError(f"{path}.categories.{i}: expected a category id")
+        if len(categories) != len(set(categories)):
+            raise PolicyError(f"{path}.categories: each category once")
+        rules[name] = ConsentModeRule(purpose=purpose, categories=tuple(categories))
+    return rules
+
+
+def _check_consent_mode(policy: Policy) -> None:
+    """Every purpose and category `[consent_mode]` names must be the policy's."""
+    for name, rule in (policy.consent_mode or {}).items():
+        if rule.fixed is not None:
+            continue
+        fields = policy.unknown_ids(f"consent_mode.{name}.", purpose=rule.purpose)
+        for i, category in enumerate(rule.categories):
+            fields.update({f"consent_mode.{name}.categories.{i}": messages for messages in
+                           policy.unknown_ids(category=category).values()})
+        for key, messages in fields.items():
+            raise PolicyError(f"{key}: {messages[0]}")
 
 
 def unknown_error(fields: dict[str, list[str]]) -> Invalid:
@@ -431,6 +515,9 @@ def parse_policy(data: dict, source: str = "") -> Policy:
             raise PolicyError(f"surfaces.{i}: expected a non-empty string, got {surface!r}")
     if len(surfaces) != len(set(surfaces)):
         raise PolicyError("surfaces: names must be unique")
+    default_notice = _get(data, "default_notice", "", str, False)
+    if default_notice is not None and not is_notice_id(default_notice):
+        raise PolicyError(f"default_notice: {NOTICE_ID_RULE}, got {default_notice!r}")
     policy = Policy(
         version=version,
         controller=_get(data, "controller", "", str, False, ""),
@@ -449,8 +536,11 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         retention_targets=tuple(targets),
         surfaces=tuple(surfaces),
         dpia_large_scale_subjects=large_scale,
+        default_notice=default_notice,
+        consent_mode=_consent_mode(data.get("consent_mode")),
         source=source,
     )
+    _check_consent_mode(policy)
     digest = hashlib.sha256(policy.to_toml().encode()).hexdigest()
     return dataclasses.replace(policy, digest=digest)
 

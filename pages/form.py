@@ -5,7 +5,7 @@ Field names are the contract (API.md "Pages for people"): `switch:<switch>`,
 `purpose:<purpose>` and `category:<purpose>:<category>`; a checked box allows (or, for a
 switch, sets) it. The form also carries `shown`, the names that were checked when it
 was drawn, so saving records exactly the boxes the person changed, not a state that
-changed elsewhere meanwhile.
+changed elsewhere meanwhile, and `notice_version`, the notice version the page linked to.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from consentry.policy import Policy
 from pages.text import TEXT, format_date, why
 
 SHOWN_FIELD = "shown"
+# the notice version the page showed ("<notice_id>@<version>"): what the person saw
+NOTICE_FIELD = "notice_version"
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,15 @@ def changes(policy: Policy, form: dict[str, str], shown: str,
             purpose, _, category = rest.partition(":")
             choices.append(ChoiceInput(purpose, status, category=category))
     return choices, switches
+
+
+def reaffirmed(state: ConsentState, choices: list[ChoiceInput]) -> list[ChoiceInput]:
+    """`choices` and, again, every explicit choice of `state` they leave as it was: saving
+    the form when the person was asked to consent again confirms each choice under the
+    notice shown (a choice keeps its status; only its time and notice are new)."""
+    changed = {(c.purpose, c.category, c.channel) for c in choices}
+    return choices + [ChoiceInput(purpose, choice.status, category=category, channel=channel)
+                      for (purpose, category, channel), choice in sorted(
+                          state.choices.items(), key=lambda item: tuple(
+                              part or "" for part in item[0]))
+                      if (purpose, category, channel) not in changed]

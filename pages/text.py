@@ -33,6 +33,12 @@ TEXT = {
         "permission": "Only with your permission",
         "permission_help": "Sensitive information: we use it only if you allow it here.",
         "save": "Save my choices",
+        "notice_changed_title": "Our privacy notice has changed.",
+        "notice_changed": "Please read it and review your choices below. Saving them "
+                          "confirms your choices under the new notice.",
+        "notice_line": "How we handle your information:",
+        "notice_link": "our privacy notice (version {version})",
+        "notice_read": "Read the new privacy notice (version {version})",
         "saved": "Saved.",
         "unchanged": "You changed nothing, so nothing was recorded.",
         "receipt": "Receipt",
@@ -108,6 +114,13 @@ TEXT = {
         "permission_help": "Sensible Informationen: Wir verwenden sie nur, wenn Sie es hier "
                            "erlauben.",
         "save": "Meine Auswahl speichern",
+        "notice_changed_title": "Unsere Datenschutzhinweise haben sich geändert.",
+        "notice_changed": "Bitte lesen Sie sie und prüfen Sie unten Ihre Einstellungen. "
+                          "Wenn Sie speichern, bestätigen Sie Ihre Einstellungen unter den "
+                          "neuen Hinweisen.",
+        "notice_line": "Wie wir mit Ihren Informationen umgehen:",
+        "notice_link": "unsere Datenschutzhinweise (Version {version})",
+        "notice_read": "Die neuen Datenschutzhinweise lesen (Version {version})",
         "saved": "Gespeichert.",
         "unchanged": "Sie haben nichts geändert, daher wurde nichts festgehalten.",
         "receipt": "Beleg",

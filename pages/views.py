@@ -16,7 +16,7 @@ import logging
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from consent import decisions, ledger
+from consent import decisions, ledger, notices
 from consent.explain import explain, pick_language
 from consent.state import ConsentState
 from consentry.clock import utcnow
@@ -120,6 +120,7 @@ def preferences(link: Link):
     switches = form.switch_controls(state, language, gpc_now)
     purposes = form.purpose_controls(answer["entries"], policy, language)
     receipt = _receipt_shown(link.subject_id)
+    notice = notices.notice_status(session, policy, link.subject_id)
     recent = []
     page, _ = decisions.recent_decisions(session, link.subject_id, None, RECENT_EXPLANATIONS,
                                          None)
@@ -136,7 +137,8 @@ def preferences(link: Link):
         receipt=receipt, unchanged=request.args.get("saved") == "nothing",
         gpc_in_receipt=bool(receipt) and any(c.get("source") == "gpc"
                                              for c in receipt["choices"]),
-        recent=recent)
+        recent=recent, notice=notice["notice"], reconsent=notice["reconsent_needed"],
+        notice_field=form.NOTICE_FIELD)
 
 
 @bp.post("/preferences/<token>")
@@ -152,12 +154,24 @@ def save_preferences(link: Link):
     choices, switches = form.changes(policy, request.form, request.form[form.SHOWN_FIELD],
                                      locked)
     state = ledger.load_state(session, link.subject_id) or ConsentState()
+    seen = _notice_seen(policy)
+    if seen is not None and notices.notice_status(session, policy,
+                                                  link.subject_id)["reconsent_needed"]:
+        choices = form.reaffirmed(state, choices)
     if not (choices or switches or (gpc_now and not state.switch_on("gpc"))):
         return redirect(url_for(".preferences", token=link.token, saved="nothing"), 303)
     _, receipt = ledger.record_choices(
         session, get_keys(), policy, link.subject_id, choices=choices, switches=switches,
-        source="preference_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now)
+        source="preference_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now,
+        notice_version=seen)
     return redirect(url_for(".preferences", token=link.token, receipt=receipt["receipt_id"]), 303)
+
+
+def _notice_seen(policy) -> str | None:
+    """The recorded notice version the submitted page showed, or None (none shown, or
+    the form names none the service knows)."""
+    return notices.recorded_version(get_session(), policy,
+                                    request.form.get(form.NOTICE_FIELD))
 
 
 @bp.get("/explanations/<token>")

@@ -42,6 +42,9 @@ VALID_BODIES = {
         "audience": "a", "action": "x", "categories": ["behavioral"], "success_metric": "m",
         "owner": "o", "status": "draft"},
     ("POST", "/v1/subjects/{subject_id}/erasure"): {"reason": "DSR-1"},
+    ("PUT", "/v1/notices/{notice_id}"): {
+        "version": "2026-11", "url": "https://example.com/privacy", "sha256": "0" * 64,
+        "material": True},
 }
 
 
