@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from consent.gate import evaluate_purpose
-from consent.state import ConsentState
+from consent.gate import evaluate, evaluate_purpose
+from consent.state import Choice, ConsentState
 from consentry.clock import rfc3339
 from consentry.policy import (
     EXPLICIT_CONSENT,
@@ -40,15 +40,14 @@ OBJECT = "dpv:ObjectingToProcess"
 KANTARA_CONSENT_TYPE = {"opt_in": "EXPLICIT", "opt_out": "IMPLICIT"}
 
 
-def choice_basis(policy: Policy, juris: Jurisdiction, purpose: str,
-                 category: str | None) -> str:
-    """The basis (opt_in/opt_out) a choice about `purpose` (and `category`) rests on: the
-    jurisdiction's default for the purpose, except that sensitive and special categories
-    always need their own grant (the gate's rule 5)."""
-    cat = policy.categories.get(category) if category else None
-    if cat is not None and cat.sensitivity != "standard":
-        return "opt_in"
-    return juris.basis.get(purpose, "opt_in")
+def own_grant_categories(policy: Policy, juris: Jurisdiction, purpose: str,
+                         now: datetime) -> list[str]:
+    """The categories of `purpose` that a purpose-level grant does not cover, each used
+    only with its own grant (explicit consent), as the gate decides them."""
+    granted = ConsentState(jurisdiction=juris.id,
+                           choices={(purpose, None, None): Choice("granted", now)})
+    return [v.category for v in evaluate(granted, policy, purpose, None, None, now).verdicts
+            if not v.allowed]
 
 
 def switch_purposes(policy: Policy, juris: Jurisdiction, switch: str,
@@ -59,25 +58,29 @@ def switch_purposes(policy: Policy, juris: Jurisdiction, switch: str,
             if evaluate_purpose(state, policy, pid, None, now).reason == switch]
 
 
-def _choice(policy: Policy, juris: Jurisdiction, choice: dict, language: str) -> dict:
+def _choice(policy: Policy, juris: Jurisdiction, choice: dict, language: str,
+            now: datetime) -> dict:
     """A recorded choice with its labels and, in DPV terms, what it records."""
     if choice.get("switch"):
         return {**choice, "purpose_label": None, "dpv": SWITCH_ACTION[choice["status"]]}
     purpose, category = choice["purpose"], choice.get("category")
-    basis = choice_basis(policy, juris, purpose, category)
+    own_grant = category is not None and \
+        category in own_grant_categories(policy, juris, purpose, now)
+    basis = "opt_in" if own_grant else juris.basis.get(purpose, "opt_in")
     statuses = CONSENT_STATUS if basis == "opt_in" else OBJECTION_STATUS
-    lawful = EXPLICIT_CONSENT if basis == "opt_in" and category and \
-        policy.categories[category].sensitivity != "standard" else LAWFUL_BASES[basis]
+    lawful = EXPLICIT_CONSENT if own_grant else LAWFUL_BASES[basis]
     return {**choice, "purpose_label": policy.purposes[purpose].label_in(language),
             **({"category_label": policy.categories[category].label_in(language)}
                if category else {}),
             "basis": basis, "lawful_basis": lawful, "dpv": statuses[choice["status"]]}
 
 
-def _purpose(policy: Policy, juris: Jurisdiction, pid: str, language: str) -> dict:
+def _purpose(policy: Policy, juris: Jurisdiction, pid: str, language: str,
+             now: datetime) -> dict:
     """A purpose of the record: its lawful basis here, the data it uses, who receives it."""
     purpose = policy.purposes[pid]
     basis = juris.basis.get(pid, "opt_in")
+    own_grant = own_grant_categories(policy, juris, pid, now)
     return {
         "purpose": pid,
         "label": purpose.label_in(language),
@@ -87,9 +90,8 @@ def _purpose(policy: Policy, juris: Jurisdiction, pid: str, language: str) -> di
         "lawful_basis": LAWFUL_BASES[basis],
         "right_to_object": basis == "opt_out",
         "sale_sharing": pid in juris.sale_sharing_purposes,
-        "categories": [c.id for c in policy.categories.values() if c.sensitivity == "standard"],
-        "explicit_consent_categories": [c.id for c in policy.categories.values()
-                                        if c.sensitivity != "standard"],
+        "categories": [cid for cid in policy.categories if cid not in own_grant],
+        "explicit_consent_categories": own_grant,
         "recipients": [r.name for r in policy.recipients if pid in r.purposes],
     }
 
@@ -101,11 +103,11 @@ def _retention(policy: Policy, retention_class: str) -> dict:
             "until": None if days is not None else "account_closed"}
 
 
-def _data_category(policy: Policy, cid: str, language: str) -> dict:
+def _data_category(policy: Policy, cid: str, language: str, own_grant: set[str]) -> dict:
     category = policy.categories[cid]
     return {"category": cid, "label": category.label_in(language),
             "sensitivity": category.sensitivity, "dpv_data": DPV_DATA[category.sensitivity],
-            "explicit_consent_required": category.sensitivity != "standard",
+            "explicit_consent_required": cid in own_grant,
             "retention": _retention(policy, category.retention_class)}
 
 
@@ -130,6 +132,9 @@ def receipt_record(policy: Policy, *, receipt_id: str, issued_at: datetime, subj
         if choice.get("switch"):
             named.extend(switch_purposes(policy, jurisdiction, choice["switch"], issued_at))
     purposes = [pid for pid in policy.purposes if pid in set(named)]
+    purpose_entries = [_purpose(policy, jurisdiction, pid, language, issued_at)
+                       for pid in purposes]
+    own_grant = {cid for p in purpose_entries for cid in p["explicit_consent_categories"]}
     valid_days = policy.consent_valid_days
     withdraw_url = policy.preference_center_url or policy.policy_url
     return {
@@ -147,9 +152,9 @@ def receipt_record(policy: Policy, *, receipt_id: str, issued_at: datetime, subj
         "policy_digest": policy.digest,
         "controller": controller_record(policy),
         "policy_url": policy.policy_url,
-        "choices": [_choice(policy, jurisdiction, c, language) for c in choices],
-        "purposes": [_purpose(policy, jurisdiction, pid, language) for pid in purposes],
-        "data_categories": [_data_category(policy, cid, language)
+        "choices": [_choice(policy, jurisdiction, c, language, issued_at) for c in choices],
+        "purposes": purpose_entries,
+        "data_categories": [_data_category(policy, cid, language, own_grant)
                             for cid in (policy.categories if purposes else ())],
         "recipients": [{"name": r.name, "role": r.role, "dpv_role": RECIPIENT_ROLES[r.role],
                         "purposes": [p for p in r.purposes if p in purposes],

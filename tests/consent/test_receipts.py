@@ -301,3 +301,19 @@ def test_german_labels_and_addresses_survive_signing_and_the_kantara_view(
     assert "Ihre Aktivität in unserem Produkt" in service["purposes"][0]["piiCategory"]
     assert view["piiControllers"][0]["address"]["streetAddress"] == "Beispielstraße 1"
     assert view["spiCat"] == ["Ihr genauer Standort"]
+
+
+def test_a_receipt_issued_before_the_27560_fields_still_has_a_kantara_view():
+    from consent.receipts import kantara_view
+    v1 = {"version": "consentry-receipt/1", "receipt_id": "r-1",
+          "issued_at": "2026-03-01T10:00:00Z", "subject_id": "u-old", "jurisdiction": "EU",
+          "collection_method": "preference_center", "notice_version": None,
+          "policy_version": "2026-01-01", "policy_digest": "0" * 64,
+          "controller": {"name": "Example Company Ltd."}, "policy_url": "https://e.example/p",
+          "choices": [{"purpose": "marketing", "category": None, "channel": "email",
+                       "status": "granted", "event_id": "e-1", "purpose_label": "Marketing"}]}
+    view = kantara_view(v1)
+    assert view["consentTimestamp"] == 1772359200
+    assert view["piiControllers"][0]["piiController"] == "Example Company Ltd."
+    assert view["services"] == [{"service": "Example Company Ltd.", "purposes": []}]
+    assert view["language"] == "en" and view["sensitive"] is False
