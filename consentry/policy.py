@@ -245,8 +245,9 @@ class Policy:
             "policy_url": self.policy_url,
             "default_jurisdiction": self.default_jurisdiction,
             "token_max_age_seconds": self.token_max_age_seconds,
-            "consent_valid_days": self.consent_valid_days,
         }
+        if self.consent_valid_days != (self.consent_max_age_days or DEFAULT_CONSENT_VALID_DAYS):
+            data["consent_valid_days"] = self.consent_valid_days  # else derived on load
         if self.preference_center_url:
             data["preference_center_url"] = self.preference_center_url
         if self.page_origins:

@@ -34,12 +34,14 @@ def test_a_controller_given_by_name_alone_still_loads_and_round_trips():
 
 def test_consent_validity_follows_the_gates_maximum_age_when_only_that_is_set():
     data = _raw()
-    data.pop("consent_valid_days")
+    assert "consent_valid_days" not in data  # the default is not written out
     assert parse_policy(data).consent_valid_days == 395
     data["consent_max_age_days"] = 200
     assert parse_policy(data).consent_valid_days == 200
     data["consent_valid_days"] = 150  # asking again sooner than the gate expires is fine
-    assert parse_policy(data).consent_valid_days == 150
+    policy = parse_policy(data)
+    assert policy.consent_valid_days == 150
+    assert parse_policy(tomllib.loads(policy.to_toml())) == policy
 
 
 @pytest.mark.parametrize("mutate, message", [
