@@ -179,12 +179,13 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     return state, receipt
 
 
-def notice_seen(session: Session, notice_version: str | None) -> dict:
+def notice_seen(session: Session, policy: Policy, notice_version: str | None) -> dict:
     """The notice a person saw, as a receipt names it: id, version, URL and sha256.
 
-    The one place a receipt learns about notices. There is no notice registry yet, so
-    only the version the write named is known; once `PUT /v1/notices/{notice_id}` records
-    notices, look the version up here and fill in the rest."""
+    The one place a receipt learns about notices. This branch has no notice registry, so
+    only the version the write named is known; with `consent.notices` (PUT
+    /v1/notices/{notice_id}) look the version up there (`find_version`) and fill in the
+    rest, keeping these four keys."""
     return {"notice_id": None, "version": notice_version, "url": None, "sha256": None}
 
 
@@ -194,7 +195,7 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
     body = receipt_record(
         policy, receipt_id=receipt_id, issued_at=now, subject_id=subject_id,
         jurisdiction=policy.jurisdiction(state.jurisdiction), source=source,
-        language=language, notice=notice_seen(session, notice_version),
+        language=language, notice=notice_seen(session, policy, notice_version),
         choices=[{**c, "event_id": r["event_id"]}
                  for c, r in zip(receipt_choices, rows, strict=True)])
     signature = keys.sign(body)
