@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from audit.service import append_entry
 from consent.gate import evaluate, evaluate_purpose
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
-from consent.notices import resolve_notice_version
+from consent.notices import find_version, resolve_notice_version
+from consent.receipts import kantara_view, receipt_record
 from consent.state import ConsentState, Event, apply, fold
-from consentry.clock import rfc3339
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
 from consentry.policy import BASE_LANGUAGE, Policy, unknown_error
@@ -116,7 +116,8 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
            events: list[dict], *, actor: str, action: str, source: str,
            jurisdiction: str | None, notice_version: str | None, evidence: dict | None,
            idempotency_key: str | None, receipt_choices: list[dict],
-           kept: list[str] | None = None) -> tuple[ConsentState, dict]:
+           kept: list[str] | None = None,
+           language: str = BASE_LANGUAGE) -> tuple[ConsentState, dict]:
     """Append events, the audit entry, the new state, the change and the receipt together.
 
     `kept`: switches a request asked to undo but left on (audited with the events)."""
@@ -155,7 +156,7 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     # runs while the audit chain's row lock is held.
     if not rows:  # a request that changed nothing is audited and receipted, no more
         receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state,
-                                 source, notice_version, receipt_choices, rows)
+                                 source, notice_version, receipt_choices, rows, language)
         return state, receipt
     conn.execute(insert(ConsentEvent), rows)
     new_state = state.to_json()
@@ -175,31 +176,32 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
         conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
                                               "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
-                             notice_version, receipt_choices, rows)
+                             notice_version, receipt_choices, rows, language)
     return state, receipt
 
 
+def notice_seen(session: Session, policy: Policy, notice_version: str | None) -> dict:
+    """The notice a person saw, as a receipt names it: id, version, URL and sha256.
+
+    The one place a receipt learns about notices: a recorded version (PUT
+    /v1/notices/{notice_id}) gives all four; a version named while no notice is recorded
+    is kept as sent, with the other three unknown."""
+    row = find_version(session, policy, notice_version) if notice_version else None
+    if row is None:
+        return {"notice_id": None, "version": notice_version, "url": None, "sha256": None}
+    return {"notice_id": row.notice_id, "version": row.version, "url": row.url,
+            "sha256": row.sha256}
+
+
 def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
-                   state, source, notice_version, receipt_choices, rows) -> dict:
-    juris = policy.jurisdiction(state.jurisdiction)
-    body = {
-        "version": "consentry-receipt/1",
-        "receipt_id": receipt_id,
-        "issued_at": rfc3339(now),
-        "subject_id": subject_id,
-        "jurisdiction": juris.id,
-        "collection_method": source,
-        "notice_version": notice_version,
-        "policy_version": policy.version,
-        "policy_digest": policy.digest,
-        "controller": {"name": policy.controller},
-        "policy_url": policy.policy_url,
-        "choices": [
-            {**c, "event_id": r["event_id"],
-             "purpose_label": policy.purposes[c["purpose"]].label if c.get("purpose") else None}
-            for c, r in zip(receipt_choices, rows, strict=True)
-        ],
-    }
+                   state, source, notice_version, receipt_choices, rows,
+                   language: str = BASE_LANGUAGE) -> dict:
+    body = receipt_record(
+        policy, receipt_id=receipt_id, issued_at=now, subject_id=subject_id,
+        jurisdiction=policy.jurisdiction(state.jurisdiction), source=source,
+        language=language, notice=notice_seen(session, policy, notice_version),
+        choices=[{**c, "event_id": r["event_id"]}
+                 for c, r in zip(receipt_choices, rows, strict=True)])
     signature = keys.sign(body)
     session.connection().execute(insert(Receipt), [
         {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
@@ -212,7 +214,7 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                    jurisdiction: str | None = None, notice_version: str | None = None,
                    evidence: dict | None = None, gpc: bool = False,
                    idempotency_key: str | None = None,
-                   switches: dict[str, bool] | None = None):
+                   switches: dict[str, bool] | None = None, language: str = BASE_LANGUAGE):
     """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out.
 
     `switches` (switch name → on) sets or undoes global switches in the same write and
@@ -246,12 +248,12 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                   action="consent.recorded",
                   source=source, jurisdiction=jurisdiction, notice_version=notice_version,
                   evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown,
-                  kept=kept)
+                  kept=kept, language=language)
 
 
 def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,
                 scope: str, on: bool, source: str, actor: str, gpc: bool = False,
-                idempotency_key: str | None = None):
+                idempotency_key: str | None = None, language: str = BASE_LANGUAGE):
     """Turn the global switches of `scope` (one of OPT_OUT_SCOPES) on (opt out) or off.
 
     A request carrying GPC records the signal as a sale/sharing opt-out (source `gpc`),
@@ -279,7 +281,7 @@ def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id:
                             action=action, source=source, jurisdiction=None,
                             notice_version=None, evidence=None,
                             idempotency_key=idempotency_key, receipt_choices=shown,
-                            kept=kept)
+                            kept=kept, language=language)
     return state, receipt, [{"switch": s, "reason": "gpc"} for s in kept]
 
 
@@ -340,9 +342,16 @@ def history(session: Session, subject_id: str, limit: int, cursor: str | None) -
     return {"events": page, "next": nxt}
 
 
-def get_receipt(session: Session, subject_id: str, receipt_id: str) -> dict:
-    """A receipt of this subject with its signature; another subject's is not found."""
+def get_receipt(session: Session, subject_id: str, receipt_id: str,
+                receipt_format: str = "iso27560", jwks: dict | None = None) -> dict:
+    """A receipt of this subject: the signed record with its signature, or (`kantara`) the
+    Kantara Consent Receipt view of it, which names the signing key from `jwks`.
+    Another subject's receipt is not found."""
     receipt = session.get(Receipt, receipt_id) if len(receipt_id) <= 36 else None
     if receipt is None or receipt.subject_id != subject_id:
         raise NotFound("No such receipt for this subject.")
+    if receipt_format == "kantara":
+        kid = receipt.signature.get("kid")
+        key = next((k for k in (jwks or {}).get("keys", ()) if k.get("kid") == kid), None)
+        return kantara_view(receipt.body, key["x"] if key else None)
     return {**receipt.body, "signature": receipt.signature}

@@ -10,6 +10,7 @@ import marshmallow as ma
 from consent.decisions import MAX_BATCH_DECISIONS, MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
+from consent.receipts import FORMATS
 from consent.signals import MAX_BATCH_SUBJECTS
 from consentry.fields import (
     NOTICE_VERSION_PATTERN,
@@ -20,7 +21,7 @@ from consentry.fields import (
     Timestamp,
 )
 from consentry.pagination import MAX_LIMIT, page_schema
-from consentry.policy import BASES, SENSITIVITIES
+from consentry.policy import BASES, RECIPIENT_ROLES, SENSITIVITIES
 
 
 class PolicyCategorySchema(ma.Schema):
@@ -40,6 +41,7 @@ class PolicyPurposeSchema(ma.Schema):
     id = ma.fields.String()
     label = ma.fields.String()
     description = ma.fields.String()
+    dpv = ma.fields.String(allow_none=True, metadata={"description": "The W3C DPV purpose"})
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                             metadata={"description": "The label in every language (`label` is "
                                                      "the one `Accept-Language` asked for)"})
@@ -62,11 +64,42 @@ class PolicyChannelSchema(ma.Schema):
     label = ma.fields.String()
 
 
+class ReceiptAddressSchema(ma.Schema):
+    street = ma.fields.String()
+    postal_code = ma.fields.String()
+    locality = ma.fields.String()
+    country = ma.fields.String(metadata={"description": "ISO 3166-1 alpha-2"})
+
+
+class ReceiptControllerSchema(ma.Schema):
+    """The controller (dpv:hasDataController), from the policy's `[controller]`."""
+
+    name = ma.fields.String()
+    email = ma.fields.String()
+    phone = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    address = ma.fields.Nested(ReceiptAddressSchema)
+    dpo = ma.fields.Dict(allow_none=True, metadata={
+        "description": "The data protection officer: `name`, `email` (dpv:DataProtectionOfficer)"})
+
+
+class ReceiptRecipientSchema(ma.Schema):
+    name = ma.fields.String()
+    role = ma.fields.String(metadata={"enum": list(RECIPIENT_ROLES)})
+    dpv_role = ma.fields.String()
+    purposes = ma.fields.List(ma.fields.String())
+    country = ma.fields.String(allow_none=True)
+
+
 class PolicySchema(ma.Schema):
     version = ma.fields.String()
     language = ma.fields.String(metadata={"description": "The language of `label` and "
                                                          "`description` (`Accept-Language`)"})
     controller = ma.fields.String()
+    controller_contact = ma.fields.Nested(ReceiptControllerSchema, allow_none=True, metadata={
+        "description": "The policy's `[controller]` table (null: only a name is given)"})
+    recipients = ma.fields.List(ma.fields.Nested(ReceiptRecipientSchema))
+    consent_valid_days = ma.fields.Integer()
     policy_url = ma.fields.String()
     preference_center_url = ma.fields.String(allow_none=True)
     default_jurisdiction = ma.fields.String()
@@ -209,28 +242,148 @@ class ConsentStateSchema(ma.Schema):
                        "recorded"})
 
 
+class ReceiptNoticeSchema(ma.Schema):
+    """The notice the person saw (dpv:hasNotice); null where the registry knows nothing."""
+
+    notice_id = ma.fields.String(allow_none=True)
+    version = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    sha256 = ma.fields.String(allow_none=True)
+
+
+class ReceiptChoiceSchema(ma.Schema):
+    event_id = ma.fields.String()
+    purpose = ma.fields.String(allow_none=True)
+    category = ma.fields.String(allow_none=True)
+    channel = ma.fields.String(allow_none=True)
+    switch = ma.fields.String()
+    status = ma.fields.String()
+    source = ma.fields.String()
+    purpose_label = ma.fields.String(allow_none=True)
+    category_label = ma.fields.String()
+    basis = ma.fields.String(metadata={"enum": list(BASES)})
+    lawful_basis = ma.fields.String(metadata={"description": "dpv:Consent, "
+                                              "dpv:ExplicitlyExpressedConsent or "
+                                              "dpv:LegitimateInterest"})
+    dpv = ma.fields.String(metadata={"description": "What the choice records, as a DPV term "
+                                                    "(e.g. dpv:ConsentGiven, "
+                                                    "dpv:LegitimateInterestObjected)"})
+
+
+class ReceiptPurposeSchema(ma.Schema):
+    purpose = ma.fields.String()
+    label = ma.fields.String()
+    description = ma.fields.String()
+    dpv_purpose = ma.fields.String(allow_none=True)
+    basis = ma.fields.String(metadata={"enum": list(BASES)})
+    lawful_basis = ma.fields.String(metadata={"description": "dpv:hasLegalBasis in this "
+                                                             "jurisdiction"})
+    right_to_object = ma.fields.Boolean(metadata={"description": "Opt-out basis: processing "
+                                                                 "runs until the person objects"})
+    sale_sharing = ma.fields.Boolean()
+    categories = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Standard categories, processed on `lawful_basis`"})
+    explicit_consent_categories = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Sensitive and special categories: each only with its own grant"})
+    recipients = ma.fields.List(ma.fields.String())
+
+
+class ReceiptCategorySchema(ma.Schema):
+    category = ma.fields.String()
+    label = ma.fields.String()
+    sensitivity = ma.fields.String(metadata={"enum": list(SENSITIVITIES)})
+    dpv_data = ma.fields.String()
+    explicit_consent_required = ma.fields.Boolean()
+    retention = ma.fields.Dict(metadata={"description": "`class`, `days`, `duration` (ISO "
+                                                        "8601), `until` (null or "
+                                                        "`account_closed`)"})
+
+
 class ReceiptSchema(ma.Schema):
-    """A consent receipt (after ISO/IEC TS 27560 and the Kantara Consent Receipt)."""
+    """A consent receipt: an ISO/IEC TS 27560 consent record in W3C DPV terms
+    (docs/receipts.md maps every field)."""
 
     class Meta:
         unknown = ma.INCLUDE
 
-    version = ma.fields.String()
+    version = ma.fields.String(metadata={"description": "consentry-receipt/2 (1: before "
+                                                        "the 27560 fields)"})
     receipt_id = ma.fields.String()
     issued_at = ma.fields.String()
     subject_id = ma.fields.String()
     jurisdiction = ma.fields.String()
+    jurisdiction_label = ma.fields.String()
     collection_method = ma.fields.String()
+    language = ma.fields.String()
     notice_version = ma.fields.String(allow_none=True)
+    notice = ma.fields.Nested(ReceiptNoticeSchema)
     policy_version = ma.fields.String()
     policy_digest = ma.fields.String(metadata={"description": "SHA-256 of the policy in force"})
-    controller = ma.fields.Dict()
+    controller = ma.fields.Nested(ReceiptControllerSchema)
     policy_url = ma.fields.String()
-    choices = ma.fields.List(ma.fields.Dict())
+    choices = ma.fields.List(ma.fields.Nested(ReceiptChoiceSchema))
+    purposes = ma.fields.List(ma.fields.Nested(ReceiptPurposeSchema))
+    data_categories = ma.fields.List(ma.fields.Nested(ReceiptCategorySchema))
+    recipients = ma.fields.List(ma.fields.Nested(ReceiptRecipientSchema))
+    consent_validity = ma.fields.Dict(metadata={"description": "`days`, `duration`, "
+                                                               "`valid_until` of a consent"})
+    withdrawal = ma.fields.Dict(metadata={"description": "`url` (the preference center), "
+                                                         "`api`, `consent`, `objection`"})
     signature = ma.fields.Nested(SignatureSchema,
-                                 metadata={"description": "Ed25519 over the canonical JSON of "
-                                                          "the receipt without `signature`; "
-                                                          "keys at /.well-known/consentry-keys"})
+                                 metadata={"description": "Ed25519 over the RFC 8785 (JCS) "
+                                                          "canonical JSON of the receipt "
+                                                          "without `signature`; keys at "
+                                                          "/.well-known/consentry-keys"})
+
+
+class KantaraPurposeSchema(ma.Schema):
+    purpose = ma.fields.String()
+    purposeCategory = ma.fields.List(ma.fields.String())
+    consentType = ma.fields.String(metadata={"enum": ["EXPLICIT", "IMPLICIT"]})
+    piiCategory = ma.fields.List(ma.fields.String())
+    primaryPurpose = ma.fields.Boolean()
+    termination = ma.fields.String()
+    thirdPartyDisclosure = ma.fields.Boolean()
+    thirdPartyName = ma.fields.String()
+
+
+class KantaraServiceSchema(ma.Schema):
+    service = ma.fields.String()
+    purposes = ma.fields.List(ma.fields.Nested(KantaraPurposeSchema))
+
+
+class KantaraControllerSchema(ma.Schema):
+    piiController = ma.fields.String()
+    contact = ma.fields.String()
+    address = ma.fields.Dict(allow_none=True, metadata={"description": "schema.org "
+                                                                       "PostalAddress"})
+    email = ma.fields.String(allow_none=True)
+    phone = ma.fields.String()
+    piiControllerUrl = ma.fields.String()
+
+
+class KantaraReceiptSchema(ma.Schema):
+    """The Kantara Consent Receipt v1.1 view of a receipt: derived, not signed."""
+
+    version = ma.fields.String(metadata={"enum": ["KI-CR-v1.1.0"]})
+    jurisdiction = ma.fields.String()
+    consentTimestamp = ma.fields.Integer(metadata={"description": "Seconds since the epoch"})
+    collectionMethod = ma.fields.String()
+    consentReceiptID = ma.fields.String()
+    publicKey = ma.fields.String(metadata={"description": "The signing key (JWK `x`)"})
+    language = ma.fields.String()
+    piiPrincipalId = ma.fields.String()
+    piiControllers = ma.fields.List(ma.fields.Nested(KantaraControllerSchema))
+    policyUrl = ma.fields.String()
+    services = ma.fields.List(ma.fields.Nested(KantaraServiceSchema))
+    sensitive = ma.fields.Boolean()
+    spiCat = ma.fields.List(ma.fields.String())
+
+
+class ReceiptQuerySchema(ma.Schema):
+    format = ma.fields.String(load_default="iso27560", validate=ma.validate.OneOf(FORMATS),
+                              metadata={"description": "`iso27560` (the signed record) or "
+                                                       "`kantara` (its Kantara v1.1 view)"})
 
 
 class KeptSwitchSchema(ma.Schema):

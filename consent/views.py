@@ -8,15 +8,18 @@ from flask_smorest import Blueprint
 
 from consent import ledger, notices
 from consent.explain import pick_language
+from consent.receipts import controller_record
 from consent.schemas import (
     ConsentQuerySchema,
     ConsentStateSchema,
     ConsentWriteResultSchema,
     ConsentWriteSchema,
     HistorySchema,
+    KantaraReceiptSchema,
     OptOutQuerySchema,
     OptOutSchema,
     PolicySchema,
+    ReceiptQuerySchema,
     ReceiptSchema,
 )
 from consent.state import ConsentState
@@ -27,7 +30,7 @@ from consentry.fields import json_response
 from consentry.idempotency import idempotent
 from consentry.openapi import reads_header
 from consentry.pagination import PageArgsSchema
-from consentry.policy import get_policy
+from consentry.policy import RECIPIENT_ROLES, get_policy
 from consentry.secretstore import get_keys
 
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
@@ -84,6 +87,11 @@ class PolicyView(MethodView):
             "version": policy.version,
             "language": language,
             "controller": policy.controller,
+            "controller_contact": (controller_record(policy) if policy.controller_contact
+                                   else None),
+            "recipients": [{**vars(r), "dpv_role": RECIPIENT_ROLES[r.role]}
+                           for r in policy.recipients],
+            "consent_valid_days": policy.consent_valid_days,
             "policy_url": policy.policy_url,
             "preference_center_url": policy.preference_center_url,
             "default_jurisdiction": policy.default_jurisdiction,
@@ -127,7 +135,7 @@ class Consents(MethodView):
             actor=current_principal().name, jurisdiction=body["jurisdiction"],
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
-            idempotency_key=request.headers.get("Idempotency-Key"))
+            idempotency_key=request.headers.get("Idempotency-Key"), language=_language())
         return _state_response(_noticed(ledger.describe_state(
             subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
@@ -169,10 +177,18 @@ class ConsentHistory(MethodView):
 @blp.route("/v1/subjects/<subject:subject_id>/receipts/<receipt_id>")
 class ReceiptView(MethodView):
     @scoped("preferences:read")
-    @blp.response(200, ReceiptSchema)
-    def get(self, subject_id, receipt_id):
-        """A consent receipt again; its signature verifies with /.well-known/consentry-keys."""
-        return ledger.get_receipt(get_session(), subject_id, receipt_id)
+    @blp.arguments(ReceiptQuerySchema(), location="query")
+    @blp.alt_response(200, schema={"oneOf": [ReceiptSchema, KantaraReceiptSchema]},
+                      success=True, description="The signed consent record (`Receipt`), or "
+                      "with `?format=kantara` its Kantara Consent Receipt v1.1 view "
+                      "(`KantaraReceipt`, derived and unsigned)")
+    def get(self, args, subject_id, receipt_id):
+        """A consent receipt again: an ISO/IEC TS 27560 record in W3C DPV terms, whose
+        signature verifies with /.well-known/consentry-keys; `?format=kantara` answers the
+        Kantara Consent Receipt v1.1 view of the same record (docs/receipts.md)."""
+        jwks = get_keys().jwks() if args["format"] == "kantara" else None
+        return json_response(ledger.get_receipt(get_session(), subject_id, receipt_id,
+                                                args["format"], jwks))
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/opt-out")
@@ -189,7 +205,7 @@ class OptOut(MethodView):
         state, receipt, _kept = ledger.set_opt_out(
             get_session(), get_keys(), policy, subject_id, scope=body["scope"], on=True,
             source=body["source"], actor=current_principal().name, gpc=body["gpc"] or _gpc_header(),
-            idempotency_key=request.headers.get("Idempotency-Key"))
+            idempotency_key=request.headers.get("Idempotency-Key"), language=_language())
         return _state_response(_noticed(ledger.describe_state(
             subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
@@ -210,7 +226,7 @@ class OptOut(MethodView):
         state, receipt, kept = ledger.set_opt_out(
             get_session(), get_keys(), policy, subject_id, scope=args["scope"], on=False,
             source=args["source"], actor=current_principal().name, gpc=_gpc_header(),
-            idempotency_key=request.headers.get("Idempotency-Key"))
+            idempotency_key=request.headers.get("Idempotency-Key"), language=_language())
         return _state_response(_noticed(ledger.describe_state(
             subject_id, state, policy, utcnow(), language=_language()), subject_id),
             receipt, kept=kept)

@@ -25,6 +25,17 @@ from consentry.fields import NOTICE_ID_RULE, is_notice_id
 SENSITIVITIES = ("standard", "sensitive", "special")
 EXTENSION = "consentry.policy"
 BASES = ("opt_in", "opt_out")
+# What each basis is in law, as a W3C DPV term (https://w3id.org/dpv): an opt-in purpose
+# rests on consent; an opt-out purpose on the controller's legitimate interest, which the
+# person may object to (GDPR Art. 6(1)(f), 21; in the US, processing until they opt out).
+# Sensitive and special categories always need their own grant: explicit consent.
+LAWFUL_BASES = {"opt_in": "dpv:Consent", "opt_out": "dpv:LegitimateInterest"}
+EXPLICIT_CONSENT = "dpv:ExplicitlyExpressedConsent"
+# Who receives data: a processor acts for the controller, a third party for itself.
+RECIPIENT_ROLES = {"processor": "dpv:DataProcessor", "third_party": "dpv:ThirdParty"}
+# How long a consent is asked for before it is asked again: 13 months, as the CNIL
+# recommends (the receipt states it; the gate enforces an age only with consent_max_age_days).
+DEFAULT_CONSENT_VALID_DAYS = 395
 KEPT_FOR_ACCOUNT_LIFETIME = "account_lifetime"
 # `max_signal_age_days = "retention"`: a category's signals age out with its retention class
 FROM_RETENTION = "retention"
@@ -94,6 +105,40 @@ class Purpose(_Labelled):
     description: str
     labels: dict[str, str] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
+    # the W3C DPV purpose this purpose is an instance of, e.g. "dpv:Personalisation"
+    dpv: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address (schema.org PostalAddress names in the Kantara view)."""
+
+    street: str
+    locality: str
+    country: str
+    postal_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ControllerContact:
+    """How to reach the controller and its data protection officer (GDPR Art. 13(1)(a), (b))."""
+
+    email: str
+    address: Address
+    phone: str | None = None
+    url: str | None = None
+    dpo_email: str | None = None
+    dpo_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who receives personal data for some purposes (GDPR Art. 13(1)(e))."""
+
+    name: str
+    role: str  # a key of RECIPIENT_ROLES
+    purposes: tuple[str, ...]
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +206,11 @@ class Policy:
     default_notice: str | None = None
     # Google Consent Mode v2 field → when it is granted; None: the policy maps none
     consent_mode: dict[str, ConsentModeRule] | None = None
+    # `[controller]` as a table: the contact details (`controller` keeps the name)
+    controller_contact: ControllerContact | None = None
+    recipients: tuple[Recipient, ...] = ()
+    # how long a consent is valid before it is asked again (stated on every receipt)
+    consent_valid_days: int = DEFAULT_CONSENT_VALID_DAYS
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -219,11 +269,14 @@ class Policy:
         """Return the policy as the plain data of its TOML file."""
         data: dict[str, Any] = {
             "version": self.version,
-            "controller": self.controller,
+            "controller": (self.controller if self.controller_contact is None
+                           else _controller_dict(self.controller, self.controller_contact)),
             "policy_url": self.policy_url,
             "default_jurisdiction": self.default_jurisdiction,
             "token_max_age_seconds": self.token_max_age_seconds,
         }
+        if self.consent_valid_days != (self.consent_max_age_days or DEFAULT_CONSENT_VALID_DAYS):
+            data["consent_valid_days"] = self.consent_valid_days  # else derived on load
         if self.preference_center_url:
             data["preference_center_url"] = self.preference_center_url
         if self.page_origins:
@@ -238,7 +291,7 @@ class Policy:
             data["default_notice"] = self.default_notice
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels),
-                   "descriptions": dict(p.descriptions)}
+                   "descriptions": dict(p.descriptions), **({"dpv": p.dpv} if p.dpv else {})}
             for p in self.purposes.values()
         }
         data["channels"] = dict(self.channels)
@@ -267,11 +320,82 @@ class Policy:
         if self.consent_mode is not None:
             data["consent_mode"] = {name: rule.to_toml()
                                     for name, rule in self.consent_mode.items()}
+        if self.recipients:
+            data["recipients"] = [
+                {k: v for k, v in {"name": r.name, "role": r.role, "purposes": list(r.purposes),
+                                   "country": r.country}.items() if v is not None}
+                for r in self.recipients]
         return data
 
     def to_toml(self) -> str:
         """Return the policy as TOML that loads back to an equal policy."""
         return tomli_w.dumps(self.to_dict())
+
+
+def _controller_dict(name: str, contact: ControllerContact) -> dict[str, Any]:
+    """The `[controller]` table of a policy file."""
+    address = {k: v for k, v in vars(contact.address).items() if v is not None}
+    data: dict[str, Any] = {"name": name, "email": contact.email, "address": address}
+    for key in ("phone", "url"):
+        if getattr(contact, key) is not None:
+            data[key] = getattr(contact, key)
+    if contact.dpo_email is not None:
+        data["dpo"] = {"email": contact.dpo_email,
+                       **({"name": contact.dpo_name} if contact.dpo_name else {})}
+    return data
+
+
+def _email(value: Any, path: str) -> str:
+    if not isinstance(value, str) or value.count("@") != 1 or value.startswith("@") \
+            or value.endswith("@") or any(c.isspace() for c in value):
+        raise PolicyError(f"{path}: expected an email address, got {value!r}")
+    return value
+
+
+def _controller(value: Any) -> tuple[str, ControllerContact | None]:
+    """`controller`: a name alone, or a table with the contact details."""
+    if isinstance(value, str):
+        return value, None
+    if not isinstance(value, dict):
+        raise PolicyError(f"controller: expected a name or a table, got {type(value).__name__}")
+    path = "controller."
+    raw_address = _get(value, "address", path, dict)
+    address = Address(_get(raw_address, "street", path + "address.", str),
+                      _get(raw_address, "locality", path + "address.", str),
+                      _get(raw_address, "country", path + "address.", str),
+                      _get(raw_address, "postal_code", path + "address.", str, False))
+    dpo = _get(value, "dpo", path, dict, False, None)
+    contact = ControllerContact(
+        email=_email(_get(value, "email", path, str), path + "email"),
+        address=address,
+        phone=_get(value, "phone", path, str, False),
+        url=_get(value, "url", path, str, False),
+        dpo_email=_email(_get(dpo, "email", path + "dpo.", str), path + "dpo.email")
+        if dpo is not None else None,
+        dpo_name=_get(dpo, "name", path + "dpo.", str, False) if dpo is not None else None)
+    return _get(value, "name", path, str), contact
+
+
+def _recipients(values: list, purposes: dict) -> tuple[Recipient, ...]:
+    """Validate `[[recipients]]`: each a name, a role and the policy purposes it serves."""
+    recipients = []
+    for i, raw in enumerate(values):
+        path = f"recipients.{i}."
+        if not isinstance(raw, dict):
+            raise PolicyError(f"recipients.{i}: expected a table")
+        role = _get(raw, "role", path, str)
+        if role not in RECIPIENT_ROLES:
+            raise PolicyError(f"{path}role: must be one of {', '.join(RECIPIENT_ROLES)}, "
+                              f"got {role!r}")
+        served = _get(raw, "purposes", path, list)
+        for pid in served:
+            if pid not in purposes:
+                raise PolicyError(f"{path}purposes: unknown purpose {pid!r}")
+        if not served:
+            raise PolicyError(f"{path}purposes: name at least one purpose")
+        recipients.append(Recipient(_get(raw, "name", path, str), role, tuple(served),
+                                    _get(raw, "country", path, str, False)))
+    return tuple(recipients)
 
 
 def _category_dict(c: Category) -> dict[str, Any]:
@@ -418,7 +542,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         purposes[pid] = Purpose(pid, _get(raw, "label", path, str),
                                 _get(raw, "description", path, str, False, ""),
                                 _str_map(raw.get("labels", {}), path + "labels"),
-                                _str_map(raw.get("descriptions", {}), path + "descriptions"))
+                                _str_map(raw.get("descriptions", {}), path + "descriptions"),
+                                _get(raw, "dpv", path, str, False))
     if not purposes:
         raise PolicyError("purposes: at least one purpose is needed")
     channels = _str_map(_get(data, "channels", "", dict), "channels")
@@ -518,9 +643,20 @@ def parse_policy(data: dict, source: str = "") -> Policy:
     default_notice = _get(data, "default_notice", "", str, False)
     if default_notice is not None and not is_notice_id(default_notice):
         raise PolicyError(f"default_notice: {NOTICE_ID_RULE}, got {default_notice!r}")
+    valid_days = _get(data, "consent_valid_days", "", int, False,
+                      max_age or DEFAULT_CONSENT_VALID_DAYS)
+    if valid_days <= 0:
+        raise PolicyError("consent_valid_days: must be a positive number of days")
+    if max_age is not None and valid_days > max_age:
+        raise PolicyError(f"consent_valid_days: must not exceed consent_max_age_days "
+                          f"({valid_days} > {max_age}): the gate stops honouring a grant then")
+    controller, contact = _controller(data.get("controller", ""))
     policy = Policy(
         version=version,
-        controller=_get(data, "controller", "", str, False, ""),
+        controller=controller,
+        controller_contact=contact,
+        recipients=_recipients(_get(data, "recipients", "", list, False, []), purposes),
+        consent_valid_days=valid_days,
         policy_url=_get(data, "policy_url", "", str, False, ""),
         preference_center_url=_get(data, "preference_center_url", "", str, False),
         page_origins=_origins(_get(data, "page_origins", "", list, False, [])),

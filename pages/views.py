@@ -163,7 +163,7 @@ def save_preferences(link: Link):
     _, receipt = ledger.record_choices(
         session, get_keys(), policy, link.subject_id, choices=choices, switches=switches,
         source="preference_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now,
-        notice_version=seen)
+        notice_version=seen, language=_language())
     return redirect(url_for(".preferences", token=link.token, receipt=receipt["receipt_id"]), 303)
 
 
@@ -213,11 +213,12 @@ def act_on_explanation(link: Link):
             session, get_keys(), policy, link.subject_id,
             choices=[ledger.ChoiceInput(decision.purpose, "denied",
                                         category=control["category"])],
-            source="explanation_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now)
+            source="explanation_page", actor=_actor(link), evidence=_evidence(), gpc=gpc_now,
+            language=_language())
     else:
         _, receipt, _kept = ledger.set_opt_out(
             session, get_keys(), policy, link.subject_id, scope="personalization", on=True,
-            source="explanation_page", actor=_actor(link), gpc=gpc_now)
+            source="explanation_page", actor=_actor(link), gpc=gpc_now, language=_language())
     return redirect(url_for(".explanation", token=link.token, done=pressed[0],
                             receipt=receipt["receipt_id"]), 303)
 
