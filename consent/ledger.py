@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate, evaluate_purpose
+from consent.iab.mapping import standard_signals
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import rfc3339
@@ -21,6 +22,8 @@ from consentry.policy import BASE_LANGUAGE, Policy, unknown_error
 from consentry.secretstore import SecretStore
 
 MAX_CHOICES = 100
+# A TC string with a full bitfield for every vendor id runs to about 11,000 characters.
+MAX_IAB_STRING = 32_768
 SNAPSHOT_EVERY = 50  # writes of one subject between two snapshots of its state
 CHOICE_STATUSES = ("granted", "denied", "withdrawn")
 OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
@@ -50,7 +53,8 @@ def check_choices(policy: Policy, choices: list[ChoiceInput], jurisdiction: str 
     fields = policy.unknown_ids(jurisdiction=jurisdiction)
     if not choices and not gpc:
         fields["choices"] = ["At least one choice, unless the request carries GPC "
-                             "(Sec-GPC: 1 or \"gpc\": true): that is then recorded alone."]
+                             "(Sec-GPC: 1 or \"gpc\": true), a TC string or a GPP string: "
+                             "that is then recorded alone."]
     if len(choices) > MAX_CHOICES:
         fields["choices"] = [f"At most {MAX_CHOICES} choices a request."]
     for i, choice in enumerate(choices[:MAX_CHOICES]):
@@ -115,10 +119,12 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
            events: list[dict], *, actor: str, action: str, source: str,
            jurisdiction: str | None, notice_version: str | None, evidence: dict | None,
            idempotency_key: str | None, receipt_choices: list[dict],
-           kept: list[str] | None = None) -> tuple[ConsentState, dict]:
+           kept: list[str] | None = None,
+           receipt_extra: dict | None = None) -> tuple[ConsentState, dict]:
     """Append events, the audit entry, the new state, the change and the receipt together.
 
-    `kept`: switches a request asked to undo but left on (audited with the events)."""
+    `kept`: switches a request asked to undo but left on (audited with the events).
+    `receipt_extra`: more the receipt keeps (the standard strings a write carried)."""
     receipt_id = str(uuid.uuid4())
     for event in events:
         event["event_id"] = str(uuid.uuid4())
@@ -154,7 +160,7 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     # runs while the audit chain's row lock is held.
     if not rows:  # a request that changed nothing is audited and receipted, no more
         receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state,
-                                 source, notice_version, receipt_choices, rows)
+                                 source, notice_version, receipt_choices, rows, receipt_extra)
         return state, receipt
     conn.execute(insert(ConsentEvent), rows)
     new_state = state.to_json()
@@ -174,12 +180,12 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
         conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
                                               "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
-                             notice_version, receipt_choices, rows)
+                             notice_version, receipt_choices, rows, receipt_extra)
     return state, receipt
 
 
 def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
-                   state, source, notice_version, receipt_choices, rows) -> dict:
+                   state, source, notice_version, receipt_choices, rows, extra=None) -> dict:
     juris = policy.jurisdiction(state.jurisdiction)
     body = {
         "version": "consentry-receipt/1",
@@ -198,6 +204,7 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
              "purpose_label": policy.purposes[c["purpose"]].label if c.get("purpose") else None}
             for c, r in zip(receipt_choices, rows, strict=True)
         ],
+        **(extra or {}),
     }
     signature = keys.sign(body)
     session.connection().execute(insert(Receipt), [
@@ -211,23 +218,33 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                    jurisdiction: str | None = None, notice_version: str | None = None,
                    evidence: dict | None = None, gpc: bool = False,
                    idempotency_key: str | None = None,
-                   switches: dict[str, bool] | None = None):
+                   switches: dict[str, bool] | None = None,
+                   tc_string: str | None = None, gpp_string: str | None = None):
     """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out.
 
     `switches` (switch name → on) sets or undoes global switches in the same write and
     receipt, as a preference page's form does. As in `set_opt_out`, a write carrying
     GPC cannot undo the sale/sharing opt-out: that switch is kept (and audited as kept).
+    `tc_string` and `gpp_string` (IAB TCF and GPP) become events through the policy's
+    `[tcf]` and `[gpp]` tables (sources `tcf` and `gpp`), recorded before the choices so
+    an explicit choice in the same write has the last word; a GPP GPC subsection counts
+    as GPC. A malformed string is a 422 and nothing is recorded.
     """
     switches = switches or {}
     unknown = sorted(set(switches) - set(SWITCHES))
     if unknown:
         raise Invalid("Unknown switch.", fields={"switches": [f"Unknown switch {unknown[0]!r}."]})
-    check_choices(policy, choices, jurisdiction, gpc or bool(switches))
+    signals = standard_signals(policy, tc_string, gpp_string)
+    gpc = gpc or signals.gpc
+    check_choices(policy, choices, jurisdiction,
+                  gpc or bool(switches) or tc_string is not None or gpp_string is not None)
     protected = protect_evidence(keys, evidence)
-    events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
-               "channel": c.channel, "status": c.status} for c in choices]
-    shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
-              "status": c.status} for c in choices]
+    events = [{**e, "evidence": {**(protected or {}), **e["evidence"]}} for e in signals.events]
+    shown = list(signals.shown)
+    events += [{"kind": "choice", "purpose": c.purpose, "category": c.category,
+                "channel": c.channel, "status": c.status} for c in choices]
+    shown += [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
+               "status": c.status} for c in choices]
     kept = [s for s, on in switches.items() if gpc and not on and s == "sale_sharing_opt_out"]
     for switch, on in switches.items():
         if switch not in kept:
@@ -242,7 +259,7 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                   action="consent.recorded",
                   source=source, jurisdiction=jurisdiction, notice_version=notice_version,
                   evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown,
-                  kept=kept)
+                  kept=kept, receipt_extra=signals.receipt)
 
 
 def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,

@@ -109,6 +109,11 @@ class Consents(MethodView):
         A `Sec-GPC: 1` header (or `"gpc": true`) records a sale/sharing opt-out with
         source `gpc`; with GPC, `"choices": []` records the signal alone (without it, at
         least one choice). Honours `Idempotency-Key`.
+
+        `"tcf": {"tc_string"}` and `"gpp": {"gpp_string"}` (IAB TCF and GPP, as a CMP
+        stored them) are decoded and recorded through the policy's `[tcf]` and `[gpp]`
+        tables in the same write and receipt, with or without `choices`; a malformed
+        string is a 422 on `tcf.tc_string` or `gpp.gpp_string` and nothing is recorded.
         """
         policy = get_policy()
         choices = [ledger.ChoiceInput(**c) for c in body["choices"]]
@@ -117,10 +122,14 @@ class Consents(MethodView):
             actor=current_principal().name, jurisdiction=body["jurisdiction"],
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
-            idempotency_key=request.headers.get("Idempotency-Key"))
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            tc_string=(body["tcf"] or {}).get("tc_string"),
+            gpp_string=(body["gpp"] or {}).get("gpp_string"))
+        extra = ({"ignored_sections": receipt["gpp"]["ignored_sections"]}
+                 if "gpp" in receipt else {})
         return _state_response(ledger.describe_state(subject_id, state, policy, utcnow(),
                                                       language=_language()),
-                               receipt)
+                               receipt, **extra)
 
     @scoped("preferences:read")
     @reads_header("Accept-Language")

@@ -1,7 +1,7 @@
 """IAB standard consent strings: TCF v2 TC strings (`tcf`) and GPP strings (`gpp`).
 
-Pure standard library: decoding needs no Flask, no database and no policy. What a
-decoded string means for the ledger lives in `consent/standard_signals.py`.
+Decoding (`bits`, `tcf`, `gpp`) is pure standard library: no Flask, database or policy.
+What a decoded string means for the ledger, through the policy, is `mapping`.
 """
 
 from consent.iab.bits import DecodeError
