@@ -72,6 +72,13 @@ class PolicySchema(ma.Schema):
     retention = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Integer(allow_none=True),
         metadata={"description": "Retention class → days (null: kept while the account lives)"})
+    tcf = ma.fields.Dict(metadata={"description": "How TC strings map: `purposes` (policy purpose "
+                                                  "→ the TCF purposes it needs, all of them) and "
+                                                  "`special_features` (number → category)"})
+    gpp = ma.fields.Dict(metadata={"description": "How GPP strings map: `purposes` (those a "
+                                                  "sensitive-data answer is recorded for) and, "
+                                                  "per section (`usnat`, `usca`), "
+                                                  "`sensitive_data` (field number → category)"})
 
 
 REASON_CODES = list(REASONS)

@@ -85,7 +85,14 @@ class PolicyView(MethodView):
             "channels": [{"id": k, "label": v} for k, v in policy.channels.items()],
             "jurisdictions": list(policy.jurisdictions.values()),
             "retention": dict(policy.retention_classes),
+            **_standard_mappings(policy),
         }, 200, {"Content-Language": language}
+
+
+def _standard_mappings(policy) -> dict:
+    """The policy's `[tcf]` and `[gpp]` tables as they print in TOML (keys as text)."""
+    data = policy.to_dict()
+    return {"tcf": data.get("tcf", {}), "gpp": data.get("gpp", {})}
 
 
 def _labelled(thing, language: str) -> dict:

@@ -258,3 +258,10 @@ def test_a_retry_with_the_same_idempotency_key_records_once(put_consents, sessio
     other = put_consents("idem-1", [], headers=headers, jurisdiction="EU",
                          tcf={"tc_string": tc("no_purposes")})
     assert other.status_code == 409
+
+
+def test_the_policy_answer_shows_both_mappings(client, make_key):
+    body = client.get("/v1/policy", headers=make_key("policy:read")).get_json()
+    assert body["tcf"]["purposes"]["personalization"] == [1, 5, 6]
+    assert body["tcf"]["special_features"] == {"1": "location_precise"}
+    assert body["gpp"]["usca"]["sensitive_data"]["8"] == "health"
