@@ -7,25 +7,23 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_VALUES = {c: i for i, c in enumerate(_ALPHABET)}
+_BITS = {c: format(i, "06b") for i, c in enumerate(_ALPHABET)}
 
 
 class DecodeError(ValueError):
     """A string that is not a well-formed TC or GPP string; the message says where."""
 
 
-def sextets(text: str, what: str) -> list[int]:
-    """The 6-bit values of base64url `text` (no padding), naming `what` when it is not."""
+def bit_string(text: str, what: str) -> str:
+    """The bits of base64url `text` (no padding) as '0'/'1', naming `what` when it is not."""
     if not text:
         raise DecodeError(f"{what} is empty.")
-    values = []
-    for i, char in enumerate(text):
-        value = _VALUES.get(char)
-        if value is None:
-            raise DecodeError(f"{what} has {char!r} at position {i + 1}, which is not a "
-                              f"base64url character (A-Z, a-z, 0-9, '-', '_').")
-        values.append(value)
-    return values
+    try:
+        return "".join([_BITS[char] for char in text])
+    except KeyError:
+        i, char = next((i, c) for i, c in enumerate(text) if c not in _BITS)
+        raise DecodeError(f"{what} has {char!r} at position {i + 1}, which is not a "
+                          f"base64url character (A-Z, a-z, 0-9, '-', '_').") from None
 
 
 class BitReader:
@@ -33,7 +31,7 @@ class BitReader:
 
     def __init__(self, text: str, what: str):
         self.what = what
-        self._bits = "".join(format(v, "06b") for v in sextets(text, what))
+        self._bits = bit_string(text, what)
         self.pos = 0
 
     @property
