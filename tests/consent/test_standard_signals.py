@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from consent.models import ConsentEvent, Receipt
 from consentry.policy import load_policy
-from tests.consent.iab.conftest import gpp, tc
+from tests.consent.iab.strings import gpp, tc
 
 POLICY = load_policy()
 STANDARD = sorted(c for c, v in POLICY.categories.items() if v.sensitivity == "standard")

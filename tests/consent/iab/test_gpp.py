@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent.iab import DecodeError, gpp
-from tests.consent.iab.conftest import STRINGS
-from tests.consent.iab.conftest import gpp as fixture
+from tests.consent.iab.strings import STRINGS
+from tests.consent.iab.strings import gpp as fixture
 
 CASES = STRINGS["gpp"]
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

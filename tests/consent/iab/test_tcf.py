@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent.iab import DecodeError, tcf
-from tests.consent.iab.conftest import STRINGS, tc
+from tests.consent.iab.strings import STRINGS, tc
 
 CASES = STRINGS["tcf"]
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
