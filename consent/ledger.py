@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.gate import evaluate, evaluate_purpose
+from consent.iab.mapping import standard_signals
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.notices import find_version, resolve_notice_version
 from consent.receipts import kantara_view, receipt_record
@@ -22,6 +23,8 @@ from consentry.policy import BASE_LANGUAGE, Policy, unknown_error
 from consentry.secretstore import SecretStore
 
 MAX_CHOICES = 100
+# A TC string with a full bitfield for every vendor id runs to about 11,000 characters.
+MAX_IAB_STRING = 32_768
 SNAPSHOT_EVERY = 50  # writes of one subject between two snapshots of its state
 CHOICE_STATUSES = ("granted", "denied", "withdrawn")
 OPT_OUT_SCOPES = {"personalization": ("personalization_off",),
@@ -51,7 +54,8 @@ def check_choices(policy: Policy, choices: list[ChoiceInput], jurisdiction: str 
     fields = policy.unknown_ids(jurisdiction=jurisdiction)
     if not choices and not gpc:
         fields["choices"] = ["At least one choice, unless the request carries GPC "
-                             "(Sec-GPC: 1 or \"gpc\": true): that is then recorded alone."]
+                             "(Sec-GPC: 1 or \"gpc\": true), a TC string or a GPP string: "
+                             "that is then recorded alone."]
     if len(choices) > MAX_CHOICES:
         fields["choices"] = [f"At most {MAX_CHOICES} choices a request."]
     for i, choice in enumerate(choices[:MAX_CHOICES]):
@@ -117,10 +121,12 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
            jurisdiction: str | None, notice_version: str | None, evidence: dict | None,
            idempotency_key: str | None, receipt_choices: list[dict],
            kept: list[str] | None = None,
-           language: str = BASE_LANGUAGE) -> tuple[ConsentState, dict]:
+           language: str = BASE_LANGUAGE,
+           receipt_extra: dict | None = None) -> tuple[ConsentState, dict]:
     """Append events, the audit entry, the new state, the change and the receipt together.
 
-    `kept`: switches a request asked to undo but left on (audited with the events)."""
+    `kept`: switches a request asked to undo but left on (audited with the events).
+    `receipt_extra`: more the receipt keeps (the standard strings a write carried)."""
     receipt_id = str(uuid.uuid4())
     for event in events:
         event["event_id"] = str(uuid.uuid4())
@@ -156,7 +162,8 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     # runs while the audit chain's row lock is held.
     if not rows:  # a request that changed nothing is audited and receipted, no more
         receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state,
-                                 source, notice_version, receipt_choices, rows, language)
+                                 source, notice_version, receipt_choices, rows, language,
+                                 receipt_extra)
         return state, receipt
     conn.execute(insert(ConsentEvent), rows)
     new_state = state.to_json()
@@ -176,7 +183,8 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
         conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
                                               "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
-                             notice_version, receipt_choices, rows, language)
+                             notice_version, receipt_choices, rows, language,
+                             receipt_extra)
     return state, receipt
 
 
@@ -195,13 +203,14 @@ def notice_seen(session: Session, policy: Policy, notice_version: str | None) ->
 
 def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
                    state, source, notice_version, receipt_choices, rows,
-                   language: str = BASE_LANGUAGE) -> dict:
+                   language: str = BASE_LANGUAGE, extra: dict | None = None) -> dict:
     body = receipt_record(
         policy, receipt_id=receipt_id, issued_at=now, subject_id=subject_id,
         jurisdiction=policy.jurisdiction(state.jurisdiction), source=source,
         language=language, notice=notice_seen(session, policy, notice_version),
         choices=[{**c, "event_id": r["event_id"]}
                  for c, r in zip(receipt_choices, rows, strict=True)])
+    body.update(extra or {})  # the standard strings a write carried
     signature = keys.sign(body)
     session.connection().execute(insert(Receipt), [
         {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
@@ -214,7 +223,8 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                    jurisdiction: str | None = None, notice_version: str | None = None,
                    evidence: dict | None = None, gpc: bool = False,
                    idempotency_key: str | None = None,
-                   switches: dict[str, bool] | None = None, language: str = BASE_LANGUAGE):
+                   switches: dict[str, bool] | None = None, language: str = BASE_LANGUAGE,
+                   tc_string: str | None = None, gpp_string: str | None = None):
     """Record a preference-center write: each choice an event; GPC as a sale/sharing opt-out.
 
     `switches` (switch name → on) sets or undoes global switches in the same write and
@@ -222,18 +232,27 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
     GPC cannot undo the sale/sharing opt-out: that switch is kept (and audited as kept).
     `notice_version` must name a recorded notice version once any is recorded
     (`notices.resolve_notice_version`); it is stored as "<notice_id>@<version>".
+    `tc_string` and `gpp_string` (IAB TCF and GPP) become events through the policy's
+    `[tcf]` and `[gpp]` tables (sources `tcf` and `gpp`), recorded before the choices so
+    an explicit choice in the same write has the last word; a GPP GPC subsection counts
+    as GPC. A malformed string is a 422 and nothing is recorded.
     """
     switches = switches or {}
     unknown = sorted(set(switches) - set(SWITCHES))
     if unknown:
         raise Invalid("Unknown switch.", fields={"switches": [f"Unknown switch {unknown[0]!r}."]})
-    check_choices(policy, choices, jurisdiction, gpc or bool(switches))
+    signals = standard_signals(policy, tc_string, gpp_string)
+    gpc = gpc or signals.gpc
+    check_choices(policy, choices, jurisdiction,
+                  gpc or bool(switches) or tc_string is not None or gpp_string is not None)
     notice_version = resolve_notice_version(session, policy, notice_version)
     protected = protect_evidence(keys, evidence)
-    events = [{"kind": "choice", "purpose": c.purpose, "category": c.category,
-               "channel": c.channel, "status": c.status} for c in choices]
-    shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
-              "status": c.status} for c in choices]
+    events = [{**e, "evidence": {**(protected or {}), **e["evidence"]}} for e in signals.events]
+    shown = list(signals.shown)
+    events += [{"kind": "choice", "purpose": c.purpose, "category": c.category,
+                "channel": c.channel, "status": c.status} for c in choices]
+    shown += [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
+               "status": c.status} for c in choices]
     kept = [s for s, on in switches.items() if gpc and not on and s == "sale_sharing_opt_out"]
     for switch, on in switches.items():
         if switch not in kept:
@@ -248,7 +267,7 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
                   action="consent.recorded",
                   source=source, jurisdiction=jurisdiction, notice_version=notice_version,
                   evidence=protected, idempotency_key=idempotency_key, receipt_choices=shown,
-                  kept=kept, language=language)
+                  kept=kept, language=language, receipt_extra=signals.receipt)
 
 
 def set_opt_out(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,

@@ -9,7 +9,7 @@ import marshmallow as ma
 
 from consent.decisions import MAX_BATCH_DECISIONS, MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
 from consent.gate import REASONS
-from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, OPT_OUT_SCOPES
+from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, MAX_IAB_STRING, OPT_OUT_SCOPES
 from consent.receipts import FORMATS
 from consent.signals import MAX_BATCH_SUBJECTS
 from consentry.fields import (
@@ -114,6 +114,13 @@ class PolicySchema(ma.Schema):
     retention = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Integer(allow_none=True),
         metadata={"description": "Retention class → days (null: kept while the account lives)"})
+    tcf = ma.fields.Dict(metadata={"description": "How TC strings map: `purposes` (policy purpose "
+                                                  "→ the TCF purposes it needs, all of them) and "
+                                                  "`special_features` (number → category)"})
+    gpp = ma.fields.Dict(metadata={"description": "How GPP strings map: `purposes` (those a "
+                                                  "sensitive-data answer is recorded for) and, "
+                                                  "per section (`usnat`, `usca`), "
+                                                  "`sensitive_data` (field number → category)"})
 
 
 REASON_CODES = list(REASONS)
@@ -145,6 +152,21 @@ class EvidenceSchema(StrictSchema):
                                                    "(IPv6 /48) and keyed-hashed."})
 
 
+class TcfSchema(StrictSchema):
+    tc_string = ma.fields.String(required=True,
+                                 validate=ma.validate.Length(min=1, max=MAX_IAB_STRING),
+                                 metadata={"description": "An IAB TCF v2.2/v2.3 TC string, as the "
+                                                          "CMP stored it (core segment and any "
+                                                          "optional segments)"})
+
+
+class GppSchema(StrictSchema):
+    gpp_string = ma.fields.String(required=True,
+                                  validate=ma.validate.Length(min=1, max=MAX_IAB_STRING),
+                                  metadata={"description": "An IAB GPP string; its usnat and usca "
+                                                           "sections are decoded, others kept"})
+
+
 class ConsentWriteSchema(StrictSchema):
     jurisdiction = ma.fields.String(load_default=None, allow_none=True,
                                     validate=ma.validate.Length(max=32))
@@ -163,6 +185,14 @@ class ConsentWriteSchema(StrictSchema):
                                                 "GPC: `[]` then records the signal alone"})
     evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
     gpc = ma.fields.Boolean(load_default=False)
+    tcf = ma.fields.Nested(TcfSchema, load_default=None, allow_none=True, metadata={
+        "description": "A TC string: mapped through the policy's `[tcf]` table, each signal "
+                       "an event with source `tcf`; the receipt keeps the string"})
+    gpp = ma.fields.Nested(GppSchema, load_default=None, allow_none=True, metadata={
+        "description": "A GPP string: usnat/usca opt-outs set the sale/sharing switch, their "
+                       "GPC subsection counts as GPC, sensitive-data answers map through the "
+                       "policy's `[gpp]` table; other sections are kept and listed as "
+                       "`ignored_sections`"})
 
 
 class MomentOrDay(ma.fields.Field):
@@ -329,6 +359,14 @@ class ReceiptSchema(ma.Schema):
                                                                "`valid_until` of a consent"})
     withdrawal = ma.fields.Dict(metadata={"description": "`url` (the preference center), "
                                                          "`api`, `consent`, `objection`"})
+    tcf = ma.fields.Dict(metadata={"description": "When the write carried a TC string: "
+                                                  "`tc_string` as received, its `created`, "
+                                                  "`last_updated`, `cmp_id`, `cmp_version`, "
+                                                  "`policy_version`, `vendor_list_version` and "
+                                                  "optional `segments`"})
+    gpp = ma.fields.Dict(metadata={"description": "When the write carried a GPP string: "
+                                                  "`gpp_string` as received, `section_ids` and "
+                                                  "`ignored_sections` (id, name, section)"})
     signature = ma.fields.Nested(SignatureSchema,
                                  metadata={"description": "Ed25519 over the RFC 8785 (JCS) "
                                                           "canonical JSON of the receipt "
@@ -391,8 +429,18 @@ class KeptSwitchSchema(ma.Schema):
     reason = ma.fields.String(metadata={"enum": ["gpc"]})
 
 
+class IgnoredSectionSchema(ma.Schema):
+    id = ma.fields.Integer(metadata={"description": "The GPP section id"})
+    name = ma.fields.String(allow_none=True, metadata={"description": "Its API prefix "
+                                                                      "(usva, tcfeuv2 …)"})
+    section = ma.fields.String(metadata={"description": "The section as received"})
+
+
 class ConsentWriteResultSchema(ConsentStateSchema):
     receipt = ma.fields.Nested(ReceiptSchema)
+    ignored_sections = ma.fields.List(ma.fields.Nested(IgnoredSectionSchema), metadata={
+        "description": "With a GPP string: the sections not decoded (other than usnat and "
+                       "usca), kept in the receipt as received"})
     kept = ma.fields.List(ma.fields.Nested(KeptSwitchSchema), metadata={
         "description": "On an undo (`DELETE .../opt-out`): the switches left on, and why "
                        "(a request carrying GPC cannot undo the sale/sharing opt-out)"})

@@ -103,7 +103,14 @@ class PolicyView(MethodView):
             "channels": [{"id": k, "label": v} for k, v in policy.channels.items()],
             "jurisdictions": list(policy.jurisdictions.values()),
             "retention": dict(policy.retention_classes),
+            **_standard_mappings(policy),
         }, 200, {"Content-Language": language}
+
+
+def _standard_mappings(policy) -> dict:
+    """The policy's `[tcf]` and `[gpp]` tables as they print in TOML (keys as text)."""
+    data = policy.to_dict()
+    return {"tcf": data.get("tcf", {}), "gpp": data.get("gpp", {})}
 
 
 def _labelled(thing, language: str) -> dict:
@@ -127,6 +134,11 @@ class Consents(MethodView):
         A `Sec-GPC: 1` header (or `"gpc": true`) records a sale/sharing opt-out with
         source `gpc`; with GPC, `"choices": []` records the signal alone (without it, at
         least one choice). Honours `Idempotency-Key`.
+
+        `"tcf": {"tc_string"}` and `"gpp": {"gpp_string"}` (IAB TCF and GPP, as a CMP
+        stored them) are decoded and recorded through the policy's `[tcf]` and `[gpp]`
+        tables in the same write and receipt, with or without `choices`; a malformed
+        string is a 422 on `tcf.tc_string` or `gpp.gpp_string` and nothing is recorded.
         """
         policy = get_policy()
         choices = [ledger.ChoiceInput(**c) for c in body["choices"]]
@@ -135,9 +147,14 @@ class Consents(MethodView):
             actor=current_principal().name, jurisdiction=body["jurisdiction"],
             notice_version=body["notice_version"], evidence=body["evidence"],
             gpc=body["gpc"] or _gpc_header(),
-            idempotency_key=request.headers.get("Idempotency-Key"), language=_language())
+            idempotency_key=request.headers.get("Idempotency-Key"), language=_language(),
+            tc_string=(body["tcf"] or {}).get("tc_string"),
+            gpp_string=(body["gpp"] or {}).get("gpp_string"))
+        extra = ({"ignored_sections": receipt["gpp"]["ignored_sections"]}
+                 if "gpp" in receipt else {})
         return _state_response(_noticed(ledger.describe_state(
-            subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
+            subject_id, state, policy, utcnow(), language=_language()), subject_id),
+            receipt, **extra)
 
     @scoped("preferences:read")
     @reads_header("Accept-Language")

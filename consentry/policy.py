@@ -177,6 +177,33 @@ class RetentionTarget:
     category_column: str | None
 
 
+# What the standard strings can name: TCF v2.2 purposes and special features, and the
+# SensitiveDataProcessing fields of GPP's usnat (version 2: 16) and usca (9) sections.
+TCF_PURPOSES = range(1, 12)
+TCF_SPECIAL_FEATURES = range(1, 3)
+GPP_SENSITIVE_FIELDS = {"usnat": range(1, 17), "usca": range(1, 10)}
+
+
+@dataclass(frozen=True)
+class TcfMapping:
+    """The policy's `[tcf]` table: how a TC string's answers become choices."""
+
+    # policy purpose → the TCF purposes it needs: granted only when all are consented
+    purposes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # TCF special feature → the category its opt-in grants for each purpose granted
+    special_features: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GppMapping:
+    """The policy's `[gpp]` table: which categories GPP sensitive-data answers are about."""
+
+    # the policy purposes a sensitive-data answer is recorded for
+    purposes: tuple[str, ...] = ()
+    # section name (usnat, usca) → SensitiveDataProcessing field (1-based) → category
+    sensitive_data: dict[str, dict[int, str]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Policy:
     version: str
@@ -211,6 +238,8 @@ class Policy:
     recipients: tuple[Recipient, ...] = ()
     # how long a consent is valid before it is asked again (stated on every receipt)
     consent_valid_days: int = DEFAULT_CONSENT_VALID_DAYS
+    tcf: TcfMapping = field(default_factory=TcfMapping)
+    gpp: GppMapping = field(default_factory=GppMapping)
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -325,6 +354,14 @@ class Policy:
                 {k: v for k, v in {"name": r.name, "role": r.role, "purposes": list(r.purposes),
                                    "country": r.country}.items() if v is not None}
                 for r in self.recipients]
+        if self.tcf.purposes or self.tcf.special_features:
+            data["tcf"] = {"purposes": {k: list(v) for k, v in self.tcf.purposes.items()},
+                           "special_features": {str(k): v for k, v
+                                                in self.tcf.special_features.items()}}
+        if self.gpp.purposes or self.gpp.sensitive_data:
+            data["gpp"] = {"purposes": list(self.gpp.purposes),
+                           **{name: {"sensitive_data": {str(k): v for k, v in fields.items()}}
+                              for name, fields in self.gpp.sensitive_data.items()}}
         return data
 
     def to_toml(self) -> str:
@@ -652,6 +689,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
                           f"({valid_days} > {max_age}): the gate stops honouring a grant then")
     controller, contact = _controller(data.get("controller", ""))
     policy = Policy(
+        tcf=_tcf_mapping(_get(data, "tcf", "", dict, False, {}), purposes, categories),
+        gpp=_gpp_mapping(_get(data, "gpp", "", dict, False, {}), purposes, categories),
         version=version,
         controller=controller,
         controller_contact=contact,
@@ -679,6 +718,76 @@ def parse_policy(data: dict, source: str = "") -> Policy:
     _check_consent_mode(policy)
     digest = hashlib.sha256(policy.to_toml().encode()).hexdigest()
     return dataclasses.replace(policy, digest=digest)
+
+
+def _numbered(raw: dict, path: str, allowed: range, what: str) -> dict[int, Any]:
+    """A table keyed by numbers (`1 = ...`), each within `allowed`."""
+    out = {}
+    for key, value in raw.items():
+        if not key.isdigit() or int(key) not in allowed:
+            raise PolicyError(f"{path}.{key}: not a {what} ({allowed.start}-{allowed.stop - 1})")
+        out[int(key)] = value
+    return out
+
+
+def _category_id(value: Any, path: str, categories: dict) -> str:
+    if not isinstance(value, str) or value not in categories:
+        raise PolicyError(f"{path}: unknown category {value!r}")
+    return value
+
+
+def _tcf_mapping(raw: dict, purposes: dict, categories: dict) -> TcfMapping:
+    """Validate `[tcf]`: `purposes` (policy purpose → TCF purposes 1-11) and
+    `special_features` (TCF special feature 1-2 → category)."""
+    unknown = sorted(set(raw) - {"purposes", "special_features"})
+    if unknown:
+        raise PolicyError(f"tcf.{unknown[0]}: unknown key (known: purposes, special_features)")
+    mapped = {}
+    for pid, tcf_ids in _get(raw, "purposes", "tcf.", dict, False, {}).items():
+        path = f"tcf.purposes.{pid}"
+        if pid not in purposes:
+            raise PolicyError(f"{path}: unknown purpose")
+        if (not isinstance(tcf_ids, list) or not tcf_ids
+                or not all(type(i) is int and i in TCF_PURPOSES for i in tcf_ids)
+                or len(set(tcf_ids)) != len(tcf_ids)):
+            raise PolicyError(f"{path}: expected a non-empty list of distinct TCF purposes "
+                              f"(1-11), got {tcf_ids!r}")
+        mapped[pid] = tuple(tcf_ids)
+    features = {number: _category_id(cid, f"tcf.special_features.{number}", categories)
+                for number, cid in _numbered(_get(raw, "special_features", "tcf.", dict, False,
+                                                  {}),
+                                             "tcf.special_features", TCF_SPECIAL_FEATURES,
+                                             "TCF special feature").items()}
+    return TcfMapping(mapped, features)
+
+
+def _gpp_mapping(raw: dict, purposes: dict, categories: dict) -> GppMapping:
+    """Validate `[gpp]`: `purposes` (policy purposes) and, per section (`usnat`,
+    `usca`), `sensitive_data` (SensitiveDataProcessing field → category)."""
+    unknown = sorted(set(raw) - {"purposes", *GPP_SENSITIVE_FIELDS})
+    if unknown:
+        raise PolicyError(f"gpp.{unknown[0]}: unknown key (known: purposes, "
+                          f"{', '.join(GPP_SENSITIVE_FIELDS)})")
+    chosen = _get(raw, "purposes", "gpp.", list, False, [])
+    for pid in chosen:
+        if pid not in purposes:
+            raise PolicyError(f"gpp.purposes: unknown purpose {pid!r}")
+    sensitive = {}
+    for section, allowed in GPP_SENSITIVE_FIELDS.items():
+        table = _get(raw, section, "gpp.", dict, False, None)
+        if table is None:
+            continue
+        extra = sorted(set(table) - {"sensitive_data"})
+        if extra:
+            raise PolicyError(f"gpp.{section}.{extra[0]}: unknown key (known: sensitive_data)")
+        path = f"gpp.{section}.sensitive_data"
+        fields = _numbered(_get(table, "sensitive_data", f"gpp.{section}.", dict), path,
+                           allowed, f"{section} SensitiveDataProcessing field")
+        sensitive[section] = {number: _category_id(cid, f"{path}.{number}", categories)
+                              for number, cid in sorted(fields.items())}
+    if sensitive and not chosen:
+        raise PolicyError("gpp.purposes: name the purposes the sensitive-data answers apply to")
+    return GppMapping(tuple(chosen), sensitive)
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
