@@ -39,6 +39,7 @@ VALID_BODIES = {
         "audience": "a", "action": "x", "categories": ["behavioral"], "success_metric": "m",
         "owner": "o", "status": "draft"},
     ("POST", "/v1/subjects/{subject_id}/erasure"): {"reason": "DSR-1"},
+    ("POST", "/v1/subjects/{subject_id}/access-exports"): {"reason": "DSAR-1"},
 }
 
 
