@@ -301,3 +301,34 @@ def test_a_post_without_a_body_queues_one_and_it_is_audited_as_an_access_export(
     with zipfile.ZipFile(io.BytesIO(download.data)) as z:
         assert "subject/summary.json" in z.namelist()
     download.close()
+
+
+def test_a_bundle_written_while_its_subject_is_being_erased_is_written_again(
+        app, client, admin, tmp_path):
+    """The erasure's audit entry lands after the bundle's checkpoint: its snapshot may hold
+    what the erasure removes, so it is not recorded but written again past the erasure."""
+    from audit.export import SUBJECT_ACCESS, SUBJECT_FILES, ExportRequest, export_bundle
+    from consentry.db import get_db
+    from consentry.policy import get_policy
+    from consentry.secretstore import get_keys
+    from retention.service import queue_erasure
+
+    _seed(client, admin)
+    build = app.extensions[SUBJECT_FILES]
+    calls = []
+
+    def attach(session, entries):
+        if not calls:  # an erasure is requested while the first bundle is read
+            with get_db(app).transaction() as other:
+                queue_erasure(other, get_keys(app), SUBJECT, "privacy-office")
+        calls.append(entries)
+        return build(session, get_keys(app), get_policy(app), SUBJECT, entries)
+
+    with app.app_context():
+        record = export_bundle(get_db(app), get_keys(app), ExportRequest(
+            exporter="tests", subject_id=SUBJECT, kind=SUBJECT_ACCESS), out=tmp_path,
+            attach=attach)
+    assert len(calls) == 2  # written again
+    files = _files(Path(record.path))
+    assert "erasure.requested" in files["entries.csv"].decode()  # the second saw it
+    assert len(_doc(files, "subject/erasures.json")) == 1
