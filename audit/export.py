@@ -28,6 +28,7 @@ from audit.chain import entry_document, format_ts
 from audit.checkpoints import checkpoint_statement, create_checkpoint, load_leaves
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
 from audit.service import append_entry
+from audit.verify import SUBJECT_ACCESS
 from consentry.canonical import b64url_decode, canonical_json
 from consentry.clock import utcnow
 from consentry.db import Database
@@ -43,6 +44,28 @@ UNREADABLE = "[unreadable]"
 EXPIRED = "(expired)"
 ERASED = "(erased)"
 GONE = (EXPIRED, ERASED)
+# What a bundle answers: an audit export, or one person's subject access export (GDPR
+# Art. 15), which adds the files the composition root's SUBJECT_FILES builder gives.
+AUDIT = "audit"
+EXPORT_KINDS = (AUDIT, SUBJECT_ACCESS)
+# Where app.py puts the builder of a subject access bundle's own files (audit imports
+# neither consent nor retention): build(session, keys, policy, subject_id) -> Attachments
+SUBJECT_FILES = "audit.subject_files"
+# A person's own audit fields that a subject access bundle opens; free text staff wrote
+# (a hold's or an erasure's reason) stays sealed, marked WITHHELD.
+OWN_PERSONAL_FIELDS = ("evidence",)
+WITHHELD = "[withheld]"
+# What each of the audit files of a bundle is (the manifest's `contents`).
+AUDIT_FILES = {
+    "entries.jsonl": "the audit entries, one canonical JSON document a line, as hashed",
+    "entries.csv": "the same entries as CSV, with the personal fields opened where the "
+                   "key still exists",
+    "checkpoint.json": "the signed checkpoint (Merkle tree head) the export ends at",
+    "previous_checkpoint.json": "the checkpoint of the previous export",
+    "consistency.json": "the proof that this tree extends the previous checkpoint's",
+    "inclusion.jsonl": "inclusion proofs of the entries in the checkpoint's tree",
+    "keys.json": "the service's public keys (JWKS) when the bundle was written",
+}
 
 
 class ExportGone(DomainError):
@@ -63,6 +86,17 @@ class ExportRequest:
     subject_id: str | None = None
     action: str | None = None
     format: str = "jsonl"
+    kind: str = AUDIT
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """A bundle's files beyond the audit log's: name → bytes, what each is (`contents`)
+    and a summary for the manifest. The manifest lists each with its SHA-256."""
+
+    files: dict[str, bytes]
+    contents: dict[str, str]
+    summary: dict
 
 
 class _HashingWriter:
@@ -98,8 +132,10 @@ class _SubjectKeys:
                                self.master.decrypt(wrapped[:12], wrapped[12:], ref.encode()))
         return self.cache[ref]
 
-    def open(self, ref: str | None, sealed) -> str:
-        """The personal fields as JSON text, SHREDDED when the key is gone, '' when none."""
+    def open(self, ref: str | None, sealed, only: tuple[str, ...] | None = None) -> str:
+        """The personal fields as JSON text, SHREDDED when the key is gone, '' when none.
+
+        With `only`, the other fields are not shown: each reads WITHHELD."""
         if not sealed or not ref:
             return ""
         if sealed.get("shredded"):
@@ -114,6 +150,10 @@ class _SubjectKeys:
                                             b64url_decode(sealed["ct"]), ref.encode())
         except (InvalidTag, KeyError, ValueError):  # the chain will show the damage
             return UNREADABLE
+        if only is not None:
+            opened = json.loads(plaintext)
+            return json.dumps({k: v if k in only else WITHHELD for k, v in opened.items()},
+                              sort_keys=True, ensure_ascii=False)
         return plaintext.decode("utf-8")
 
 
@@ -149,6 +189,11 @@ def count_entries(session: Session, keys: SecretStore, request: ExportRequest) -
 
 def check_request(request: ExportRequest) -> None:
     """Reject an export request that cannot be carried out (422)."""
+    if request.kind not in EXPORT_KINDS:
+        raise ValueError(f"unknown export kind {request.kind!r}")
+    if request.kind == SUBJECT_ACCESS and request.subject_id is None:
+        raise Invalid("a subject access export names its subject",
+                      fields={"subject_id": ["Missing data for required field."]})
     if request.format not in ("jsonl", "csv"):
         raise Invalid("format must be jsonl or csv", fields={"format": ["Must be jsonl or csv."]})
     if request.since and request.until and request.since >= request.until:
@@ -166,9 +211,14 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
                   checkpoint: AuditCheckpoint | None = None, save: bool = True,
-                  export_id: str | None = None) -> AuditExport:
+                  export_id: str | None = None,
+                  attach: Callable[[Session, int], Attachments] | None = None) -> AuditExport:
     """Write a bundle for `request` to `out` (a file, or a directory to put it in) and
     record it, under `export_id` (a new id when None).
+
+    `attach(session, count)` gives the files a subject access bundle adds (`count`: how
+    many entries it holds); it reads in the same transaction as the entries, so both
+    show one moment.
 
     Given a `checkpoint` (the tree head the export ends at) and `save=False`, it only
     reads, so it can run in a read transaction; the caller stores the returned record.
@@ -185,6 +235,7 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
     filtered = request.subject_id is not None or request.action is not None
     previous = _previous_checkpoint(session, size)
     subject_keys = _SubjectKeys(session, keys)
+    only = OWN_PERSONAL_FIELDS if request.kind == SUBJECT_ACCESS else None
 
     # ts and details come back as the driver gives them (SQLite: text), decoded below
     # faster than the generic type processing does it.
@@ -219,7 +270,7 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                     text = _encode(document)
                     chunk.append(text.encode("utf-8") + b"\n")
                     if "personal" in details:
-                        personal = subject_keys.open(ref, details.get("personal"))
+                        personal = subject_keys.open(ref, details.get("personal"), only)
                         clear = _encode({k: v for k, v in details.items() if k != "personal"})
                     else:  # the details as they appear in the line: keys sort before prev_hash
                         personal = ""
@@ -270,9 +321,18 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                 canonical_json({"seq": s, "proof": [h.hex() for h in proofs[s - 1]]}) + b"\n"
                 for s in proven))
             add("keys.json", _pretty(keys.jwks()))
+            contents = {name: AUDIT_FILES[name] for name in file_hashes}
+            attached = attach(session, count) if attach is not None else None
+            if attached is not None:
+                for name, data in attached.files.items():
+                    if name in file_hashes:
+                        raise ValueError(f"attachment {name!r} would replace a bundle file")
+                    add(name, data)
+                contents.update(attached.contents)
             created_at = utcnow()
             manifest = {
                 "v": BUNDLE_VERSION,
+                "kind": request.kind,
                 "export_id": export_id,
                 "created_at": format_ts(created_at),
                 "exporter": request.exporter,
@@ -292,8 +352,11 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                 "previous_tree_size": previous.tree_size if previous is not None else None,
                 "shredded_subjects": sorted(subject_keys.shredded),
                 "files": dict(sorted(file_hashes.items())),
+                "contents": dict(sorted(contents.items())),
                 "kid": keys.active_kid,
             }
+            if attached is not None:
+                manifest["subject_access"] = attached.summary
             bundle.writestr("manifest.json", _pretty(manifest))
             bundle.writestr("manifest.sig", _pretty(keys.sign(manifest)))
         os.replace(tmp, path)
@@ -304,7 +367,7 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
     record = AuditExport(id=export_id, created_at=created_at, exporter=request.exporter,
                          reason=request.reason, since=request.since, until=request.until,
                          subject_ref=manifest["filter"]["subject_ref"] if filtered else None,
-                         action=request.action, format=request.format,
+                         action=request.action, format=request.format, kind=request.kind,
                          checkpoint_size=size, count=count, path=str(path.resolve()),
                          sha256=_file_sha256(path), size_bytes=path.stat().st_size)
     if save:
@@ -392,7 +455,8 @@ class _ErasedMeanwhile(Exception):
 def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
                   out: str | os.PathLike,
                   progress: Callable[[int], None] | None = None,
-                  export_id: str | None = None) -> AuditExport:
+                  export_id: str | None = None,
+                  attach: Callable[[Session, int], Attachments] | None = None) -> AuditExport:
     """Write a bundle and record in the audit log who exported what, and why.
 
     Three transactions, so a long export never holds the write lock (on SQLite, the
@@ -414,7 +478,8 @@ def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
             checkpoint = create_checkpoint(session, keys, reason="export")
         with db.transaction(write=False) as session:
             record = create_export(session, keys, request, out=out, progress=progress,
-                                   checkpoint=checkpoint, save=False, export_id=export_id)
+                                   checkpoint=checkpoint, save=False, export_id=export_id,
+                                   attach=attach)
         try:
             with db.transaction() as session:
                 session.add(record)
@@ -423,7 +488,7 @@ def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
                                       "tree_size": record.checkpoint_size,
                                       "reason": request.reason,
                                       "subject_filtered": record.subject_ref is not None,
-                                      "action": record.action})
+                                      "action": record.action, "kind": record.kind})
                 if _erased_meanwhile(session, keys, request, record):
                     raise _ErasedMeanwhile
             return record
@@ -444,6 +509,8 @@ def _erased_meanwhile(session: Session, keys: SecretStore, request: ExportReques
     fields in the bundle that it does not show shredded was decrypted.
     """
     size = record.checkpoint_size
+    if record.kind == SUBJECT_ACCESS:
+        return _subject_erased_since(session, record.subject_ref, size)
     refs = set(session.scalars(select(SubjectKey.subject_ref)
                                .where(SubjectKey.destroyed_seq >= size)))
     if not refs:
@@ -457,3 +524,22 @@ def _erased_meanwhile(session: Session, keys: SecretStore, request: ExportReques
                                      AuditEntry.subject_ref.in_(sorted(refs)),
                                      AuditEntry.details["personal"].is_not(None)).limit(1)
     ) is not None
+
+
+def _subject_erased_since(session: Session, ref: str | None, size: int) -> bool:
+    """Whether the subject of an access bundle was (or is being) erased since the tree
+    of `size` entries: its key destroyed since, or an erasure of it audited since.
+
+    An access bundle holds the person's receipts, decisions and evidence, not only their
+    audit fields, so any erasure since its snapshot makes it stale: it is written again.
+    """
+    if ref is None:
+        return False
+    destroyed = session.scalar(select(SubjectKey.destroyed_seq)
+                               .where(SubjectKey.subject_ref == ref))
+    if destroyed is not None and destroyed >= size:
+        return True
+    return session.scalar(
+        select(AuditEntry.seq).where(AuditEntry.subject_ref == ref, AuditEntry.seq > size,
+                                     AuditEntry.action.startswith("erasure."))
+        .limit(1)) is not None

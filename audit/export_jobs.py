@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit.export import ExportRequest, check_request, get_export, gone_reason
+from audit.export import SUBJECT_ACCESS, ExportRequest, check_request, get_export, gone_reason
 from audit.models import AuditExport, AuditExportJob
 from audit.service import append_entry
 from consentry import queue
@@ -35,13 +35,14 @@ def queue_export(session: Session, keys: SecretStore, request: ExportRequest) ->
         reason=request.reason, since=request.since, until=request.until,
         subject_id=request.subject_id,
         subject_ref=keys.subject_ref(request.subject_id) if request.subject_id else None,
-        action=request.action, format=request.format, created_at=utcnow())
+        action=request.action, format=request.format, kind=request.kind, created_at=utcnow())
     session.add(job)
     session.flush()
     append_entry(session, keys, "audit.export.queued", actor=request.exporter,
                  details={"export_id": job.id, "reason": request.reason,
                           "subject_filtered": job.subject_ref is not None,
-                          "action": request.action, "format": request.format})
+                          "action": request.action, "format": request.format,
+                          "kind": request.kind})
     return job
 
 
@@ -49,7 +50,7 @@ def job_request(job: AuditExportJob) -> ExportRequest:
     """The export a claimed job asks for."""
     return ExportRequest(exporter=job.requested_by, reason=job.reason, since=job.since,
                          until=job.until, subject_id=job.subject_id, action=job.action,
-                         format=job.format)
+                         format=job.format, kind=job.kind)
 
 
 def claim_export(session: Session, holder: str) -> AuditExportJob | None:
@@ -97,6 +98,12 @@ def forget_subject(session: Session, subject_ref: str) -> int:
     return len(jobs)
 
 
+def download_name(record: AuditExport) -> str:
+    """The file name a bundle downloads under: an access bundle says it is one."""
+    prefix = "consentry-access" if record.kind == SUBJECT_ACCESS else "consentry-audit"
+    return f"{prefix}-{record.id}.zip"
+
+
 def find_export(session: Session, export_id: str) -> AuditExport | AuditExportJob:
     """The bundle `export_id` if written, else its job while queued or running.
 
@@ -122,7 +129,8 @@ def job_document(job: AuditExportJob) -> dict:
 def export_document(job: AuditExportJob | None, record: AuditExport | None) -> dict:
     """One export as staff see it: its request, its state, and the bundle when written.
 
-    `state` is `queued`, `running`, `failed`, `ready`, `expired` or `erased`.
+    `state` is `queued`, `running`, `failed`, `ready`, `expired` or `erased`; `kind` is
+    `audit` or `subject_access`.
     """
     source = job if job is not None else record
     assert source is not None
@@ -130,7 +138,7 @@ def export_document(job: AuditExportJob | None, record: AuditExport | None) -> d
     if state == queue.SUCCEEDED:
         state = (gone_reason(record) if record is not None else None) or "ready"
     return {
-        "export_id": source.id, "state": state,
+        "export_id": source.id, "state": state, "kind": source.kind,
         "requested_by": job.requested_by if job is not None else record.exporter,
         "requested_at": source.created_at, "reason": source.reason,
         "since": source.since, "until": source.until,

@@ -10,10 +10,11 @@ from flask import Flask
 
 from audit import export_jobs
 from audit.checkpoints import create_checkpoint
-from audit.export import export_bundle
+from audit.export import SUBJECT_ACCESS, SUBJECT_FILES, export_bundle
 from audit.models import AuditExport, AuditExportJob
 from consentry import leases, queue
 from consentry.db import get_db
+from consentry.policy import get_policy
 from consentry.scheduler import Job
 from consentry.secretstore import get_keys
 
@@ -62,7 +63,8 @@ def run_export_queue(app: Flask, holder: str = "exporter",
                     continue
             try:
                 export_bundle(db, keys, request, out=out, export_id=job_id,
-                              progress=_renewer(app, holder, job_id))
+                              progress=_renewer(app, holder, job_id),
+                              attach=_attachments(app, request))
                 with db.transaction() as session:
                     export_jobs.finish_export(session.get(AuditExportJob, job_id),
                                               session.get(AuditExport, job_id))
@@ -76,6 +78,15 @@ def run_export_queue(app: Flask, holder: str = "exporter",
         with db.transaction() as session:
             leases.release(session, EXPORTER_LEASE, holder)
     return done
+
+
+def _attachments(app: Flask, request):
+    """The builder of a subject access bundle's own files, bound to its subject; None for
+    an audit export. app.py registers it (audit imports neither consent nor retention)."""
+    if request.kind != SUBJECT_ACCESS:
+        return None
+    build, keys, policy = app.extensions[SUBJECT_FILES], get_keys(app), get_policy(app)
+    return lambda session, entries: build(session, keys, policy, request.subject_id, entries)
 
 
 def _renewer(app: Flask, holder: str, job_id: str):

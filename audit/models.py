@@ -93,6 +93,8 @@ class AuditExport(Base):
     subject_ref: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(64))
     format: Mapped[str] = mapped_column(String(10))
+    # audit, or subject_access (one person's GDPR Art. 15 bundle)
+    kind: Mapped[str] = mapped_column(String(20), server_default="audit")
     checkpoint_size: Mapped[int] = mapped_column(BigInteger)
     count: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(1000))
@@ -118,6 +120,7 @@ class AuditExportJob(QueuedWork, Base):
     subject_ref: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(64))
     format: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20), server_default="audit")
     export_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (

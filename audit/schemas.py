@@ -81,6 +81,11 @@ class ExportCreateSchema(ma.Schema):
             raise ma.ValidationError("Must be after since.", "until")
 
 
+class AccessExportCreateSchema(ma.Schema):
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=500), metadata={
+        "description": "Why the export is made, e.g. the access request's ticket (recorded)"})
+
+
 class ExportCreatedSchema(ma.Schema):
     export_id = ma.fields.String(metadata={"description": "Downloads the bundle once written"})
     status = ma.fields.String(metadata={"description": "queued: the scheduler writes it"})

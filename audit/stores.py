@@ -3,7 +3,8 @@
 A bundle's CSV carries decrypted personal fields, so a bundle on disk would outlive a
 crypto-shredded subject. Bundles are deleted after AUDIT_EXPORT_KEEP_DAYS, and an
 erasure deletes every stored bundle that may hold the subject's entries (filtered to
-that subject, or unfiltered and covering one of the subject's entries), and fails the
+that subject, or unfiltered and covering one of the subject's entries) and every subject
+access bundle of the subject, and fails the
 queued exports filtered to that subject (dropping its id). The record stays, its path
 marked `(expired)` or `(erased)`: who exported what and why remains on file, and a
 download says which of the two removed the bundle (410 Gone).
@@ -21,7 +22,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from audit import export_jobs
-from audit.export import ERASED, EXPIRED, GONE
+from audit.export import ERASED, EXPIRED, GONE, SUBJECT_ACCESS
 from audit.models import AuditEntry, AuditExport
 from consentry.clock import utcnow
 from consentry.secretstore import SecretStore
@@ -53,11 +54,14 @@ def erase_exports(session: Session, subject_id: str, held: Held, *,
     export_jobs.forget_subject(session, ref)  # queued exports filtered to the subject
     first_seq = session.scalar(select(func.min(AuditEntry.seq))
                                .where(AuditEntry.subject_ref == ref))
-    if first_seq is None:
-        return BatchResult()
+    # A subject access bundle holds the person's receipts and decisions as well: it goes
+    # even when they had no audit entries.
+    holds_them = AuditExport.kind == SUBJECT_ACCESS
+    if first_seq is not None:
+        holds_them |= (AuditExport.checkpoint_size >= first_seq)
     return erase_matching(
         session, subject_id, held, key=AuditExport.id,
-        where=AuditExport.path.not_in(GONE) & (AuditExport.checkpoint_size >= first_seq)
+        where=AuditExport.path.not_in(GONE) & holds_them
         & or_(AuditExport.subject_ref.is_(None), AuditExport.subject_ref == ref),
         delete=functools.partial(_remove_bundles, session, marker=ERASED),
         notes=["copies downloaded before the erasure are outside the service"])

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from audit import checkpoints, export, export_jobs, service
 from audit.models import AuditExportJob
 from audit.schemas import (
+    AccessExportCreateSchema,
     CheckpointsPageSchema,
     EntriesPageSchema,
     EntriesQuerySchema,
@@ -78,6 +79,27 @@ class Exports(MethodView):
         return {"export_id": job.id, "status": job.status}
 
 
+@blp.route("/v1/subjects/<subject:subject_id>/access-exports")
+class AccessExports(MethodView):
+    @scoped("audit:export")
+    @blp.arguments(AccessExportCreateSchema)
+    @blp.response(201, ExportCreatedSchema)
+    def post(self, args, subject_id):
+        """Queue a subject access bundle (GDPR Art. 15): one person's consent history and
+        signed receipts, the decisions about them with their explanations, holds and
+        erasures naming them, and their audit entries with proofs, in one signed zip.
+
+        Downloaded from `GET /v1/audit/exports/{export_id}` and verified offline like an
+        audit bundle. A subject the service holds nothing about still gets a bundle: it
+        says so, which is itself the answer Art. 15 asks for.
+        """
+        request = export.ExportRequest(exporter=current_principal().name,
+                                       reason=args["reason"], subject_id=subject_id,
+                                       kind=export.SUBJECT_ACCESS)
+        job = export_jobs.queue_export(get_session(), get_keys(), request)
+        return {"export_id": job.id, "status": job.status}
+
+
 @blp.route("/v1/audit/exports/<string:export_id>")
 class ExportBundle(MethodView):
     @scoped("audit:export")
@@ -98,4 +120,4 @@ class ExportBundle(MethodView):
         if isinstance(found, AuditExportJob):
             return jsonify(export_jobs.job_document(found)), 202, {"Retry-After": "1"}
         return send_file(found.path, mimetype="application/zip", as_attachment=True,
-                         download_name=f"consentry-audit-{found.id}.zip")
+                         download_name=export_jobs.download_name(found))

@@ -314,6 +314,12 @@ def get_decision(session: Session, subject_id: str, decision_id: str) -> Decisio
     return decision
 
 
+def subject_decisions(session: Session, subject_id: str) -> list[Decision]:
+    """Every stored decision about the subject, oldest first (a subject access export's)."""
+    return list(session.scalars(select(Decision).where(Decision.subject_id == subject_id)
+                                .order_by(Decision.decided_at, Decision.decision_id)))
+
+
 def recent_decisions(session: Session, subject_id: str, surface: str | None, limit: int,
                      cursor: str | None) -> tuple[list[Decision], str | None]:
     """The subject's decisions, newest first, at most MAX_EXPLANATIONS_PAGE at a time."""

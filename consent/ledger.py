@@ -361,6 +361,19 @@ def history(session: Session, subject_id: str, limit: int, cursor: str | None) -
     return {"events": page, "next": nxt}
 
 
+def subject_events(session: Session, subject_id: str) -> list[ConsentEvent]:
+    """Every event of the subject, oldest first (a subject access export's history)."""
+    return list(session.scalars(select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+                                .order_by(ConsentEvent.id)))
+
+
+def subject_receipts(session: Session, subject_id: str) -> list[dict]:
+    """Every stored receipt of the subject with its signature, oldest first."""
+    return [{**r.body, "signature": r.signature} for r in session.scalars(
+        select(Receipt).where(Receipt.subject_id == subject_id)
+        .order_by(Receipt.issued_at, Receipt.receipt_id))]
+
+
 def get_receipt(session: Session, subject_id: str, receipt_id: str,
                 receipt_format: str = "iso27560", jwks: dict | None = None) -> dict:
     """A receipt of this subject: the signed record with its signature, or (`kantara`) the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -11,6 +12,7 @@ from flask import Flask, g, request
 from sqlalchemy import inspect
 
 from audit.cli import audit_cli
+from audit.export import SUBJECT_FILES
 from audit.jobs import audit_jobs
 from audit.policy_log import record_policy_loaded
 from audit.stores import audit_stores
@@ -31,6 +33,7 @@ from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
 from console.views import bp as console_bp
+from governance.access import subject_files
 from governance.cli import reports_cli
 from governance.recipes import recipe_use
 from governance.views import blp as governance_blp
@@ -113,6 +116,8 @@ def _wire_domains(app: Flask) -> None:
     app.cli.add_command(reports_cli)
     # decisions judge a cited recipe; consent never imports governance, so wire it here
     app.extensions[RECIPE_LOOKUP] = recipe_use
+    # a subject access export gathers consent and retention files; audit imports neither
+    app.extensions[SUBJECT_FILES] = functools.partial(subject_files, recipe_lookup=recipe_use)
 
 
 def record_policy(app: Flask) -> None:

@@ -10,9 +10,9 @@ from datetime import UTC
 
 import marshmallow as ma
 
-from audit.schemas import EntriesQuerySchema, ExportCreateSchema
+from audit.schemas import AccessExportCreateSchema, EntriesQuerySchema, ExportCreateSchema
 from consentry.errors import flatten_messages
-from consentry.fields import Timestamp
+from consentry.fields import SubjectId, Timestamp
 from retention.schemas import HoldRequestSchema
 
 
@@ -32,6 +32,14 @@ class AuditFilterForm(_Form, EntriesQuerySchema):
 class ExportForm(_Form, ExportCreateSchema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500), metadata={
         "description": "Why the export is made (recorded)"})
+
+
+class AccessExportForm(_Form, AccessExportCreateSchema):
+    """A subject access export: the person's id (the API takes it from the path)."""
+
+    subject_id = SubjectId(required=True)
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500), metadata={
+        "description": "The access request's reference (recorded)"})
 
 
 class HoldForm(_Form, HoldRequestSchema):

@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from audit import checkpoints, export_jobs, service
 from audit.actions import ACTIONS, action_prefixes
-from audit.export import ExportRequest
+from audit.export import SUBJECT_ACCESS, ExportRequest
 from audit.verify import verify_bundle
 from consent import decisions
 from consentry import auth, errors
@@ -43,7 +43,7 @@ from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid
 from consentry.stores import registered_stores
 from console import charts, sessions
-from console.forms import AuditFilterForm, ExportForm, HoldForm, load_form
+from console.forms import AccessExportForm, AuditFilterForm, ExportForm, HoldForm, load_form
 from governance import reports as governance_reports
 from retention import service as retention
 
@@ -303,7 +303,8 @@ def audit(signed):
                    entries=entries, next_url=next_url, problems=problems, form=request.args,
                    actions=ACTIONS, prefixes=action_prefixes(), head_seq=head_seq,
                    head_hash=head_hash, checkpoints=latest, subject_ref=subject_ref,
-                   as_json=_compact_json)
+                   subject_id=args["subject_id"] if args is not None else None,
+                   may_export=_may(signed, ("audit:export",)), as_json=_compact_json)
 
 
 def _readable(entry: dict) -> dict:
@@ -326,12 +327,15 @@ def exports(signed):
     return _exports_page()
 
 
-def _exports_page(problems: dict | None = None, form=None, status: int = 200) -> Response:
+def _exports_page(problems: dict | None = None, form=None, status: int = 200,
+                  access_problems: dict | None = None) -> Response:
     # No refresh here: it would throw away a form being filled in. An export's own
     # page refreshes while it builds.
     recent = export_jobs.recent_exports(get_session(), 30)
     return _render("console/exports.html", status=status, exports=recent,
-                   problems=problems or {}, form=form or {})
+                   problems=problems or {}, form=form or {},
+                   access_problems=access_problems or {},
+                   access_form=(form if access_problems else None) or {})
 
 
 @bp.post("/exports")
@@ -346,16 +350,29 @@ def exports_post(signed):
     return redirect(url_for("console.export_page", export_id=job.id), code=303)
 
 
+@bp.post("/exports/access")
+@page("audit:export")
+def access_export_post(signed):
+    """Queue a subject access export (GDPR Art. 15) of one person; its page shows it build."""
+    values, problems = load_form(AccessExportForm(), request.form)
+    if values is None:
+        return _exports_page(form=request.form, status=422, access_problems=problems)
+    job = export_jobs.queue_export(get_session(), get_keys(), ExportRequest(
+        exporter=signed.principal.name, kind=SUBJECT_ACCESS, **values))
+    return redirect(url_for("console.export_page", export_id=job.id), code=303)
+
+
 @bp.get("/exports/<export_id>")
 @page("audit:export")
 def export_page(signed, export_id):
     """One export: building (the page refreshes), failed, or ready and verified."""
     session = get_session()
     document = export_jobs.describe_export(session, export_id)
-    verification = None
+    verification = download_name = None
     if document["state"] == "ready":
         record = export_jobs.find_export(session, export_id)
         report = verify_bundle(record.path, public_keys=keys_by_kid(get_keys().jwks()))
+        download_name = export_jobs.download_name(record)
         verification = {"ok": report.exit_code == 0 and not report.findings,
                         "count": report.count, "unusable": report.unusable,
                         "findings": [str(f) for f in report.findings[:50]],
@@ -364,7 +381,7 @@ def export_page(signed, export_id):
     building = document["state"] in ("queued", "running")
     return _render("console/export.html", export=document, verification=verification,
                    refresh=REFRESH_SECONDS if building else None,
-                   keys_url=url_for("ops.Keys"))
+                   keys_url=url_for("ops.Keys"), download_name=download_name)
 
 
 @bp.get("/exports/<export_id>/bundle")
@@ -377,7 +394,7 @@ def export_download(signed, export_id):
                       "ready.", code="not_ready", status=409)
     record = export_jobs.find_export(session, export_id)  # 404, 409 failed, 410 gone
     return send_file(record.path, mimetype="application/zip", as_attachment=True,
-                     download_name=f"consentry-audit-{record.id}.zip")
+                     download_name=export_jobs.download_name(record))
 
 
 # -- retention -----------------------------------------------------------------------------

@@ -157,6 +157,13 @@ def active_holds(session: Session, now: datetime) -> list[LegalHold]:
                                 .order_by(LegalHold.created_at)))
 
 
+def subject_holds(session: Session, subject_id: str) -> list[LegalHold]:
+    """Every hold naming the subject, active or not, oldest first. (An erasure leaves the
+    lifted ones kept by id only: they no longer name anyone.)"""
+    return list(session.scalars(select(LegalHold).where(LegalHold.subject_id == subject_id)
+                                .order_by(LegalHold.created_at, LegalHold.id)))
+
+
 def held_from(holds: list[LegalHold]) -> Held:
     """What the holds protect, as the store registry's `Held`."""
     return Held(subject_ids=frozenset(h.subject_id for h in holds if h.subject_id),
@@ -390,6 +397,14 @@ def claim_erasure(session: Session, holder: str) -> Erasure | None:
 def list_erasures(session: Session, limit: int, cursor: str | None):
     """Erasures, newest first; return (rows, next cursor or None)."""
     return _page(session, Erasure, select(Erasure), limit, cursor)
+
+
+def subject_erasures(session: Session, keys: SecretStore, subject_id: str) -> list[Erasure]:
+    """Every erasure of the subject, found by its keyed reference (a finished erasure no
+    longer keeps the id), oldest first."""
+    return list(session.scalars(select(Erasure)
+                                .where(Erasure.subject_ref == keys.subject_ref(subject_id))
+                                .order_by(Erasure.created_at, Erasure.id)))
 
 
 def get_erasure(session: Session, erasure_id: str) -> Erasure:

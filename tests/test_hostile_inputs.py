@@ -45,6 +45,7 @@ VALID_BODIES = {
     ("PUT", "/v1/notices/{notice_id}"): {
         "version": "2026-11", "url": "https://example.com/privacy", "sha256": "0" * 64,
         "material": True},
+    ("POST", "/v1/subjects/{subject_id}/access-exports"): {"reason": "DSAR-1"},
 }
 
 

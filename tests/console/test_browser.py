@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,6 +90,32 @@ def test_a_legal_user_finds_a_persons_trail_exports_it_and_verifies_it(
     download.value.save_as(keys)
     assert verify.main([str(bundle), "--public-key", str(keys)]) == 0
 
+    # The access request itself (GDPR Art. 15): from the audit page filtered to alice.
+    page.goto(f"{live_server}/console/audit?subject_id=alice")
+    page.get_by_label("Access request reference").fill("DSAR-77")
+    page.get_by_role("button", name="Request the subject access export").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Subject access export")
+    assert run_exports(app) == 1
+    expect(page.get_by_text("Verified: intact.")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("2 receipt(s)")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the bundle (zip)").click()
+    assert download.value.suggested_filename.startswith("consentry-access-")
+    access = tmp_path / download.value.suggested_filename
+    download.value.save_as(access)
+    assert verify.main([str(access), "--public-key", str(keys)]) == 0
+    with zipfile.ZipFile(access) as z:
+        events = json.loads(z.read("subject/consent_events.json"))
+        assert [e["status"] for e in events] == ["granted", "denied"]  # bob's is not there
+        assert len([n for n in z.namelist() if n.startswith("subject/receipts/")]) == 2
+    # And from the exports page, for a person the service knows nothing of.
+    page.get_by_role("link", name="Exports", exact=True).click()
+    page.get_by_label("Subject id of the person").fill("nobody-1")
+    page.get_by_label("Access request reference").fill("DSAR-78")
+    page.get_by_role("button", name="Request the subject access export").click()
+    assert run_exports(app) == 1
+    expect(page.get_by_text("Verified: intact.")).to_be_visible(timeout=15_000)
+
 
 def test_a_key_without_retention_admin_is_refused_the_retention_page(app, live_server, page):
     expect = _expect()
@@ -163,8 +191,10 @@ def _seed_everything(app, admin) -> dict:
     run_retention(app)
     export_id = api.post("/v1/audit/exports", headers=admin,
                          json={"reason": "quarterly review"}).get_json()["export_id"]
+    access_id = api.post("/v1/subjects/alice/access-exports", headers=admin,
+                         json={"reason": "DSAR-77"}).get_json()["export_id"]
     run_exports(app)
-    return {"run": run_id, "erasure": erasure_id, "export": export_id}
+    return {"run": run_id, "erasure": erasure_id, "export": export_id, "access": access_id}
 
 
 def test_every_console_page_is_accessible_at_desktop_and_phone_widths(
@@ -180,6 +210,7 @@ def test_every_console_page_is_accessible_at_desktop_and_phone_widths(
         "audit": "/console/audit?subject_id=alice",
         "exports": "/console/exports",
         "export": f"/console/exports/{ids['export']}",
+        "access-export": f"/console/exports/{ids['access']}",
         "retention": "/console/retention",
         "run": f"/console/retention/runs/{ids['run']}",
         "erasure": f"/console/retention/erasures/{ids['erasure']}",

@@ -312,6 +312,60 @@ def test_an_export_is_requested_seen_building_then_verified_and_downloaded(app, 
     assert export_id in listing and name in listing and "DSAR 41" in listing
 
 
+def test_a_subject_access_export_is_requested_built_verified_and_downloaded(app, console,
+                                                                            admin):
+    import io
+    import zipfile
+
+    write_consent(app.test_client(), admin, "alice")
+    write_consent(app.test_client(), admin, "bob")
+    client, name = console("audit:export")
+    assert "Subject access export" in client.get("/console/exports").text
+    r = post_form(client, "/console/exports", "/console/exports/access",
+                  {"subject_id": "alice", "reason": "DSAR-77"})
+    assert r.status_code == 303
+    page = r.headers["Location"]
+    assert "Waiting for the exporter" in client.get(page).text
+    assert run_exports(app) == 1
+    ready = client.get(page).text
+    assert "Subject access export" in ready and "Verified: intact." in ready
+    assert "1 receipt(s)" in ready
+    export_id = page.rsplit("/", 1)[1]
+    assert f"python -m audit.verify consentry-access-{export_id}.zip" in ready
+    bundle = client.get(f"/console/exports/{export_id}/bundle")
+    assert f"consentry-access-{export_id}.zip" in bundle.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(bundle.data)) as z:
+        assert "subject/consent_events.json" in z.namelist()
+        assert b"bob" not in z.read("subject/consent_events.json")
+    bundle.close()
+    listing = client.get("/console/exports").text
+    assert export_id in listing and "subject access" in listing and "DSAR-77" in listing
+
+
+def test_a_subject_access_export_without_csrf_or_a_valid_id_changes_nothing(app, console):
+    client, _ = console("audit:export")
+    r = client.post("/console/exports/access", data={"subject_id": "alice", "reason": "x"})
+    assert r.status_code == 403 and "csrf_failed" in r.text
+    r = post_form(client, "/console/exports", "/console/exports/access",
+                  {"subject_id": "", "reason": "DSAR-1"})
+    assert r.status_code == 422 and "subject_id-error" in r.text
+    assert 'value="DSAR-1"' in r.text  # what was typed stays
+    assert "No exports yet." in client.get("/console/exports").text
+
+
+def test_the_audit_page_filtered_to_a_subject_offers_their_access_export(app, console):
+    client, _ = console("audit:read", "audit:export")
+    html = client.get("/console/audit?subject_id=alice").text
+    assert 'action="/console/exports/access"' in html
+    assert 'name="subject_id" value="alice"' in html
+    r = post_form(client, "/console/audit?subject_id=alice", "/console/exports/access",
+                  {"subject_id": "alice", "reason": "DSAR-5"})
+    assert r.status_code == 303
+    assert 'action="/console/exports/access"' not in client.get("/console/audit").text
+    reader, _ = console("audit:read")  # without audit:export the form is not offered
+    assert "/console/exports/access" not in reader.get("/console/audit?subject_id=alice").text
+
+
 def test_an_export_request_without_a_reason_is_shown_again_with_the_error(console):
     client, _ = console("audit:export")
     r = post_form(client, "/console/exports", "/console/exports",

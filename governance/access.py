@@ -1,0 +1,173 @@
+"""Subject access (GDPR Art. 15): one person's files in a signed, offline-verifiable bundle.
+
+The bundle is an audit export filtered to the person (their audit entries, each with
+its inclusion proof in a signed checkpoint) that also carries the files built here:
+their consent history and every stored receipt (each still signed, so it proves itself
+on its own), the decisions about them with their explanations in every language, the
+holds and erasures that name them, and a summary. audit/export.py lists every file
+with its SHA-256 in the signed manifest, so the verifier catches a change to any of them.
+
+What the person gets, and what not:
+- their own evidence (user agent, the IP's network and keyed hash) in readable form:
+  the event rows carry it in clear, and their audit entries' sealed copy is opened in
+  `entries.csv`. Once an erasure removed it, the bundle says so.
+- free text staff wrote about the case (a hold's reason, an erasure's reason) is not
+  opened: it may concern others or be privileged. The bundle says it was withheld.
+- nothing of another subject: every file is selected by this subject's id or keyed
+  reference, and category holds (which name no one) are left out.
+
+A subject the service holds nothing about gets a bundle stating that (Art. 15 is
+answered by saying no data is processed), not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from audit.export import WITHHELD, Attachments
+from audit.verify import ERASURES, RECEIPTS, SUBJECT_ACCESS
+from consent import decisions, ledger
+from consent.explain import LANGUAGES
+from consentry.clock import rfc3339, utcnow
+from consentry.policy import BASE_LANGUAGE, Policy
+from consentry.secretstore import SecretStore
+from retention import service as retention
+
+FOLDER = "subject/"  # RECEIPTS and ERASURES are named in audit/verify.py, which checks them
+SUMMARY = f"{FOLDER}summary.json"
+EVENTS = f"{FOLDER}consent_events.json"
+DECISIONS = f"{FOLDER}decisions.json"
+EXPLANATIONS = f"{FOLDER}explanations.json"
+HOLDS = f"{FOLDER}holds.json"
+
+CONTENTS = {
+    SUMMARY: "what the service holds about the person: counts, their current consent "
+             "state, and notes on what is withheld or was erased",
+    EVENTS: "every consent choice and switch the person made or that was recorded for "
+            "them, oldest first, with its evidence in readable form",
+    DECISIONS: "every stored decision about the person: what was shown, where, which "
+               "signals drove it, and whether it kept to their consent",
+    EXPLANATIONS: "each decision explained in plain words, per language",
+    HOLDS: "the legal holds naming the person (their reasons withheld)",
+    ERASURES: "the erasures of the person, with each signed erasure certificate",
+}
+RECEIPT_CONTENT = ("a consent receipt as issued to the person, with its Ed25519 "
+                   "signature (checks against the published keys on its own)")
+
+EVIDENCE_NOTE = ("Evidence is kept protected: the user agent as sent, the IP address "
+                 "only as its network (ip_prefix: /24 for IPv4, /48 for IPv6) and a keyed "
+                 "hash (ip_hash) that cannot be turned back into the address, by the "
+                 "service either.")
+WITHHELD_NOTE = (f"Free text staff wrote about the case (a legal hold's or an "
+                 f"erasure's reason) is not included: it may concern others or be "
+                 f"privileged. It reads {WITHHELD!r}, also in entries.csv.")
+ERASED_NOTE = ("The person's data was erased (GDPR Art. 17): consent events stay as proof "
+               "of consent and withdrawal (Art. 7(1), 17(3)(e)) without their evidence; "
+               "receipts and decisions were deleted; the personal fields of their audit "
+               "entries are shredded (entries.csv reads '[shredded]'), their proofs hold.")
+ERASED_EVIDENCE = "removed by erasure, if any was recorded"
+NOTHING_NOTE = ("The service holds no consent records, receipts, decisions, holds, "
+                "erasures or audit entries about this subject.")
+
+
+def subject_files(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
+                  entries: int, *, recipe_lookup=None) -> Attachments:
+    """The files a subject access bundle adds to the person's audit entries (`entries`
+    of them), read in the caller's transaction."""
+    now = utcnow()
+    erasures = retention.subject_erasures(session, keys, subject_id)
+    erased_from = min((e.started_at for e in erasures if e.started_at is not None),
+                      default=None)
+    events = [_event(e, erased_from) for e in ledger.subject_events(session, subject_id)]
+    receipts = ledger.subject_receipts(session, subject_id)
+    rows = decisions.subject_decisions(session, subject_id)
+    memo: dict = {}
+    explanations = [{"decision_id": d.decision_id,
+                     "explanations": {language: decisions.explain_decision(
+                         session, d, policy, language, recipe_lookup, memo)
+                         for language in LANGUAGES}} for d in rows]
+    holds = [_hold(h, now) for h in retention.subject_holds(session, subject_id)]
+    erased = [_erasure(e) for e in erasures]
+    state = ledger.load_state(session, subject_id)
+    counts = {"consent_events": len(events), "receipts": len(receipts),
+              "decisions": len(rows), "holds": len(holds), "erasures": len(erased),
+              "audit_entries": entries}
+    nothing = not any(counts.values())
+    notes = [NOTHING_NOTE] if nothing else []
+    if erased_from is not None:
+        notes.append(ERASED_NOTE)
+    if any(e["evidence"] for e in events):
+        notes.append(EVIDENCE_NOTE)
+    if holds or erased:
+        notes.append(WITHHELD_NOTE)
+    summary = {"subject_id": subject_id, "subject_ref": keys.subject_ref(subject_id),
+               "controller": policy.controller, "policy_version": policy.version,
+               "nothing_held": nothing, "counts": counts}
+    document = {
+        **summary,
+        "type": f"consentry.{SUBJECT_ACCESS}/1",
+        "current_state": None if state is None else ledger.describe_state(
+            subject_id, state, policy, now, language=BASE_LANGUAGE),
+        "notes": notes,
+    }
+    files = {SUMMARY: _json(document), EVENTS: _json(events), DECISIONS: _json(
+        [_decision(d) for d in rows]), EXPLANATIONS: _json(explanations),
+        HOLDS: _json(holds), ERASURES: _json(erased)}
+    contents = dict(CONTENTS)
+    for receipt in receipts:
+        name = f"{RECEIPTS}{receipt['receipt_id']}.json"
+        files[name] = _json(receipt)
+        contents[name] = RECEIPT_CONTENT
+    return Attachments(files=files, contents=contents, summary=summary)
+
+
+def _event(row, erased_from: datetime | None) -> dict:
+    if row.evidence:
+        status = "readable"
+    elif erased_from is not None and row.received_at < erased_from:
+        status = ERASED_EVIDENCE
+    else:
+        status = "none recorded"
+    return {"event_id": row.event_id, "received_at": rfc3339(row.received_at),
+            "kind": row.kind, "purpose": row.purpose, "category": row.category,
+            "channel": row.channel, "switch": row.switch, "status": row.status,
+            "jurisdiction": row.jurisdiction, "source": row.source,
+            "notice_version": row.notice_version, "receipt_id": row.receipt_id,
+            "recorded_by": row.actor, "evidence": row.evidence, "evidence_status": status}
+
+
+def _decision(row) -> dict:
+    return {"decision_id": row.decision_id, "decided_at": rfc3339(row.decided_at),
+            "recorded_at": rfc3339(row.recorded_at), "surface": row.surface,
+            "channel": row.channel, "purpose": row.purpose, "item": row.item,
+            "signals_used": row.signals_used, "rule": row.rule,
+            "recipe_id": row.recipe_id, "recipe_version": row.recipe_version,
+            "conformant": row.conformant, "violations": row.violations,
+            "policy_version": row.policy_version, "recorded_by": row.actor}
+
+
+def _hold(hold, now: datetime) -> dict:
+    return {"hold_id": hold.id, "created_at": rfc3339(hold.created_at),
+            "created_by": hold.created_by, "until": rfc3339(hold.until),
+            "lifted_at": rfc3339(hold.lifted_at),
+            "active": hold.lifted_at is None and (hold.until is None or hold.until > now),
+            "reason": WITHHELD}
+
+
+def _erasure(erasure) -> dict:
+    document = retention.erasure_document(erasure)
+    return {**document, "reason": WITHHELD if document["reason"] else None}
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False,
+                      default=_default).encode("utf-8") + b"\n"
+
+
+def _default(value):
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
