@@ -117,6 +117,21 @@ class ConsentWriteSchema(StrictSchema):
     gpc = ma.fields.Boolean(load_default=False)
 
 
+class ImportRecordSchema(StrictSchema):
+    """One line of `flask consents import`: a subject's choices made together, then."""
+
+    subject_id = SubjectId(required=True)
+    recorded_at = Timestamp(required=True)
+    jurisdiction = ma.fields.String(load_default=None, allow_none=True,
+                                    validate=ma.validate.Length(max=32))
+    source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
+                             validate=ma.validate.Length(min=1, max=MAX_CHOICES))
+    notice_version = ma.fields.String(load_default=None, allow_none=True,
+                                      validate=ma.validate.Length(max=64))
+    evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
+
+
 class MomentOrDay(ma.fields.Field):
     """An RFC 3339 timestamp (a `Timestamp`), or a plain date `YYYY-MM-DD`: the start of
     that day in UTC."""
@@ -190,6 +205,11 @@ class ReceiptSchema(ma.Schema):
     controller = ma.fields.Dict()
     policy_url = ma.fields.String()
     choices = ma.fields.List(ma.fields.Dict())
+    imported = ma.fields.Boolean(metadata={
+        "description": "Present (true) on a receipt of an imported historical record"})
+    recorded_at = ma.fields.String(metadata={
+        "description": "On an imported record: when its choices were made (`issued_at` is "
+                       "when it was imported)"})
     signature = ma.fields.Nested(SignatureSchema,
                                  metadata={"description": "Ed25519 over the canonical JSON of "
                                                           "the receipt without `signature`; "
@@ -222,7 +242,10 @@ class EventSchema(ma.Schema):
     evidence = ma.fields.Dict(allow_none=True)
     receipt_id = ma.fields.String(allow_none=True)
     actor = ma.fields.String()
-    received_at = Timestamp()
+    received_at = Timestamp(metadata={"description": "When the service received it"})
+    occurred_at = Timestamp(metadata={
+        "description": "When the choice was made (what `?at=` goes by): received_at for a "
+                       "live write, the record's own time for an imported one"})
 
 
 HistorySchema = page_schema("History", "events", EventSchema)
