@@ -121,13 +121,13 @@ def _record(data, policy, keys, now) -> ImportRecord:
     choices = tuple(ChoiceInput(**c) for c in loaded["choices"])
     try:
         check_choices(policy, list(choices), loaded["jurisdiction"])
-        protect_evidence(keys, loaded["evidence"])
+        evidence = protect_evidence(keys, loaded["evidence"])
     except DomainError as exc:
         raise BadRecord(_describe(exc.fields or {}) or exc.message) from exc
     return ImportRecord(subject_id=loaded["subject_id"], recorded_at=loaded["recorded_at"],
                         source=loaded["source"], choices=choices,
                         jurisdiction=loaded["jurisdiction"],
-                        notice_version=loaded["notice_version"], evidence=loaded["evidence"])
+                        notice_version=loaded["notice_version"], evidence=evidence)
 
 
 def _describe(fields: dict[str, list[str]]) -> str:

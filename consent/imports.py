@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entries
-from consent.ledger import ChoiceInput, protect_evidence, receipt_body, replay_state
+from consent.ledger import ChoiceInput, receipt_body, replay_state
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.state import ConsentState, Event, apply
 from consentry.clock import rfc3339, utcnow
@@ -42,7 +42,7 @@ class ImportRecord:
     choices: tuple[ChoiceInput, ...]
     jurisdiction: str | None = None
     notice_version: str | None = None
-    evidence: dict | None = None
+    evidence: dict | None = None  # as `ledger.protect_evidence` keeps it
 
 
 def import_id(keys: SecretStore, record: ImportRecord) -> str:
@@ -88,14 +88,13 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
             refolded.append((subject_id, items[0][0].recorded_at))
         imported = []
         for record, rid in items:
-            evidence = protect_evidence(keys, record.evidence)
             rows = []
             for c in record.choices:
                 rows.append({"event_id": str(uuid.uuid4()), "subject_id": subject_id,
                              "kind": "choice", "purpose": c.purpose, "category": c.category,
                              "channel": c.channel, "switch": None, "status": c.status,
                              "jurisdiction": record.jurisdiction, "source": record.source,
-                             "notice_version": record.notice_version, "evidence": evidence,
+                             "notice_version": record.notice_version, "evidence": record.evidence,
                              "receipt_id": rid, "idempotency_key": None, "actor": actor,
                              "received_at": now, "occurred_at": record.recorded_at})
                 state = apply(state, Event(kind="choice", received_at=record.recorded_at,
