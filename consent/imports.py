@@ -9,6 +9,10 @@ The state stays the fold of the subject's events in (occurred_at, id) order. A r
 no older than the subject's latest event is applied to the stored state, as a live write
 is; an older one (a subject written live before its history arrived) is inserted where
 it belongs: the snapshots after it are dropped and the state is folded again.
+
+Live writes may go on during an import (a batch takes the chain head's lock before it
+reads states, as a live write does). Run one import at a time: two importing the same
+record at once would both try its receipt, and the later batch fails (run it again).
 """
 
 from __future__ import annotations
@@ -75,32 +79,38 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
     if not todo:
         return 0, len(records)
     now = utcnow()
+    written: dict[str, list[tuple[ImportRecord, str, list[dict]]]] = {}
+    audits = []
+    for subject_id, items in todo.items():
+        items.sort(key=lambda item: item[0].recorded_at)
+        written[subject_id] = [(record, rid, _event_rows(record, rid, actor, now))
+                               for record, rid in items]
+        audits.append((subject_id, {"policy_version": policy.version, "records": [
+            {"receipt_id": rid, "recorded_at": rfc3339(record.recorded_at),
+             "source": record.source, "jurisdiction": record.jurisdiction,
+             "notice_version": record.notice_version,
+             "events": [{k: e[k] for k in ("event_id", "purpose", "category", "channel",
+                                           "status")} for e in rows]}
+            for record, rid, rows in written[subject_id]]}))
+    # The audit append locks the chain's head first, as a live write's does, so no live
+    # write to these subjects commits between reading their states and writing them.
+    entries = append_entries(session, keys, "consent.imported", audits, actor=actor)
     stored = {row.subject_id: row for row in conn.execute(
         select(SubjectState.subject_id, SubjectState.state, SubjectState.version,
                SubjectState.updated_at).where(SubjectState.subject_id.in_(list(todo))))}
-    events, receipts, refolded, audits, states = [], [], [], [], {}
-    for subject_id, items in todo.items():
-        items.sort(key=lambda item: item[0].recorded_at)
+    events, receipts, refolded, states = [], [], [], {}
+    for subject_id, items in written.items():
         row = stored.get(subject_id)
         state = ConsentState.from_json(row.state) if row else ConsentState()
         latest = row.updated_at if row else None
         if latest is not None and items[0][0].recorded_at < latest:
             refolded.append((subject_id, items[0][0].recorded_at))
-        imported = []
-        for record, rid in items:
-            rows = []
-            for c in record.choices:
-                rows.append({"event_id": str(uuid.uuid4()), "subject_id": subject_id,
-                             "kind": "choice", "purpose": c.purpose, "category": c.category,
-                             "channel": c.channel, "switch": None, "status": c.status,
-                             "jurisdiction": record.jurisdiction, "source": record.source,
-                             "notice_version": record.notice_version, "evidence": record.evidence,
-                             "receipt_id": rid, "idempotency_key": None, "actor": actor,
-                             "received_at": now, "occurred_at": record.recorded_at})
+        for record, rid, rows in items:
+            for e in rows:
                 state = apply(state, Event(kind="choice", received_at=record.recorded_at,
                                            jurisdiction=record.jurisdiction,
-                                           purpose=c.purpose, category=c.category,
-                                           channel=c.channel, status=c.status,
+                                           purpose=e["purpose"], category=e["category"],
+                                           channel=e["channel"], status=e["status"],
                                            source=record.source))
             events += rows
             shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
@@ -110,15 +120,8 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
                     "imported": True, "recorded_at": rfc3339(record.recorded_at)}
             receipts.append({"receipt_id": rid, "subject_id": subject_id, "issued_at": now,
                              "body": body, "signature": keys.sign(body)})
-            imported.append({"receipt_id": rid, "recorded_at": rfc3339(record.recorded_at),
-                             "source": record.source, "jurisdiction": record.jurisdiction,
-                             "notice_version": record.notice_version,
-                             "events": [{k: e[k] for k in ("event_id", "purpose", "category",
-                                                           "channel", "status")}
-                                        for e in rows]})
             latest = record.recorded_at if latest is None else max(latest, record.recorded_at)
         states[subject_id] = (state, latest, len(items))
-        audits.append((subject_id, {"policy_version": policy.version, "records": imported}))
     conn.execute(insert(ConsentEvent), events)
     conn.execute(insert(Receipt), receipts)
     for subject_id, earliest in refolded:
@@ -127,7 +130,6 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
                                                  StateSnapshot.taken_at > earliest))
         state, latest, n = states[subject_id]
         states[subject_id] = (replay_state(session, subject_id), latest, n)
-    entries = append_entries(session, keys, "consent.imported", audits, actor=actor)
     inserts, updates, changes = [], [], []
     for entry, (subject_id, (state, latest, n)) in zip(entries, states.items(), strict=True):
         new_state, row = state.to_json(), stored.get(subject_id)
@@ -149,3 +151,14 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
     if changes:
         conn.execute(insert(SubjectChange), changes)
     return count, len(records) - count
+
+
+def _event_rows(record: ImportRecord, receipt_id: str, actor: str, now: datetime) -> list[dict]:
+    """The events of one record: its choices, made at `recorded_at`, received `now`."""
+    return [{"event_id": str(uuid.uuid4()), "subject_id": record.subject_id, "kind": "choice",
+             "purpose": c.purpose, "category": c.category, "channel": c.channel,
+             "switch": None, "status": c.status, "jurisdiction": record.jurisdiction,
+             "source": record.source, "notice_version": record.notice_version,
+             "evidence": record.evidence, "receipt_id": receipt_id, "idempotency_key": None,
+             "actor": actor, "received_at": now, "occurred_at": record.recorded_at}
+            for c in record.choices]
