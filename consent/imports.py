@@ -8,7 +8,9 @@ and adds nothing (which makes an interrupted import resumable: run it again).
 The state stays the fold of the subject's events in (occurred_at, id) order. A record
 no older than the subject's latest event is applied to the stored state, as a live write
 is; an older one (a subject written live before its history arrived) is inserted where
-it belongs: the snapshots after it are dropped and the state is folded again.
+it belongs: the snapshots after it are dropped and the state is folded again. A batch
+that takes a subject past a multiple of SNAPSHOT_EVERY writes snapshots its state, as
+live writes do, so `?at=` on a long imported history stays short.
 
 Live writes may go on during an import (a batch takes the chain head's lock before it
 reads states, as a live write does). Run one import at a time: two importing the same
@@ -26,7 +28,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entries
-from consent.ledger import ChoiceInput, receipt_body, replay_state
+from consent.ledger import SNAPSHOT_EVERY, ChoiceInput, receipt_body, replay_state
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.state import ConsentState, Event, apply
 from consentry.clock import rfc3339, utcnow
@@ -130,9 +132,12 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
                                                  StateSnapshot.taken_at > earliest))
         state, latest, n = states[subject_id]
         states[subject_id] = (replay_state(session, subject_id), latest, n)
-    inserts, updates, changes = [], [], []
+    inserts, updates, changes, snapshots = [], [], [], []
     for entry, (subject_id, (state, latest, n)) in zip(entries, states.items(), strict=True):
         new_state, row = state.to_json(), stored.get(subject_id)
+        before = row.version if row else 0
+        if before // SNAPSHOT_EVERY != (before + n) // SNAPSHOT_EVERY:
+            snapshots.append((subject_id, new_state))
         if row is None:
             inserts.append({"subject_id": subject_id, "state": new_state, "version": n,
                             "updated_at": latest})
@@ -150,6 +155,16 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
             updated_at=bindparam("new_updated_at")), updates)
     if changes:
         conn.execute(insert(SubjectChange), changes)
+    for subject_id, new_state in snapshots:
+        # As live writes do every SNAPSHOT_EVERY writes: a snapshot of the whole state at
+        # the subject's last position, so `?at=` replays stay short after a long history.
+        last = conn.execute(select(ConsentEvent.id, ConsentEvent.occurred_at)
+                            .where(ConsentEvent.subject_id == subject_id)
+                            .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+                            .limit(1)).one()
+        conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last.id,
+                                              "taken_at": last.occurred_at,
+                                              "state": new_state}])
     return count, len(records) - count
 
 

@@ -186,3 +186,29 @@ def test_replay_after_an_older_import_equals_the_full_fold(runner, app, session,
                         if at is None or e.occurred_at <= at)
         assert ledger.replay_state(session, "snap-i", at) == expected, at
     assert ledger.load_state(session, "snap-i") == ledger.replay_state(session, "snap-i")
+
+
+def test_a_long_imported_history_is_snapshotted(runner, session, tmp_path, monkeypatch):
+    from consent import ledger
+    from consent.models import StateSnapshot
+    from consent.state import fold
+
+    statuses = ("granted", "denied", "withdrawn")
+    path = write_lines(tmp_path / "old.jsonl", [
+        record("long-1", f"2024-{1 + i // 28:02d}-{1 + i % 28:02d}T00:00:00Z",
+               purpose=("advertising", "marketing", "personalization")[i % 3],
+               status=statuses[i % 3]) for i in range(2 * ledger.SNAPSHOT_EVERY + 10)])
+    assert run_import(runner, path, "--batch-size", "30").exit_code == 0
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(StateSnapshot)) == 2
+    events = session.scalars(select(ConsentEvent).where(ConsentEvent.subject_id == "long-1")
+                             .order_by(ConsentEvent.occurred_at, ConsentEvent.id)).all()
+    read = []
+    real = ledger._to_event
+    monkeypatch.setattr(ledger, "_to_event", lambda row: read.append(row.id) or real(row))
+    for at in (None, events[40].occurred_at, events[100].occurred_at, events[-1].occurred_at):
+        read.clear()
+        expected = fold(real(e) for e in events if at is None or e.occurred_at <= at)
+        assert ledger.replay_state(session, "long-1", at) == expected, at
+        # from a snapshot (one a batch that crosses SNAPSHOT_EVERY), not the whole history
+        assert len(read) <= (0 if at is None else ledger.SNAPSHOT_EVERY + 30), at
