@@ -15,6 +15,8 @@ ACTIONS: dict[str, str] = {
     "consent.opt_out_undone": "a global switch was undone",
     "consent.opt_out_kept": "an undo left every switch on (Global Privacy Control keeps "
                             "sale/sharing off)",
+    "consent.imported": "historical records of one subject imported with their own times "
+                        "(one entry per subject per committed batch; receipts marked imported)",
     "notice.recorded": "a version of a privacy notice was recorded (its URL, SHA-256 and "
                        "whether the change was material)",
     "decision.violation": "a decision used a category the person had not allowed",

@@ -44,8 +44,9 @@ class Decisions(MethodView):
             session, get_keys(), get_policy(), **_decision_input(body),
             actor=current_principal().name,
             recipe=_recipe(session, recipe_id) if recipe_id else None)
-        _count_violations([decision])
-        return _result(decision)
+        _count_violations([{"surface": decision.surface, "violations": decision.violations}])
+        return _result({"decision_id": decision.decision_id,
+                        "conformant": decision.conformant, "violations": decision.violations})
 
 
 @blp.route("/v1/decisions/batch")
@@ -82,16 +83,16 @@ def _decision_input(body: dict) -> dict:
             "decided_at": body["decided_at"], "recipe_id": body["recipe_id"]}
 
 
-def _count_violations(stored) -> None:
+def _count_violations(stored: list[dict]) -> None:
     metrics, policy = get_metrics(), get_policy()
     for decision in stored:
-        for violation in decision.violations:
-            metrics.count_violation(policy, violation["category"], decision.surface)
+        for violation in decision["violations"]:
+            metrics.count_violation(policy, violation["category"], decision["surface"])
 
 
-def _result(decision) -> dict:
-    return {"decision_id": decision.decision_id, "conformant": decision.conformant,
-            "violations": decision.violations}
+def _result(decision: dict) -> dict:
+    return {"decision_id": decision["decision_id"], "conformant": decision["conformant"],
+            "violations": decision["violations"]}
 
 
 def _recipe(session, recipe_id: str, version: int | None = None):

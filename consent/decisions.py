@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from audit.service import append_entry
+from audit.service import append_entries
 from consent.explain import explain
 from consent.gate import evaluate
 from consent.ledger import replay_state
@@ -166,14 +166,16 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
     decision = {"subject_id": subject_id, "surface": surface, "channel": channel,
                 "purpose": purpose, "item": item, "signals_used": signals_used, "rule": rule,
                 "decided_at": decided_at, "recipe_id": recipe_id}
-    return _record(session, keys, policy, [decision], actor, {recipe_id: recipe}, "")[0]
+    return Decision(**_record(session, keys, policy, [decision], actor, {recipe_id: recipe},
+                              "")[0])
 
 
 def record_decisions(session: Session, keys: SecretStore, policy: Policy,
                      decisions: list[dict], *, actor: str,
-                     recipes: dict[str, RecipeUse | None]) -> list[Decision]:
+                     recipes: dict[str, RecipeUse | None]) -> list[dict]:
     """Store up to MAX_BATCH_DECISIONS decisions together, judged as `record_decision`
-    judges one, and return them in order. Any invalid decision is a 422 naming
+    judges one, and return their stored values (as dicts: no ORM objects on this hot
+    path) in order. Any invalid decision is a 422 naming
     `decisions.<n>.<field>`, and none is stored.
 
     Each decision is a dict of `record_decision`'s arguments (subject_id, surface,
@@ -183,7 +185,7 @@ def record_decisions(session: Session, keys: SecretStore, policy: Policy,
 
 
 def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list[dict],
-            actor: str, recipes: dict, prefix: str) -> list[Decision]:
+            actor: str, recipes: dict, prefix: str) -> list[dict]:
     now = utcnow()
     fields = {}
     for n, decision in enumerate(decisions):
@@ -197,7 +199,7 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
                       "A decision of the batch does not fit the policy; none was stored.",
                       fields=fields)
     judge = _Judge(session, policy, [d["subject_id"] for d in decisions if d["signals_used"]])
-    rows, signal_rows, stored, audits = [], [], [], []
+    rows, signal_rows, audits = [], [], []
     usage: dict[tuple, list] = {}  # (day, category) -> [decisions, violations, last used]
     for decision in decisions:
         subject_id, decided_at = decision["subject_id"], decision["decided_at"]
@@ -233,17 +235,15 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
                                  "purpose": purpose, "channel": channel,
                                  "category": v["category"], "reason": v["reason"],
                                  "decided_at": rfc3339(decided_at)}) for v in violations]
-        stored.append(Decision(**values))
     conn = session.connection()  # Core on the connection: the engines' hot write path
     conn.execute(insert(Decision), rows)
     if signal_rows:
         conn.execute(insert(DecisionSignal), signal_rows)
-    for subject_id, details in audits:
-        append_entry(session, keys, "decision.violation", actor=actor, subject_id=subject_id,
-                     details=details)
+    # One entry per violation, as ever; appended together (one lock of the chain's head).
+    append_entries(session, keys, "decision.violation", audits, actor=actor)
     if usage:  # last: the day's rows are shared by every engine, so lock them briefly
         count_category_use(conn, usage)
-    return stored
+    return rows
 
 
 def _stored_signal(signal: dict) -> dict:

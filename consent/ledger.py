@@ -88,7 +88,9 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
 
 
 def _to_event(row: ConsentEvent) -> Event:
-    return Event(kind=row.kind, received_at=row.received_at, jurisdiction=row.jurisdiction,
+    # The fold dates a choice from when it was made: occurred_at (received_at for every
+    # live write, the record's own time for an imported one).
+    return Event(kind=row.kind, received_at=row.occurred_at, jurisdiction=row.jurisdiction,
                  purpose=row.purpose, category=row.category, channel=row.channel,
                  status=row.status, switch=row.switch, source=row.source)
 
@@ -100,20 +102,28 @@ def load_state(session: Session, subject_id: str) -> ConsentState | None:
 
 
 def replay_state(session: Session, subject_id: str, at: datetime | None = None) -> ConsentState:
-    """Fold the subject's events (up to `at`, inclusive) into a state, starting from the
-    latest snapshot taken at or before `at`, so at most SNAPSHOT_EVERY writes are read."""
+    """Fold the subject's events made up to `at` (inclusive), in (occurred_at, id) order,
+    into a state, starting from the latest snapshot taken at or before `at`, so at most
+    SNAPSHOT_EVERY writes are read (an import of earlier records may add more)."""
     start = select(StateSnapshot).where(StateSnapshot.subject_id == subject_id)
     if at is not None:
         start = start.where(StateSnapshot.taken_at <= at)
-    snapshot = session.scalars(start.order_by(StateSnapshot.event_id.desc()).limit(1)).first()
+    snapshot = session.scalars(start.order_by(StateSnapshot.taken_at.desc(),
+                                              StateSnapshot.event_id.desc()).limit(1)).first()
     query = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
     if snapshot is not None:
-        query = query.where(ConsentEvent.id > snapshot.event_id)
+        query = query.where(after_position(snapshot.taken_at, snapshot.event_id))
     if at is not None:
-        query = query.where(ConsentEvent.received_at <= at)
+        query = query.where(ConsentEvent.occurred_at <= at)
     initial = ConsentState.from_json(snapshot.state) if snapshot is not None else None
-    return fold((_to_event(r) for r in session.scalars(query.order_by(ConsentEvent.id))),
-                initial)
+    return fold((_to_event(r) for r in session.scalars(
+        query.order_by(ConsentEvent.occurred_at, ConsentEvent.id))), initial)
+
+
+def after_position(occurred_at: datetime, event_id: int):
+    """Events that fold after the position (occurred_at, id)."""
+    return (ConsentEvent.occurred_at > occurred_at) | (
+        (ConsentEvent.occurred_at == occurred_at) & (ConsentEvent.id > event_id))
 
 
 def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
@@ -204,18 +214,28 @@ def notice_seen(session: Session, policy: Policy, notice_version: str | None) ->
 def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
                    state, source, notice_version, receipt_choices, rows,
                    language: str = BASE_LANGUAGE, extra: dict | None = None) -> dict:
+    body = receipt_body(session, policy, subject_id, receipt_id, now, state, source,
+                        notice_version, receipt_choices, rows, language, extra)
+    signature = keys.sign(body)
+    session.connection().execute(insert(Receipt), [
+        {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
+         "signature": signature}])
+    return {**body, "signature": signature}
+
+
+def receipt_body(session: Session, policy: Policy, subject_id, receipt_id, now, state, source,
+                 notice_version, receipt_choices, rows, language: str = BASE_LANGUAGE,
+                 extra: dict | None = None) -> dict:
+    """A receipt's body, to be signed: the ISO/IEC TS 27560 record of the choices shown,
+    each with its event's id, and `extra` (the standard strings a write carried)."""
     body = receipt_record(
         policy, receipt_id=receipt_id, issued_at=now, subject_id=subject_id,
         jurisdiction=policy.jurisdiction(state.jurisdiction), source=source,
         language=language, notice=notice_seen(session, policy, notice_version),
         choices=[{**c, "event_id": r["event_id"]}
                  for c, r in zip(receipt_choices, rows, strict=True)])
-    body.update(extra or {})  # the standard strings a write carried
-    signature = keys.sign(body)
-    session.connection().execute(insert(Receipt), [
-        {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
-         "signature": signature}])
-    return {**body, "signature": signature}
+    body.update(extra or {})
+    return body
 
 
 def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_id: str, *,

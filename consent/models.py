@@ -44,9 +44,16 @@ class ConsentEvent(Base):
     receipt_id: Mapped[str | None] = mapped_column(String(36))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(100))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime]  # when the service received it
+    # When the choice was made: what state and `?at=` order by, with `id` breaking ties.
+    # A live write makes it then (the default copies received_at); an imported record
+    # keeps its own time (consent/imports.py).
+    occurred_at: Mapped[datetime] = mapped_column(default=lambda context: (
+        context.get_current_parameters()["received_at"]))
 
-    __table_args__ = (Index("ix_consent_events_subject_id_id", "subject_id", "id"),)
+    __table_args__ = (Index("ix_consent_events_subject_id_id", "subject_id", "id"),
+                      Index("ix_consent_events_subject_id_occurred_at_id", "subject_id",
+                            "occurred_at", "id"))
 
 
 class SubjectState(Base):
@@ -57,7 +64,7 @@ class SubjectState(Base):
     subject_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     state: Mapped[dict[str, Any]]
     version: Mapped[int]
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime]  # the latest occurred_at among the subject's events
 
 
 class Receipt(Base):
@@ -76,7 +83,9 @@ class StateSnapshot(Base):
     """A subject's state as of one of its events, so `?at=` replays from near the moment.
 
     Taken every STATE_SNAPSHOT_EVERY writes of a subject: `state` is the fold of its
-    events up to and including `event_id`, the last event of that write.
+    events up to and including the position (`taken_at`, `event_id`) — events order by
+    (occurred_at, id), and `taken_at` is the occurred_at of the event `event_id`, the
+    last of that write. An import of an earlier record drops the snapshots after it.
     """
 
     __tablename__ = "subject_state_snapshots"

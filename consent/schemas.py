@@ -195,6 +195,21 @@ class ConsentWriteSchema(StrictSchema):
                        "`ignored_sections`"})
 
 
+class ImportRecordSchema(StrictSchema):
+    """One line of `flask consents import`: a subject's choices made together, then."""
+
+    subject_id = SubjectId(required=True)
+    recorded_at = Timestamp(required=True)
+    jurisdiction = ma.fields.String(load_default=None, allow_none=True,
+                                    validate=ma.validate.Length(max=32))
+    source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    choices = ma.fields.List(ma.fields.Nested(ChoiceSchema), required=True,
+                             validate=ma.validate.Length(min=1, max=MAX_CHOICES))
+    notice_version = ma.fields.String(load_default=None, allow_none=True,
+                                      validate=ma.validate.Length(max=64))
+    evidence = ma.fields.Nested(EvidenceSchema, load_default=None, allow_none=True)
+
+
 class MomentOrDay(ma.fields.Field):
     """An RFC 3339 timestamp (a `Timestamp`), or a plain date `YYYY-MM-DD`: the start of
     that day in UTC."""
@@ -367,6 +382,11 @@ class ReceiptSchema(ma.Schema):
     gpp = ma.fields.Dict(metadata={"description": "When the write carried a GPP string: "
                                                   "`gpp_string` as received, `section_ids` and "
                                                   "`ignored_sections` (id, name, section)"})
+    imported = ma.fields.Boolean(metadata={
+        "description": "Present (true) on a receipt of an imported historical record"})
+    recorded_at = ma.fields.String(metadata={
+        "description": "On an imported record: when its choices were made (`issued_at` is "
+                       "when it was imported)"})
     signature = ma.fields.Nested(SignatureSchema,
                                  metadata={"description": "Ed25519 over the RFC 8785 (JCS) "
                                                           "canonical JSON of the receipt "
@@ -460,7 +480,10 @@ class EventSchema(ma.Schema):
     evidence = ma.fields.Dict(allow_none=True)
     receipt_id = ma.fields.String(allow_none=True)
     actor = ma.fields.String()
-    received_at = Timestamp()
+    received_at = Timestamp(metadata={"description": "When the service received it"})
+    occurred_at = Timestamp(metadata={
+        "description": "When the choice was made (what `?at=` goes by): received_at for a "
+                       "live write, the record's own time for an imported one"})
 
 
 HistorySchema = page_schema("History", "events", EventSchema)

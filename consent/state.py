@@ -60,7 +60,7 @@ class Event:
     """The parts of a consent event the fold needs."""
 
     kind: str  # "choice" | "switch"
-    received_at: datetime
+    received_at: datetime  # when the choice was made: the event's occurred_at
     jurisdiction: str | None = None
     purpose: str | None = None
     category: str | None = None

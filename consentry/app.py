@@ -17,6 +17,7 @@ from audit.jobs import audit_jobs
 from audit.policy_log import record_policy_loaded
 from audit.stores import audit_stores
 from audit.views import blp as audit_blp
+from consent.cli import consents_cli
 from consent.decision_views import blp as decisions_blp
 from consent.decisions import RECIPE_LOOKUP
 from consent.notice_views import blp as notices_blp
@@ -111,6 +112,7 @@ def _wire_domains(app: Flask) -> None:
     for job in [*retention_jobs(config), *audit_jobs(config)]:
         register_job(app, job)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(consents_cli)
     app.cli.add_command(audit_cli)
     dev_cli.add_command(preference_link)
     app.cli.add_command(reports_cli)

@@ -24,9 +24,9 @@ def _strings(node) -> set[str]:
 
 
 def written_actions() -> set[str]:
-    """The actions the code appends: append_entry's third argument, or an `action=` constant
-    handed down to the function that appends (consent/ledger.py's `_write`), or one put in
-    a variable named `action` first."""
+    """The actions the code appends: append_entry's (or append_entries') third argument,
+    or an `action=` constant handed down to the function that appends
+    (consent/ledger.py's `_write`), or one put in a variable named `action` first."""
     found: set[str] = set()
     for path in CODE:
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
@@ -36,7 +36,7 @@ def written_actions() -> set[str]:
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            if name == "append_entry" and len(node.args) >= 3:
+            if name in ("append_entry", "append_entries") and len(node.args) >= 3:
                 found |= _strings(node.args[2])
             for keyword in node.keywords:
                 if keyword.arg == "action":

@@ -106,7 +106,7 @@ def test_a_replay_starts_from_the_latest_snapshot_before_the_moment(app, client,
         from_snapshot = ledger.replay_state(session, "snap", at)
         assert len(read) <= 2 * 4  # at most four writes of two events since the snapshot
         events = session.scalars(select(ConsentEvent).where(
-            ConsentEvent.subject_id == "snap", ConsentEvent.received_at <= at)
-            .order_by(ConsentEvent.id))
+            ConsentEvent.subject_id == "snap", ConsentEvent.occurred_at <= at)
+            .order_by(ConsentEvent.occurred_at, ConsentEvent.id))
         assert from_snapshot == fold(real(e) for e in events)  # the same as a full replay
     assert ledger.replay_state(session, "snap") == ledger.load_state(session, "snap")

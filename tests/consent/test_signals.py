@@ -131,6 +131,7 @@ def _backdate(app, subject, days):
     with app.app_context(), get_db(app).transaction() as s:
         for row in s.scalars(select(ConsentEvent).where(ConsentEvent.subject_id == subject)):
             row.received_at = row.received_at - timedelta(days=days)
+            row.occurred_at = row.occurred_at - timedelta(days=days)
         s.flush()
         state = replay_state(s, subject)
         s.execute(update(SubjectState).where(SubjectState.subject_id == subject)
