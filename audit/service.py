@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.actions import is_prefix
@@ -22,24 +22,34 @@ from consentry.secretstore import SecretStore
 
 SYSTEM_ACTOR = "system"
 
+# The statements of every append, built once: building and cache-keying a statement
+# costs more than running it on SQLite (bench/profiles/consent_write_before.txt).
+_KEY_OF = select(SubjectKey.wrapped_key).where(SubjectKey.subject_ref == bindparam("ref"))
+_NEW_KEY = insert(SubjectKey)
+_HEAD_FOR_UPDATE = (select(AuditHead.seq, AuditHead.entry_hash)
+                    .where(AuditHead.id == 1).with_for_update())
+_NEW_ENTRY = insert(AuditEntry)
+_MOVE_HEAD = (update(AuditHead).where(AuditHead.id == 1)
+              .values(seq=bindparam("b_seq"), entry_hash=bindparam("b_hash")))
+
 
 def _subject_data_key(session: Session, keys: SecretStore, ref: str,
                       create: bool) -> bytes | None:
-    master = AESGCM(keys.master_key)
-    row = session.connection().execute(
-        select(SubjectKey.wrapped_key).where(SubjectKey.subject_ref == ref)).one_or_none()
+    conn = session.connection()
+    row = conn.execute(_KEY_OF, {"ref": ref}).one_or_none()
     if row is None:
         if not create:
             return None
         key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(12)
-        wrapped = nonce + master.encrypt(nonce, key, ref.encode())
-        session.connection().execute(insert(SubjectKey), [
-            {"subject_ref": ref, "wrapped_key": wrapped, "created_at": utcnow()}])
+        wrapped = nonce + AESGCM(keys.master_key).encrypt(nonce, key, ref.encode())
+        conn.execute(_NEW_KEY, [{"subject_ref": ref, "wrapped_key": wrapped,
+                                 "created_at": utcnow()}])
         return key
     if row.wrapped_key is None:
         return None
-    return master.decrypt(row.wrapped_key[:12], row.wrapped_key[12:], ref.encode())
+    wrapped = row.wrapped_key
+    return AESGCM(keys.master_key).decrypt(wrapped[:12], wrapped[12:], ref.encode())
 
 
 def _seal(session: Session, keys: SecretStore, ref: str, personal: dict) -> dict:
@@ -103,9 +113,7 @@ def append_entry(session: Session, keys: SecretStore, action: str, *,
     # runs on every write, under the lock. Flush first so pending ORM rows go before it.
     session.flush()
     conn = session.connection()
-    head_seq, head_hash = conn.execute(
-        select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1).with_for_update()
-    ).one()
+    head_seq, head_hash = conn.execute(_HEAD_FOR_UPDATE).one()
     ref = keys.subject_ref(subject_id) if subject_id is not None else None
     body = dict(details or {})
     if personal:
@@ -118,8 +126,8 @@ def append_entry(session: Session, keys: SecretStore, action: str, *,
     digest = entry_hash(document)
     values = {"seq": seq, "ts": now, "actor": actor, "action": action, "subject_ref": ref,
               "details": body, "prev_hash": head_hash, "entry_hash": digest}
-    conn.execute(insert(AuditEntry), [values])
-    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, entry_hash=digest))
+    conn.execute(_NEW_ENTRY, [values])
+    conn.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": digest})
     return AuditEntry(**values)
 
 

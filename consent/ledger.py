@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry
@@ -82,6 +82,23 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
     return kept or None
 
 
+# The write path's statements, built once (building and cache-keying a statement costs
+# more than running it on SQLite: bench/profiles/consent_write_before.txt).
+_STATE_OF = (select(SubjectState.state, SubjectState.version)
+             .where(SubjectState.subject_id == bindparam("sid")))
+_NEW_EVENTS = insert(ConsentEvent)
+_NEW_STATE = insert(SubjectState)
+_SET_STATE = (update(SubjectState).where(SubjectState.subject_id == bindparam("sid"))
+              .values(state=bindparam("b_state"), version=bindparam("b_version"),
+                      updated_at=bindparam("b_at")))
+_NEW_CHANGE = insert(SubjectChange)
+_LAST_EVENT = (select(func.max(ConsentEvent.id))
+               .where(ConsentEvent.subject_id == bindparam("sid")))
+_NEW_SNAPSHOT = insert(StateSnapshot)
+_NEW_RECEIPT = insert(Receipt)
+EVENT_DEFAULTS = {"purpose": None, "category": None, "channel": None, "switch": None}
+
+
 def _to_event(row: ConsentEvent) -> Event:
     return Event(kind=row.kind, received_at=row.received_at, jurisdiction=row.jurisdiction,
                  purpose=row.purpose, category=row.category, channel=row.channel,
@@ -135,44 +152,35 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
         personal={"evidence": evidence} if evidence else None)
     now = entry.ts
     conn = session.connection()  # Core on the connection: the hot path, under the lock
-    stored = conn.execute(select(SubjectState.state, SubjectState.version)
-                          .where(SubjectState.subject_id == subject_id)).one_or_none()
+    stored = conn.execute(_STATE_OF, {"sid": subject_id}).one_or_none()
     state = ConsentState.from_json(stored.state) if stored else ConsentState()
-    rows = []
-    for event in events:
-        row = {"subject_id": subject_id, "jurisdiction": jurisdiction, "purpose": None,
-               "category": None, "channel": None, "switch": None,
-               "notice_version": notice_version, "evidence": evidence, "receipt_id": receipt_id,
-               "idempotency_key": idempotency_key, "actor": actor, "received_at": now,
-               "source": source, **event}
-        rows.append(row)
+    common = {"subject_id": subject_id, "jurisdiction": jurisdiction,
+              "notice_version": notice_version, "evidence": evidence,
+              "receipt_id": receipt_id, "idempotency_key": idempotency_key, "actor": actor,
+              "received_at": now, "source": source}
+    rows = [{**common, **EVENT_DEFAULTS, **event} for event in events]
+    for row in rows:
         state = apply(state, Event(kind=row["kind"], received_at=now, jurisdiction=jurisdiction,
                                    purpose=row["purpose"], category=row["category"],
                                    channel=row["channel"], status=row["status"],
                                    switch=row["switch"], source=row["source"]))
-    # Core statements rather than the unit of work: this is the hot write path and it
-    # runs while the audit chain's row lock is held.
-    if not rows:  # a request that changed nothing is audited and receipted, no more
-        receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state,
-                                 source, notice_version, receipt_choices, rows)
-        return state, receipt
-    conn.execute(insert(ConsentEvent), rows)
-    new_state = state.to_json()
-    if stored is None:
-        conn.execute(insert(SubjectState), [{"subject_id": subject_id, "state": new_state,
-                                             "version": 1, "updated_at": now}])
-    else:
-        conn.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
-                     .values(state=new_state, version=stored.version + 1, updated_at=now))
-    if stored is None or stored.state != new_state:
-        conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
-                                              "changed_at": now}])
-    version = 1 if stored is None else stored.version + 1
-    if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
-        last_event = conn.execute(select(func.max(ConsentEvent.id))
-                                  .where(ConsentEvent.subject_id == subject_id)).scalar_one()
-        conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
-                                              "taken_at": now, "state": new_state}])
+    if rows:  # a request that changed nothing is audited and receipted, no more
+        conn.execute(_NEW_EVENTS, rows)
+        new_state = state.to_json()
+        version = 1 if stored is None else stored.version + 1
+        if stored is None:
+            conn.execute(_NEW_STATE, [{"subject_id": subject_id, "state": new_state,
+                                       "version": 1, "updated_at": now}])
+        else:
+            conn.execute(_SET_STATE, {"sid": subject_id, "b_state": new_state,
+                                      "b_version": version, "b_at": now})
+        if stored is None or stored.state != new_state:
+            conn.execute(_NEW_CHANGE, [{"seq": entry.seq, "subject_id": subject_id,
+                                        "changed_at": now}])
+        if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
+            last_event = conn.execute(_LAST_EVENT, {"sid": subject_id}).scalar_one()
+            conn.execute(_NEW_SNAPSHOT, [{"subject_id": subject_id, "event_id": last_event,
+                                          "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows)
     return state, receipt
@@ -200,7 +208,7 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
         ],
     }
     signature = keys.sign(body)
-    session.connection().execute(insert(Receipt), [
+    session.connection().execute(_NEW_RECEIPT, [
         {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
          "signature": signature}])
     return {**body, "signature": signature}
