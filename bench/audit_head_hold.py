@@ -11,9 +11,9 @@ holder at a time, so 1 / (mean hold) bounds the chain's appends per second, howe
 workers or hosts are added; when one hold integrates a batch of entries, the bound is
 the batch's entries over its hold.
 
-With the sequencer (issue 15) a write's transaction no longer locks the head: the
-processes also run `audit.jobs.run_sequencer` between writes when no scheduler runs,
-so the holds measured are the sequencer's, each covering a batch.
+With the sequencer (issue 15) a write's transaction no longer locks the head: one more
+process runs `audit.jobs.run_sequencer` as the scheduler would, so the holds measured
+are the sequencer's, each covering a batch.
 """
 
 from __future__ import annotations
@@ -71,31 +71,35 @@ def _writer(n: int, url: str, env: dict, key: str, seconds: float, queue) -> Non
             started.pop(raw, None)
 
     engine.dialect.do_commit = timed_commit
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    client = app.test_client()
-    sequence = None
-    try:
+    if n < 0:  # the sequencer's process, when the code has one (issue 15)
         from audit.jobs import run_sequencer
 
-        def sequence() -> None:
-            run_sequencer(app, f"bench-{n}")
-    except ImportError:
-        pass
+        stop = time.monotonic() + seconds + 1
+        integrated = 0
+        while time.monotonic() < stop:
+            integrated += run_sequencer(app, "bench-sequencer", budget_seconds=1.0)
+        integrated += run_sequencer(app, "bench-sequencer")  # drain what is left
+        queue.put((0, holds))
+        return
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    client = app.test_client()
     writes = 0
     stop = time.monotonic() + seconds
-    last_sequenced = time.monotonic()
     while time.monotonic() < stop:
         method, path, body, h = consent_write(headers, n, writes)
         r = client.open(path, method=method, data=body, headers=h)
         if r.status_code != 200:
             raise SystemExit(f"write failed: {r.status_code} {r.get_data(as_text=True)}")
         writes += 1
-        if sequence is not None and time.monotonic() - last_sequenced > 0.05:
-            sequence()
-            last_sequenced = time.monotonic()
-    if sequence is not None:
-        sequence()
     queue.put((writes, holds))
+
+
+def has_sequencer() -> bool:
+    try:
+        from audit.jobs import run_sequencer  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -107,8 +111,9 @@ def main() -> None:
     url, env, key = prepare_database(args.database_url)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
+    roles = list(range(args.writers)) + ([-1] if has_sequencer() else [])
     procs = [ctx.Process(target=_writer, args=(n, url, env, key, args.seconds, queue))
-             for n in range(args.writers)]
+             for n in roles]
     started = time.monotonic()
     for p in procs:
         p.start()
@@ -119,7 +124,8 @@ def main() -> None:
     writes = sum(w for w, _ in results)
     holds = sorted(h for _, hs in results for h, _ in hs)
     entries = sum(c for _, hs in results for _, c in hs)
-    print(f"Audit head lock hold, {args.writers} writer processes, {args.seconds:.0f} s "
+    print(f"Audit head lock hold, {args.writers} writer processes"
+          f"{' and a sequencer' if has_sequencer() else ''}, {args.seconds:.0f} s "
           f"[{machine()}]")
     print(f"  consent writes: {writes} ({writes / args.seconds:.0f}/s over the run, "
           f"start-up included: {elapsed:.1f} s)")
