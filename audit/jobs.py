@@ -32,8 +32,10 @@ RENEW_EVERY_SECONDS = 5.0
 SEQUENCER_LEASE = "audit:sequencer"
 # A sequencer that dies is replaced by the next one to ask after its lease lapses.
 SEQUENCER_LEASE_SECONDS = 10.0
-# How long one scheduler run of the sequencer polls before it hands its lease back.
-SEQUENCER_RUN_SECONDS = 5.0
+# The scheduler starts the sequencer every second; each run polls for a little less,
+# so runs follow each other without APScheduler skipping one that is still running.
+SEQUENCER_TRIGGER = "interval:1"
+SEQUENCER_RUN_SECONDS = 0.9
 # Tries of one sequencer transaction that fails to serialize (DB_ISOLATION=serializable).
 SEQUENCE_ATTEMPTS = 30
 
@@ -189,7 +191,7 @@ def export_job(app: Flask, holder: str) -> None:
 def audit_jobs(config) -> list[Job]:
     """The audit domain's jobs: the sequencer, checkpoints on their trigger, and the
     export queue."""
-    return [Job("audit-sequencer", sequencer_job, "interval:1",
+    return [Job("audit-sequencer", sequencer_job, SEQUENCER_TRIGGER,
                 lease_seconds=SEQUENCER_LEASE_SECONDS + SEQUENCER_RUN_SECONDS),
             Job("audit-checkpoint", checkpoint_job, config["AUDIT_CHECKPOINT_TRIGGER"],
                 lease_seconds=600),
