@@ -35,7 +35,7 @@ SEQUENCER_LEASE_SECONDS = 10.0
 # The scheduler starts the sequencer every second; each run polls for a little less,
 # so runs follow each other without APScheduler skipping one that is still running.
 SEQUENCER_TRIGGER = "interval:1"
-SEQUENCER_RUN_SECONDS = 0.9
+SEQUENCER_RUN_SECONDS = 0.75
 # Tries of one sequencer transaction that fails to serialize (DB_ISOLATION=serializable).
 SEQUENCE_ATTEMPTS = 30
 
