@@ -253,6 +253,9 @@ def write_bench(description: str, title: str, label: str,
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads a gunicorn worker (above 1: the gthread worker, "
+                             "whose threads overlap their commit waits)")
     args = parser.parse_args()
 
     url, env, key = prepare_database(args.database_url)
@@ -262,12 +265,15 @@ def write_bench(description: str, title: str, label: str,
         return make_request(headers, n, i)
 
     baseline = measure_bare(args.connections, args.seconds)
-    with served("wsgi:app", env) as port, scheduler(env):
+    worker_class = "gthread" if args.threads > 1 else "sync"
+    with served("wsgi:app", env, worker_class=worker_class, threads=args.threads) as port, \
+            scheduler(env):
         load(port, request, args.connections, 1.0)
         writes = load(port, request, args.connections, args.seconds)
         drain = audit_queue_drain(url)
     engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    report(f"{title} ({engine}, gunicorn 2 workers and the scheduler, "
+    workers = "2 workers" if args.threads == 1 else f"2 gthread workers x {args.threads}"
+    report(f"{title} ({engine}, gunicorn {workers} and the scheduler, "
            f"{args.connections} connections)", [(label, writes)], baseline)
     if drain is not None:
         print(f"  audit entries still queued when the load stopped: {drain[0]}, "
