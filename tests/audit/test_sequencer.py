@@ -268,3 +268,12 @@ def test_concurrent_writers_on_few_subjects_keep_seq_chain_and_feed_in_order(app
         for subject in s.scalars(select(SubjectState.subject_id)):
             assert ledger.load_state(s, subject) == ledger.replay_state(s, subject)
     assert seen == feed  # never a change skipped, never one out of order
+
+
+def test_the_sequence_command_integrates_the_queue(app, writer_key):
+    client = app.test_client()
+    for i in range(2):
+        put(client, writer_key, f"u-{i}")
+    result = app.test_cli_runner().invoke(args=["audit", "sequence"])
+    assert result.exit_code == 0 and "sequenced 2 entries" in result.output, result.output
+    assert counts(app) == (3, 0, 2)
