@@ -16,6 +16,8 @@ from flask.cli import AppGroup
 
 from audit.checkpoints import create_checkpoint
 from audit.export import ExportRequest, count_entries, export_bundle
+from audit.jobs import run_sequencer
+from audit.service import integrate_all
 from audit.verify import (
     Limits,
     Unusable,
@@ -31,7 +33,8 @@ from consentry.errors import DomainError
 from consentry.secretstore import get_keys
 from consentry.signing import keys_by_kid
 
-audit_cli = AppGroup("audit", help="The audit log: checkpoints, export bundles, verification.")
+audit_cli = AppGroup("audit", help="The audit log: sequencing, checkpoints, export bundles, "
+                                    "verification.")
 
 
 def _timestamp(_ctx, param, value: str | None) -> datetime | None:
@@ -113,8 +116,19 @@ def verify_command(bundle, public_key, previous_checkpoint, max_member_size,
 
 @audit_cli.command("checkpoint")
 def checkpoint_command() -> None:
-    """Sign a checkpoint of the log as it stands now."""
+    """Sign a checkpoint of the log as it stands now (queued entries sequenced first)."""
     with get_db().transaction() as session:
+        integrate_all(session)
         checkpoint = create_checkpoint(session, get_keys(), reason="manual")
     click.echo(f"tree size {checkpoint.tree_size} root {checkpoint.root_hash} "
                f"key {checkpoint.kid}")
+
+
+@audit_cli.command("sequence")
+def sequence_command() -> None:
+    """Sequence the queued audit entries now (the scheduler's sequencer does it every
+    CONSENTRY_AUDIT_SEQUENCE_SECONDS), under the sequencer lease."""
+    from flask import current_app
+
+    count = run_sequencer(current_app, f"cli:{getpass.getuser()}")
+    click.echo(f"sequenced {count} entries")

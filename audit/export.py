@@ -27,7 +27,7 @@ from audit import merkle
 from audit.chain import entry_document, format_ts
 from audit.checkpoints import checkpoint_statement, create_checkpoint, load_leaves
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
-from audit.service import append_entry
+from audit.service import append_entry, integrate_all
 from audit.verify import SUBJECT_ACCESS
 from consentry.canonical import b64url_decode, canonical_json
 from consentry.clock import utcnow
@@ -475,6 +475,7 @@ def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
     export_id = export_id or uuid.uuid4().hex
     for attempt in range(1, EXPORT_ATTEMPTS + 1):
         with db.transaction() as session:
+            integrate_all(session)  # the export holds every entry committed before it
             checkpoint = create_checkpoint(session, keys, reason="export")
         with db.transaction(write=False) as session:
             record = create_export(session, keys, request, out=out, progress=progress,
@@ -484,6 +485,7 @@ def export_bundle(db: Database, keys: SecretStore, request: ExportRequest,
             with db.transaction() as session:
                 session.add(record)
                 append_entry(session, keys, "audit.exported", actor=request.exporter,
+                             sequence=True,  # under the head's lock, as erasures shred
                              details={"export_id": record.id, "count": record.count,
                                       "tree_size": record.checkpoint_size,
                                       "reason": request.reason,

@@ -1,19 +1,23 @@
-"""The audit domain's scheduled jobs: signing checkpoints (the only place besides exports
-that signs them; appends never do), and writing the queued export bundles."""
+"""The audit domain's scheduled jobs: sequencing queued entries, signing checkpoints (the
+only place besides exports that signs them; appends never do), and writing the queued
+export bundles."""
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 from flask import Flask
+from sqlalchemy import select
 
 from audit import export_jobs
 from audit.checkpoints import create_checkpoint
 from audit.export import SUBJECT_ACCESS, SUBJECT_FILES, export_bundle
-from audit.models import AuditExport, AuditExportJob
+from audit.models import AuditExport, AuditExportJob, AuditQueued
+from audit.service import integrate
 from consentry import leases, queue
-from consentry.db import get_db
+from consentry.db import Database, get_db, is_retryable
 from consentry.policy import get_policy
 from consentry.scheduler import Job
 from consentry.secretstore import get_keys
@@ -24,6 +28,88 @@ EXPORTER_LEASE = "audit:exporter"
 # The exporter renews its lease (and the job's heartbeat) while a bundle streams.
 EXPORTER_LEASE_SECONDS = 300.0
 RENEW_EVERY_SECONDS = 5.0
+
+
+SEQUENCER_LEASE = "audit:sequencer"
+# A sequencer that dies is replaced by the next one to ask after its lease lapses.
+SEQUENCER_LEASE_SECONDS = 10.0
+# The scheduler starts the sequencer every second; each run polls for a little less,
+# so runs follow each other without APScheduler skipping one that is still running.
+SEQUENCER_TRIGGER = "interval:1"
+SEQUENCER_RUN_SECONDS = 0.75
+# Tries of one sequencer transaction that fails to serialize (DB_ISOLATION=serializable).
+SEQUENCE_ATTEMPTS = 30
+
+
+def sequence_batch(db: Database) -> int:
+    """One sequencer transaction (up to audit.service.BATCH entries), tried again when it
+    fails to serialize; how many entries it integrated."""
+    with db.transaction(write=False) as session:  # a cheap look first: no write lock
+        if session.scalar(select(AuditQueued.id).limit(1)) is None:
+            return 0
+    for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
+        try:
+            with db.transaction() as session:
+                return len(integrate(session))
+        except Exception as exc:
+            if not is_retryable(exc) or attempt == SEQUENCE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
+    raise AssertionError("unreachable")
+
+
+def run_sequencer(app: Flask, holder: str = "sequencer", budget_seconds: float = 0.0,
+                  interval: float | None = None) -> int:
+    """Integrate queued audit entries under the sequencer lease: until the queue is empty,
+    and then, for `budget_seconds`, every `interval` (AUDIT_SEQUENCE_SECONDS) again.
+
+    The lease keeps one sequencer busy at a time across processes and hosts (the head
+    lock alone would keep them correct, not idle); a dead holder's lease lapses after
+    SEQUENCER_LEASE_SECONDS. Returns how many entries it integrated (0 when another
+    sequencer holds the lease).
+    """
+    db = get_db(app)
+    interval = float(app.config["AUDIT_SEQUENCE_SECONDS"]) if interval is None else interval
+    with db.transaction() as session:
+        if not leases.acquire(session, SEQUENCER_LEASE, holder, SEQUENCER_LEASE_SECONDS):
+            return 0
+    done = 0
+    started = renewed = time.monotonic()
+    try:
+        while True:
+            count = sequence_batch(db)
+            done += count
+            now = time.monotonic()
+            if now - renewed > SEQUENCER_LEASE_SECONDS / 3:
+                with db.transaction() as session:
+                    if not leases.acquire(session, SEQUENCER_LEASE, holder,
+                                          SEQUENCER_LEASE_SECONDS):
+                        raise RuntimeError("lost the audit sequencer lease")
+                renewed = now
+            if now - started >= budget_seconds and (budget_seconds > 0 or not count):
+                return done  # no budget: once the queue is drained
+            if not count:  # no sleep while the queue drains
+                time.sleep(interval)
+    finally:
+        with db.transaction() as session:
+            leases.release(session, SEQUENCER_LEASE, holder)
+
+
+def sequencer_job(app: Flask, holder: str) -> None:
+    """The scheduler's sequencer: poll every AUDIT_SEQUENCE_SECONDS for a few seconds a run."""
+    run_sequencer(app, f"{holder}:sequencer", budget_seconds=SEQUENCER_RUN_SECONDS)
+
+
+def inline_sequencer(app: Flask):
+    """The `after_commit` callback of AUDIT_SEQUENCE_INLINE: sequence what a transaction
+    queued as soon as it committed (without the lease: the head lock keeps it exact)."""
+    db = get_db(app)
+
+    def sequence() -> None:
+        while sequence_batch(db):
+            pass
+
+    return sequence
 
 
 def checkpoint_job(app: Flask, _holder: str) -> None:
@@ -114,8 +200,11 @@ def export_job(app: Flask, holder: str) -> None:
 
 
 def audit_jobs(config) -> list[Job]:
-    """The audit domain's jobs: checkpoints on their trigger, and the export queue."""
-    return [Job("audit-checkpoint", checkpoint_job, config["AUDIT_CHECKPOINT_TRIGGER"],
+    """The audit domain's jobs: the sequencer, checkpoints on their trigger, and the
+    export queue."""
+    return [Job("audit-sequencer", sequencer_job, SEQUENCER_TRIGGER,
+                lease_seconds=SEQUENCER_LEASE_SECONDS + SEQUENCER_RUN_SECONDS),
+            Job("audit-checkpoint", checkpoint_job, config["AUDIT_CHECKPOINT_TRIGGER"],
                 lease_seconds=600),
             Job("audit-exports", export_job,
                 f"interval:{float(config['SCHEDULER_POLL_SECONDS'])}",

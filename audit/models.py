@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentry.db import Base
@@ -31,6 +31,30 @@ class AuditEntry(Base):
         Index("ix_audit_entries_action_seq", "action", "seq"),
         Index("ix_audit_entries_subject_ref_seq", "subject_ref", "seq"),
     )
+
+
+class AuditQueued(Base):
+    """An entry appended but not yet sequenced: the sequencer (audit.service.integrate)
+    gives it its seq and hash, moves it to `audit_entries` and deletes it here, in one
+    transaction. Nothing of it depends on its seq: `ts`, `details` (personal fields
+    already sealed) are hashed as they are.
+
+    `changed_subject`: a subject whose change-feed row the sequencer writes with the
+    entry's seq (a consent write that changed the subject's state), so the feed is in
+    seq order and a reader never sees a later change before an earlier one.
+    """
+
+    __tablename__ = "audit_queue"
+
+    # INTEGER on SQLite so it is the rowid (autoincrementing); BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    ts: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_ref: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]]
+    changed_subject: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditHead(Base):

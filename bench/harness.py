@@ -72,6 +72,43 @@ def served(target: str, env: dict | None = None, workers: int = 2,
         proc.wait(timeout=30)
 
 
+@contextmanager
+def scheduler(env: dict):
+    """Run `flask --app wsgi scheduler` (the jobs, the audit sequencer among them) beside
+    the served app, as a deployment does."""
+    full_env = {**os.environ, "CONSENTRY_LOG_LEVEL": "WARNING", **env}
+    proc = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "scheduler"], cwd=ROOT,
+                            env=full_env)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def audit_queue_drain(url: str, timeout: float = 60.0) -> tuple[int, float] | None:
+    """(entries still queued for the audit sequencer, seconds until none were); None when
+    this code has no queue (before issue 15)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table("audit_queue"):
+            return None
+        started = time.monotonic()
+        first = None
+        while time.monotonic() - started < timeout:
+            with engine.connect() as conn:
+                left = conn.execute(text("SELECT count(*) FROM audit_queue")).scalar_one()
+            first = left if first is None else first
+            if left == 0:
+                break
+            time.sleep(0.01)
+        return first, time.monotonic() - started
+    finally:
+        engine.dispose()
+
+
 Request = tuple[str, str, bytes | None, dict]
 
 
@@ -216,6 +253,9 @@ def write_bench(description: str, title: str, label: str,
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads a gunicorn worker (above 1: the gthread worker, "
+                             "whose threads overlap their commit waits)")
     args = parser.parse_args()
 
     url, env, key = prepare_database(args.database_url)
@@ -225,12 +265,19 @@ def write_bench(description: str, title: str, label: str,
         return make_request(headers, n, i)
 
     baseline = measure_bare(args.connections, args.seconds)
-    with served("wsgi:app", env) as port:
+    worker_class = "gthread" if args.threads > 1 else "sync"
+    with served("wsgi:app", env, worker_class=worker_class, threads=args.threads) as port, \
+            scheduler(env):
         load(port, request, args.connections, 1.0)
         writes = load(port, request, args.connections, args.seconds)
+        drain = audit_queue_drain(url)
     engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    report(f"{title} ({engine}, gunicorn 2 workers, {args.connections} connections)",
-           [(label, writes)], baseline)
+    workers = "2 workers" if args.threads == 1 else f"2 gthread workers x {args.threads}"
+    report(f"{title} ({engine}, gunicorn {workers} and the scheduler, "
+           f"{args.connections} connections)", [(label, writes)], baseline)
+    if drain is not None:
+        print(f"  audit entries still queued when the load stopped: {drain[0]}, "
+              f"sequenced {drain[1]:.2f} s later")
     ceiling = commit_ceiling(url)
     print(f"  durable single-row commits/s on this database (the fsync limit): {ceiling:.0f}; "
           f"writes reach {writes['rps'] / ceiling:.2f} of it")

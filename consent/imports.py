@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from audit.service import append_entries
 from consent.ledger import SNAPSHOT_EVERY, ChoiceInput, receipt_body, replay_state
-from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
+from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectState
 from consent.state import ConsentState, Event, apply
 from consentry.clock import rfc3339, utcnow
 from consentry.policy import Policy
@@ -94,12 +94,14 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
              "events": [{k: e[k] for k in ("event_id", "purpose", "category", "channel",
                                            "status")} for e in rows]}
             for record, rid, rows in written[subject_id]]}))
-    # The audit append locks the chain's head first, as a live write's does, so no live
-    # write to these subjects commits between reading their states and writing them.
-    entries = append_entries(session, keys, "consent.imported", audits, actor=actor)
+    # The subjects' state rows are locked until the commit (FOR UPDATE; SQLite has one
+    # writer anyway): a live write of one of them waits, then finds the version moved and
+    # folds again, so neither write is lost. A first live write of a subject racing the
+    # import's insert fails one of them on the key; a re-run of the import completes it.
     stored = {row.subject_id: row for row in conn.execute(
         select(SubjectState.subject_id, SubjectState.state, SubjectState.version,
-               SubjectState.updated_at).where(SubjectState.subject_id.in_(list(todo))))}
+               SubjectState.updated_at).where(SubjectState.subject_id.in_(list(todo)))
+        .with_for_update())}
     events, receipts, refolded, states = [], [], [], {}
     for subject_id, items in written.items():
         row = stored.get(subject_id)
@@ -133,7 +135,7 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
         state, latest, n = states[subject_id]
         states[subject_id] = (replay_state(session, subject_id), latest, n)
     inserts, updates, changes, snapshots = [], [], [], []
-    for entry, (subject_id, (state, latest, n)) in zip(entries, states.items(), strict=True):
+    for subject_id, (state, latest, n) in states.items():
         new_state, row = state.to_json(), stored.get(subject_id)
         before = row.version if row else 0
         if before // SNAPSHOT_EVERY != (before + n) // SNAPSHOT_EVERY:
@@ -145,7 +147,7 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
             updates.append({"sid": subject_id, "new_state": new_state,
                             "new_version": row.version + n, "new_updated_at": latest})
         if row is None or row.state != new_state:
-            changes.append({"seq": entry.seq, "subject_id": subject_id, "changed_at": now})
+            changes.append(subject_id)
     if inserts:
         conn.execute(insert(SubjectState), inserts)
     if updates:
@@ -153,8 +155,10 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
         conn.execute(update(table).where(table.c.subject_id == bindparam("sid")).values(
             state=bindparam("new_state"), version=bindparam("new_version"),
             updated_at=bindparam("new_updated_at")), updates)
-    if changes:
-        conn.execute(insert(SubjectChange), changes)
+    # One entry per subject; the sequencer writes the change-feed row of each subject
+    # whose state changed, in seq order.
+    append_entries(session, keys, "consent.imported", audits, actor=actor,
+                   changed_subjects=set(changes))
     for subject_id, new_state in snapshots:
         # As live writes do every SNAPSHOT_EVERY writes: a snapshot of the whole state at
         # the subject's last position, so `?at=` replays stay short after a long history.

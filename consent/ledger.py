@@ -7,16 +7,19 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit.service import append_entry
+from audit.service import append_entry, on_sequenced
 from consent.gate import evaluate, evaluate_purpose
 from consent.iab.mapping import standard_signals
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
 from consent.notices import find_version, resolve_notice_version
 from consent.receipts import kantara_view, receipt_record
 from consent.state import ConsentState, Event, apply, fold
+from consentry.clock import utcnow
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
 from consentry.policy import BASE_LANGUAGE, Policy, unknown_error
@@ -87,6 +90,39 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
     return kept or None
 
 
+# The write path's statements, built once (building and cache-keying a statement costs
+# more than running it on SQLite: bench/profiles/consent_write_before.txt).
+_STATE_OF = (select(SubjectState.state, SubjectState.version)
+             .where(SubjectState.subject_id == bindparam("sid")))
+_NEW_EVENTS = insert(ConsentEvent)
+_NEW_STATE = insert(SubjectState)
+# Compare and set: the update lands only on the version the new state was folded from.
+_SET_STATE = (update(SubjectState).where(SubjectState.subject_id == bindparam("sid"),
+                                         SubjectState.version == bindparam("b_was"))
+              .values(state=bindparam("b_state"), version=bindparam("b_version"),
+                      updated_at=bindparam("b_at")))
+_NEW_CHANGE = insert(SubjectChange)
+_LAST_EVENT = (select(func.max(ConsentEvent.id))
+               .where(ConsentEvent.subject_id == bindparam("sid")))
+_NEW_SNAPSHOT = insert(StateSnapshot)
+_NEW_RECEIPT = insert(Receipt)
+EVENT_DEFAULTS = {"purpose": None, "category": None, "channel": None, "switch": None}
+# How often a write folds again because another write of the same subject committed
+# between its read and its update (READ COMMITTED; SERIALIZABLE retries the request).
+MAX_FOLDS = 50
+
+
+@on_sequenced
+def _feed_changes(conn: Connection, sequenced: list[dict]) -> None:
+    """The change feed: a row per sequenced consent write that changed its subject's
+    state, with the entry's seq, written in the sequencer's transaction (so in seq
+    order, a batch at a time)."""
+    rows = [{"seq": e["seq"], "subject_id": e["changed_subject"], "changed_at": e["ts"]}
+            for e in sequenced if e["changed_subject"] is not None]
+    if rows:
+        conn.execute(_NEW_CHANGE, rows)
+
+
 def _to_event(row: ConsentEvent) -> Event:
     # The fold dates a choice from when it was made: occurred_at (received_at for every
     # live write, the record's own time for an imported one).
@@ -140,10 +176,29 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     receipt_id = str(uuid.uuid4())
     for event in events:
         event["event_id"] = str(uuid.uuid4())
-    # The audit append locks the chain head first, so writes to one subject (indeed all
-    # consent writes) are serialised and event order, state and change feed agree.
-    entry = append_entry(
-        session, keys, action, actor=actor, subject_id=subject_id,
+    conn = session.connection()  # Core on the connection: the hot path
+    for _ in range(MAX_FOLDS):
+        now = utcnow()
+        stored = conn.execute(_STATE_OF, {"sid": subject_id}).one_or_none()
+        state, rows, new_state = _fold_write(stored, events, now, subject_id=subject_id,
+                                             jurisdiction=jurisdiction,
+                                             notice_version=notice_version,
+                                             evidence=evidence, receipt_id=receipt_id,
+                                             idempotency_key=idempotency_key, actor=actor,
+                                             source=source)
+        if not rows:  # a request that changed nothing is audited and receipted, no more
+            break
+        # The subject's row is written first, so its lock (held to the commit) orders
+        # the writes of one subject: their events, state and feed rows agree. Nothing
+        # else is locked: writes of different subjects never wait for each other.
+        if _store_state(session, conn, subject_id, stored, new_state, now):
+            break
+    else:
+        raise RuntimeError(f"subject state kept changing under {MAX_FOLDS} folds")
+    changed = bool(rows) and (stored is None or stored.state != new_state)
+    append_entry(
+        session, keys, action, actor=actor, subject_id=subject_id, ts=now,
+        changed_subject=subject_id if changed else None,
         details={"source": source, "jurisdiction": jurisdiction, "receipt_id": receipt_id,
                  "notice_version": notice_version, "policy_version": policy.version,
                  "events": [{k: e.get(k) for k in ("event_id", "purpose", "category",
@@ -151,51 +206,50 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
                             for e in events],
                  **({"kept": kept} if kept else {})},
         personal={"evidence": evidence} if evidence else None)
-    now = entry.ts
-    conn = session.connection()  # Core on the connection: the hot path, under the lock
-    stored = conn.execute(select(SubjectState.state, SubjectState.version)
-                          .where(SubjectState.subject_id == subject_id)).one_or_none()
+    if rows:
+        conn.execute(_NEW_EVENTS, rows)
+        version = 1 if stored is None else stored.version + 1
+        if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
+            last_event = conn.execute(_LAST_EVENT, {"sid": subject_id}).scalar_one()
+            conn.execute(_NEW_SNAPSHOT, [{"subject_id": subject_id, "event_id": last_event,
+                                          "taken_at": now, "state": new_state}])
+    receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
+                             notice_version, receipt_choices, rows, language, receipt_extra)
+    return state, receipt
+
+
+def _fold_write(stored, events: list[dict], now: datetime, **common):
+    """The event rows of a write and the state they make from `stored`: (state, rows,
+    the state's JSON or None when there are no rows)."""
     state = ConsentState.from_json(stored.state) if stored else ConsentState()
-    rows = []
-    for event in events:
-        row = {"subject_id": subject_id, "jurisdiction": jurisdiction, "purpose": None,
-               "category": None, "channel": None, "switch": None,
-               "notice_version": notice_version, "evidence": evidence, "receipt_id": receipt_id,
-               "idempotency_key": idempotency_key, "actor": actor, "received_at": now,
-               "source": source, **event}
-        rows.append(row)
+    common["received_at"] = now
+    rows = [{**common, **EVENT_DEFAULTS, **event} for event in events]
+    jurisdiction = common["jurisdiction"]
+    for row in rows:
         state = apply(state, Event(kind=row["kind"], received_at=now, jurisdiction=jurisdiction,
                                    purpose=row["purpose"], category=row["category"],
                                    channel=row["channel"], status=row["status"],
                                    switch=row["switch"], source=row["source"]))
-    # Core statements rather than the unit of work: this is the hot write path and it
-    # runs while the audit chain's row lock is held.
-    if not rows:  # a request that changed nothing is audited and receipted, no more
-        receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state,
-                                 source, notice_version, receipt_choices, rows, language,
-                                 receipt_extra)
-        return state, receipt
-    conn.execute(insert(ConsentEvent), rows)
-    new_state = state.to_json()
+    return state, rows, state.to_json() if rows else None
+
+
+def _store_state(session: Session, conn: Connection, subject_id: str, stored,
+                 new_state: dict, now: datetime) -> bool:
+    """Write the subject's new state if nobody did since `stored` was read; False if
+    somebody did (fold again). A first write inserts the row in a savepoint, so a
+    concurrent first write of the same subject only sends this one round again."""
     if stored is None:
-        conn.execute(insert(SubjectState), [{"subject_id": subject_id, "state": new_state,
-                                             "version": 1, "updated_at": now}])
-    else:
-        conn.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
-                     .values(state=new_state, version=stored.version + 1, updated_at=now))
-    if stored is None or stored.state != new_state:
-        conn.execute(insert(SubjectChange), [{"seq": entry.seq, "subject_id": subject_id,
-                                              "changed_at": now}])
-    version = 1 if stored is None else stored.version + 1
-    if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
-        last_event = conn.execute(select(func.max(ConsentEvent.id))
-                                  .where(ConsentEvent.subject_id == subject_id)).scalar_one()
-        conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last_event,
-                                              "taken_at": now, "state": new_state}])
-    receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
-                             notice_version, receipt_choices, rows, language,
-                             receipt_extra)
-    return state, receipt
+        try:
+            with session.begin_nested():  # its SAVEPOINT is sent by session.connection()
+                session.connection().execute(_NEW_STATE, [
+                    {"subject_id": subject_id, "state": new_state, "version": 1,
+                     "updated_at": now}])
+        except IntegrityError:
+            return False
+        return True
+    return conn.execute(_SET_STATE, {"sid": subject_id, "b_was": stored.version,
+                                     "b_state": new_state, "b_version": stored.version + 1,
+                                     "b_at": now}).rowcount == 1
 
 
 def notice_seen(session: Session, policy: Policy, notice_version: str | None) -> dict:
@@ -217,7 +271,7 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
     body = receipt_body(session, policy, subject_id, receipt_id, now, state, source,
                         notice_version, receipt_choices, rows, language, extra)
     signature = keys.sign(body)
-    session.connection().execute(insert(Receipt), [
+    session.connection().execute(_NEW_RECEIPT, [
         {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
          "signature": signature}])
     return {**body, "signature": signature}

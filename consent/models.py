@@ -100,8 +100,10 @@ class StateSnapshot(Base):
 class SubjectChange(Base):
     """The change feed: one row per write that changed a subject's state.
 
-    `seq` is the audit seq of the write, taken under the audit chain's row lock, so it
-    grows in commit order and a reader never sees a later seq before an earlier one.
+    `seq` is the audit seq of the write. The audit sequencer writes the row when it
+    integrates the write's entry (ledger._feed_changes), a batch in one transaction
+    under the chain head's lock, so seq grows in commit order and a reader never sees
+    a later seq before an earlier one.
     """
 
     __tablename__ = "subject_changes"

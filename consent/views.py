@@ -43,13 +43,13 @@ def _state_response(answer: dict, receipt: dict | None = None, **extra):
     it is the preference center's whole matrix, and dumping it field by field is slow.
     Labels are in `answer["language"]`, named by `Content-Language`."""
     body = {**answer, "evaluated_at": rfc3339(answer["evaluated_at"]),
-            "entries": [{**e, "since": rfc3339(e["since"]) if e["since"] else None}
-                        for e in answer["entries"]]}
+            "entries": [{**e, "since": rfc3339(e["since"])} if e["since"] else e
+                        for e in answer["entries"]], **extra}
     if "at" in body:
         body["at"] = rfc3339(body["at"]) if body["at"] else None
     if receipt is not None:
         body["receipt"] = receipt
-    response = json_response({**body, **extra})
+    response = json_response(body)
     response.headers["Content-Language"] = answer["language"]
     return response
 

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 
 from audit.cli import audit_cli
 from audit.export import SUBJECT_FILES
-from audit.jobs import audit_jobs
+from audit.jobs import audit_jobs, inline_sequencer
 from audit.policy_log import record_policy_loaded
 from audit.stores import audit_stores
 from audit.views import blp as audit_blp
@@ -111,6 +111,8 @@ def _wire_domains(app: Flask) -> None:
         register_store(app, store)
     for job in [*retention_jobs(config), *audit_jobs(config)]:
         register_job(app, job)
+    if config["AUDIT_SEQUENCE_INLINE"]:
+        db.get_db(app).after_commit.append(inline_sequencer(app))
     app.cli.add_command(retention_cli)
     app.cli.add_command(consents_cli)
     app.cli.add_command(audit_cli)

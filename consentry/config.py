@@ -45,6 +45,15 @@ def _optional(raw: str) -> str | None:
     return raw or None
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", str, lambda: f"sqlite:///{Path('var').resolve() / 'consentry.db'}"),
     Setting("POLICY_FILE", _optional, None),
@@ -64,6 +73,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_EXPORT_DIR", str, _var("exports")),
     Setting("AUDIT_EXPORT_KEEP_DAYS", int, 30),
     Setting("AUDIT_CHECKPOINT_TRIGGER", str, "interval:300"),
+    # how often the scheduler's sequencer looks for queued audit entries: what a write
+    # waits, at most, before its entry is in the log and its change in /v1/changes
+    Setting("AUDIT_SEQUENCE_SECONDS", float, 0.05),
+    # true: a transaction that queued audit entries sequences them right after it
+    # commits (tests; one process with no scheduler), on top of the scheduler's sequencer
+    Setting("AUDIT_SEQUENCE_INLINE", _flag, False),
     Setting("CHANGE_FEED_KEEP_DAYS", int, 30),
     # how long a link to a person's page (preferences, "why am I seeing this") opens it
     Setting("PAGE_LINK_SECONDS", int, 3600),

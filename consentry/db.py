@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -131,13 +132,29 @@ def make_engine(url: str, isolation: str = "default") -> Engine:
                          hide_parameters=True, **JSON_CODEC)
 
 
+# A session whose transaction asks for the `after_commit` callbacks (`call_after_commit`).
+AFTER_COMMIT = "consentry.after_commit"
+
+
+def call_after_commit(session: Session) -> None:
+    """Ask for the database's `after_commit` callbacks once this transaction commits
+    (nothing happens if it rolls back)."""
+    session.info[AFTER_COMMIT] = True
+
+
 class Database:
-    """The engine and session factory of one app."""
+    """The engine and session factory of one app.
+
+    `after_commit`: callbacks run after a transaction that asked for them
+    (`call_after_commit`) committed, outside it; an error in one is logged, never
+    raised, since what the caller wrote is already committed.
+    """
 
     def __init__(self, url: str, isolation: str = "default", retry_attempts: int = 1):
         self.url = url
         self.retry_attempts = max(1, retry_attempts)
         self.retries = 0  # transactions run again after a serialization failure
+        self.after_commit: list[Callable[[], None]] = []
         self.engine = make_engine(url, isolation)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
@@ -152,10 +169,26 @@ class Database:
         """Run a unit of work outside a request: commit on success, roll back on error."""
         token = write_intent.set(write)
         try:
-            with self.sessions() as session, session.begin():
-                yield session
+            with self.sessions() as session:
+                with session.begin():
+                    yield session
+                self.committed(session)
         finally:
             write_intent.reset(token)
+
+    def committed(self, session: Session) -> None:
+        """`session` committed: run the `after_commit` callbacks if it asked for them."""
+        if not session.info.pop(AFTER_COMMIT, False):
+            return
+        for callback in self.after_commit:
+            try:
+                callback()
+            except Exception:  # the caller's work is committed; the callback's owner recovers
+                logging.getLogger("consentry.db").exception("after-commit callback failed")
+
+    def rolled_back(self, session: Session) -> None:
+        """`session` rolled back: what it asked for after its commit is void."""
+        session.info.pop(AFTER_COMMIT, None)
 
 
 def init_app(app: Flask) -> None:
@@ -179,14 +212,18 @@ def init_app(app: Flask) -> None:
         session = g.get("db_session")
         if session is None or not session.in_transaction():
             return response
+        database = get_db()
         if response.status_code >= 400:
             session.rollback()
+            database.rolled_back(session)
             return response
         try:
             session.commit()
         except Exception as exc:  # the write did not land: tell the client, not 200
             session.rollback()
+            database.rolled_back(session)
             return handle_unexpected(exc)
+        database.committed(session)
         return response
 
     @app.teardown_request
@@ -214,6 +251,7 @@ def run_request(app: Flask, view: Callable[[], Any]) -> Response:
             session = g.get("db_session")
             if session is not None and response.status_code < 400 and session.in_transaction():
                 session.commit()
+                database.committed(session)
             return response
         except Exception as exc:
             if not is_retryable(exc) or attempt == database.retry_attempts:
@@ -221,6 +259,7 @@ def run_request(app: Flask, view: Callable[[], Any]) -> Response:
             session = g.get("db_session")
             if session is not None:
                 session.rollback()
+                database.rolled_back(session)
             database.retries += 1
             # Full jitter, exponential, capped: writers that collided spread out.
             time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))

@@ -108,7 +108,7 @@ def create_hold(session: Session, keys: SecretStore, policy: Policy, *, subject_
         raise Invalid("until must be in the future", fields={"until": ["Must be in the future."]})
     hold_id = new_id()
     entry = append_entry(session, keys, "retention.hold.created", actor=actor,
-                         subject_id=subject_id,
+                         subject_id=subject_id, sequence=True,  # the hold keeps its seq
                          details={"hold_id": hold_id, "category": category,
                                   "until": rfc3339(until),
                                   "by": "subject" if subject_id else "category"},

@@ -152,7 +152,11 @@ def make_app(database_url, secrets_dir):
     apps = []
 
     def factory(**overrides):
-        config = {"DATABASE_URL": database_url, "SECRETS_DIR": secrets_dir, "TESTING": True}
+        # Each write's audit entry (and change-feed row) is sequenced as soon as it
+        # commits, so tests read the log and the feed at once; tests of the sequencer
+        # itself turn this off (tests/audit/test_sequencer.py).
+        config = {"DATABASE_URL": database_url, "SECRETS_DIR": secrets_dir, "TESTING": True,
+                  "AUDIT_SEQUENCE_INLINE": True}
         config.update(overrides)
         app = create_app(config)
         apps.append(app)

@@ -20,10 +20,11 @@ pytestmark = pytest.mark.postgres_only
 
 @pytest.fixture
 def serial_app(make_app):
-    # Every consent write locks the audit chain's head row, and under SERIALIZABLE each
-    # writer that waited for it is asked to retry: sixteen writers in one process all
-    # contend, so the bound here is generous. It is still a bound: a write that cannot
-    # get through answers 503 with Retry-After.
+    # A write no longer locks the audit chain's head (the sequencer does, a batch at a
+    # time), but writers of one subject still collide on its state row, and the tests'
+    # inline sequencer runs after every commit: sixteen writers on twenty subjects, so
+    # the bound here stays generous. It is still a bound: a write that cannot get
+    # through answers 503 with Retry-After.
     return make_app(DB_ISOLATION="serializable", DB_RETRY_ATTEMPTS=80)
 
 

@@ -7,9 +7,12 @@
 Answers are cached per (subject, purpose, channel, jurisdiction). `sync()` follows
 `/v1/changes` and drops the cached answers of every subject that changed; it runs
 before a lookup when the last sync is older than `sync_interval` seconds, so a
-cached answer is never older than that. A cached answer also expires after the
-`max_age` the service gave it (the policy's token lifetime), so a client that was cut
-off from the feed for longer than the feed is kept still cannot serve stale answers.
+cached answer is never older than that plus the feed's own lag: a change enters
+`/v1/changes` when the service's audit sequencer integrates the write, about
+`CONSENTRY_AUDIT_SEQUENCE_SECONDS` (50 ms by default) after it committed. A cached
+answer also expires after the `max_age` the service gave it (the policy's token
+lifetime), so a client that was cut off from the feed for longer than the feed is
+kept still cannot serve stale answers.
 **It fails closed.** While the service cannot be reached (a lookup or a sync fails),
 a cached answer is still served until its `max_age` runs out, marked `degraded`; a
 subject with no valid cached answer gets nothing allowed (also `degraded`). The cache
