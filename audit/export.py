@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -314,12 +315,20 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
 
 
 # The stored rows passed canonical_json's checks when they were appended, so the export
-# encodes them without its per-value float scan, and with orjson: sorted keys, compact,
-# UTF-8 unescaped — byte for byte what canonical_json gives for floatless documents
-# (tests/audit/test_encoding.py holds it to that). A float in a tampered row changes its
+# encodes them without its per-value scan, and with orjson: sorted keys, compact, UTF-8
+# unescaped — byte for byte what canonical_json (RFC 8785) gives, except that orjson
+# sorts names by code point and JCS by UTF-16 code unit: a line holding a character at
+# or above U+E000 (where the two orders can differ) is encoded by canonical_json itself.
+# tests/audit/test_encoding.py holds it to that. A float in a tampered row changes its
 # hash, which the verifier reports.
+_ABOVE_E000 = re.compile("[\ue000-\U0010ffff]")
+
+
 def _encode(document) -> str:
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    if not text.isascii() and _ABOVE_E000.search(text):
+        return canonical_json(document).decode("utf-8")
+    return text
 
 
 def _csv_field(text: str) -> str:

@@ -31,7 +31,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from flask import Flask, current_app
 
+from consentry.config import DEFAULT_PUBLIC_URL
 from consentry.signing import public_jwk, sign_document, sign_jws
+from consentry_client.tokens import CONSENT_TOKEN_TYPE
 
 log = logging.getLogger("consentry.secrets")
 EXTENSION = "consentry.secrets"
@@ -69,8 +71,10 @@ class SecretStore:
     key within that time, and signs with it within that time of it being made active.
     """
 
-    def __init__(self, directory: str | os.PathLike, reload_seconds: float = 5.0):
+    def __init__(self, directory: str | os.PathLike, reload_seconds: float = 5.0,
+                 issuer: str = DEFAULT_PUBLIC_URL):
         self.directory = Path(directory)
+        self.issuer = issuer  # the `iss` of every token signed here (CONSENTRY_PUBLIC_URL)
         self.reload_seconds = max(0.0, float(reload_seconds))
         self._keyring: _Keyring | None = None
         self._stamp: tuple | None = None
@@ -213,10 +217,12 @@ class SecretStore:
         ring = self._current()
         return sign_document(ring.signing[ring.active_kid], ring.active_kid, document)
 
-    def sign_token(self, payload: dict) -> str:
-        """Return a compact JWS over `payload`, signed with the active key."""
+    def sign_token(self, payload: dict, typ: str = CONSENT_TOKEN_TYPE) -> str:
+        """Return a compact JWS of type `typ` over `payload` and `iss` (this deployment's
+        public URL), signed with the active key."""
         ring = self._current()
-        return sign_jws(ring.signing[ring.active_kid], ring.active_kid, payload)
+        return sign_jws(ring.signing[ring.active_kid], ring.active_kid,
+                        {"iss": self.issuer, **payload}, typ)
 
     def jwks(self) -> dict:
         """The public keys (every key in the directory, including one not signing yet),
@@ -229,7 +235,8 @@ class SecretStore:
 
 def init_app(app: Flask) -> None:
     """Open (creating what is missing) the secrets directory of `app`."""
-    store = SecretStore(app.config["SECRETS_DIR"], app.config["KEY_RELOAD_SECONDS"])
+    store = SecretStore(app.config["SECRETS_DIR"], app.config["KEY_RELOAD_SECONDS"],
+                        app.config["PUBLIC_URL"])
     store.ensure()
     app.extensions[EXTENSION] = store
 

@@ -399,7 +399,8 @@ def test_a_member_above_the_size_cap_is_refused(app, append, runner, tmp_path, c
     assert result.exit_code == 2 and "not a size" in result.output
     with pytest.raises(SystemExit) as exited:
         main([str(bundle), "--max-compression-ratio", "0.5"])
-    assert exited.value.code == 2 and "not a ratio" in capsys.readouterr().err
+    # a bad command line is "could not run" (4), not a verdict on the input (2)
+    assert exited.value.code == 4 and "not a ratio" in capsys.readouterr().err
 
 
 def test_a_zip_bomb_is_refused_before_it_is_read(app, append, tmp_path, capsys):

@@ -29,8 +29,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field, replace
 
-from consent.token import verify_token
-from consentry.signing import UnknownKeyError
+from consentry_client.signing import UnknownKeyError
+from consentry_client.tokens import verify_token
 
 DEFAULT_MAX_AGE = 300.0  # seconds, when an answer does not say
 KEYS_REFETCH_SECONDS = 5.0  # the least time between two fetches of the keys for an unknown kid
