@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from consentry_client.tokens import CONSENT_TOKEN_TYPE
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -33,7 +34,6 @@ from flask import Flask, current_app
 
 from consentry.config import DEFAULT_PUBLIC_URL
 from consentry.signing import public_jwk, sign_document, sign_jws
-from consentry_client.tokens import CONSENT_TOKEN_TYPE
 
 log = logging.getLogger("consentry.secrets")
 EXTENSION = "consentry.secrets"

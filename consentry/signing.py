@@ -7,8 +7,6 @@ re-exported here so the service signs and checks with one definition.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from consentry_client.canonical import b64url, canonical_json
 from consentry_client.signing import (  # noqa: F401
     ALGORITHM,
@@ -20,6 +18,7 @@ from consentry_client.signing import (  # noqa: F401
     verify_document,
     verify_jws,
 )
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def sign_document(private_key: Ed25519PrivateKey, kid: str, document: dict) -> dict:

@@ -6,6 +6,8 @@ import time
 import uuid
 
 import pytest
+from consentry_client import GateClient
+from consentry_client import gate as gate_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select, update
@@ -15,8 +17,6 @@ from consent.token import TokenExpired, verify_token
 from consentry.db import get_db
 from consentry.policy import load_policy
 from consentry.signing import SignatureError
-from consentry_client import GateClient
-from consentry_client import gate as gate_module
 
 POLICY = load_policy()
 STANDARD = {c for c, v in POLICY.categories.items() if v.sensitivity == "standard"}

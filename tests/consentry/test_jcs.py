@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import rfc8785
+from consentry_client import verify_receipt
+from consentry_client.signing import SignatureError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentry.canonical import canonical_json
-from consentry_client import verify_receipt
-from consentry_client.signing import SignatureError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signing.md"
 

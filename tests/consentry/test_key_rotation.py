@@ -80,11 +80,11 @@ def test_a_broken_key_directory_keeps_the_loaded_keys(make_app, tmp_path, caplog
 def test_the_engine_client_fetches_the_keys_again_for_a_new_key_id(make_app, make_key,
                                                                    tmp_path, monkeypatch):
     import pytest
+    from consentry_client import GateClient
+    from consentry_client import gate as gate_module
     from werkzeug.serving import make_server
 
     from consentry.signing import UnknownKeyError
-    from consentry_client import GateClient
-    from consentry_client import gate as gate_module
 
     app = make_app(SECRETS_DIR=str(tmp_path / "secrets"), KEY_RELOAD_SECONDS=0)
     server = make_server("127.0.0.1", 0, app, threaded=True)
