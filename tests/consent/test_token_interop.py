@@ -12,12 +12,11 @@ from pathlib import Path
 
 import jwt as pyjwt
 import pytest
+from consentry_client import verify_token
+from consentry_client.signing import SignatureError
 from joserfc import jwt as jose_jwt
 from joserfc.errors import InvalidClaimError, SecurityWarning
 from joserfc.jwk import KeySet
-
-from consentry_client import verify_token
-from consentry_client.signing import SignatureError
 
 ISSUER = "https://consent.example.test"
 TYP = "consentry-consent+jwt"
