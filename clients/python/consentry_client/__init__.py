@@ -10,11 +10,31 @@
 No Flask, no SQLAlchemy: the standard library, and `cryptography` for Ed25519.
 """
 
-from consentry_client.documents import verify_certificate, verify_receipt
-from consentry_client.gate import Answer, GateClient, GateUnavailable
-from consentry_client.signing import SignatureError, UnknownKeyError
-from consentry_client.tokens import CONSENT_TOKEN_TYPE, TokenExpired, verify_token
+from __future__ import annotations
 
-__all__ = ["CONSENT_TOKEN_TYPE", "Answer", "GateClient", "GateUnavailable", "SignatureError",
-           "TokenExpired", "UnknownKeyError", "verify_certificate", "verify_receipt",
-           "verify_token"]
+import importlib
+
+# Loaded on first use, so `consentry-verify` can say "could not run" (exit 4) when a
+# dependency is missing instead of failing while Python imports the package.
+_HOMES = {
+    "BatchRejected": "decisions", "BufferFull": "decisions", "DecisionBuffer": "decisions",
+    "verify_certificate": "documents", "verify_receipt": "documents",
+    "Answer": "gate", "ConsentryError": "gate", "GateClient": "gate",
+    "GateUnavailable": "gate",
+    "SignatureError": "signing", "UnknownKeyError": "signing",
+    "CONSENT_TOKEN_TYPE": "tokens", "TokenExpired": "tokens", "verify_token": "tokens",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'consentry_client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"consentry_client.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
