@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 
 from audit import merkle
 from audit.chain import entry_document, format_ts
-from audit.checkpoints import checkpoint_statement, create_checkpoint, load_leaves
+from audit.checkpoints import (
+    checkpoint_note,
+    checkpoint_statement,
+    create_checkpoint,
+    load_leaves,
+)
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
 from audit.service import append_entry
 from consentry.canonical import b64url_decode, canonical_json
@@ -256,10 +261,12 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                 file_hashes[name] = hashlib.sha256(data).hexdigest()
 
             add("checkpoint.json", _pretty(checkpoint_statement(checkpoint)))
+            add("checkpoint.note", checkpoint_note(keys, checkpoint).encode("utf-8"))
             needs_tree = count > 0 or (previous is not None and previous.tree_size < size)
             leaves = load_leaves(session, size) if needs_tree else merkle.LeafArray()
             if previous is not None:
                 add("previous_checkpoint.json", _pretty(checkpoint_statement(previous)))
+                add("previous_checkpoint.note", checkpoint_note(keys, previous).encode("utf-8"))
                 proof = (merkle.consistency_proof(leaves, previous.tree_size, size)
                          if previous.tree_size < size else [])
                 add("consistency.json", _pretty({"from_size": previous.tree_size,
@@ -270,7 +277,8 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
             add("inclusion.jsonl", b"".join(
                 canonical_json({"seq": s, "proof": [h.hex() for h in proofs[s - 1]]}) + b"\n"
                 for s in proven))
-            add("keys.json", _pretty(keys.jwks()))
+            jwks = keys.jwks()
+            add("keys.json", _pretty(jwks))
             created_at = utcnow()
             manifest = {
                 "v": BUNDLE_VERSION,
@@ -294,6 +302,10 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                 "shredded_subjects": sorted(subject_keys.shredded),
                 "files": dict(sorted(file_hashes.items())),
                 "kid": keys.active_kid,
+                "log_origin": keys.log_origin,
+                "note_verifier": next(
+                    v for k, v in zip(jwks["keys"], jwks["note_verifiers"], strict=True)
+                    if k["kid"] == jwks["active_kid"]),
             }
             bundle.writestr("manifest.json", _pretty(manifest))
             bundle.writestr("manifest.sig", _pretty(keys.sign(manifest)))

@@ -17,11 +17,13 @@ import secrets
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from consentry_client.note import raw_public_key, verifier_key
 from consentry_client.tokens import CONSENT_TOKEN_TYPE
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -33,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import (
 from flask import Flask, current_app
 
 from consentry.config import DEFAULT_PUBLIC_URL
-from consentry.signing import public_jwk, sign_document, sign_jws
+from consentry.signing import public_jwk, sign_document, sign_jws, sign_note
 
 log = logging.getLogger("consentry.secrets")
 EXTENSION = "consentry.secrets"
@@ -224,13 +226,33 @@ class SecretStore:
         return sign_jws(ring.signing[ring.active_kid], ring.active_kid,
                         {"iss": self.issuer, **payload}, typ)
 
+    @property
+    def log_origin(self) -> str:
+        """The audit log's C2SP checkpoint origin, also its notes' key name: the public URL's
+        host and path, `/audit/`, and 16 hex digits keyed by this deployment's HMAC key, so
+        two deployments never share an origin, even behind one URL."""
+        parts = urllib.parse.urlsplit(self.issuer)
+        host = (parts.hostname or "localhost") + (f":{parts.port}" if parts.port else "")
+        path = parts.path.rstrip("/")
+        return f"{host}{path}/audit/{self.keyed_hash('log-origin', 'audit')[:16]}"
+
+    def sign_note(self, text: str) -> str:
+        """A C2SP signed note of `text` by the active key, under the log origin."""
+        ring = self._current()
+        return sign_note(ring.signing[ring.active_kid], self.log_origin, text)
+
     def jwks(self) -> dict:
         """The public keys (every key in the directory, including one not signing yet),
-        newest first, as a JWKS document."""
+        newest first, as a JWKS document; `note_verifiers` gives each as a C2SP verifier key
+        under the log origin (for checkpoint notes), in the same order."""
         ring = self._current()
         keys = [public_jwk(k.public_key(), kid) for kid, k in ring.signing.items()]
         keys.sort(key=lambda k: k["kid"], reverse=True)
-        return {"keys": keys, "active_kid": ring.active_kid}
+        origin = self.log_origin
+        verifiers = [verifier_key(origin, raw_public_key(ring.signing[k["kid"]].public_key()))
+                     for k in keys]
+        return {"keys": keys, "active_kid": ring.active_kid, "log_origin": origin,
+                "note_verifiers": verifiers}
 
 
 def init_app(app: Flask) -> None:

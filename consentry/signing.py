@@ -8,6 +8,7 @@ re-exported here so the service signs and checks with one definition.
 from __future__ import annotations
 
 from consentry_client.canonical import b64url, canonical_json
+from consentry_client.note import raw_public_key, signature_line
 from consentry_client.signing import (  # noqa: F401
     ALGORITHM,
     SignatureError,
@@ -33,3 +34,10 @@ def sign_jws(private_key: Ed25519PrivateKey, kid: str, payload: dict, typ: str) 
     body = b64url(canonical_json(payload))
     signing_input = f"{header}.{body}".encode("ascii")
     return f"{header}.{body}.{b64url(private_key.sign(signing_input))}"
+
+
+def sign_note(private_key: Ed25519PrivateKey, name: str, text: str) -> str:
+    """A C2SP signed note: `text` (ending in a newline), a blank line and the signature line
+    of `private_key` under key name `name` (see `consentry_client.note`)."""
+    public = raw_public_key(private_key.public_key())
+    return f"{text}\n{signature_line(name, public, private_key.sign(text.encode('utf-8')))}"
