@@ -7,12 +7,15 @@ from __future__ import annotations
 import sys
 
 from consentry_client.bundle import (  # noqa: F401
+    ERASURES,
     EXIT_CANNOT_RUN,
     EXIT_DAMAGED,
     EXIT_INTACT,
     EXIT_UNPROVEN,
     EXIT_UNUSABLE,
     KINDS,
+    RECEIPTS,
+    SUBJECT_ACCESS,
     Finding,
     Limits,
     Report,

@@ -10,8 +10,9 @@ only against the bundle's own keys.json, so the signer is unproven. 4: the verif
 could not run at all (a bad command line, a missing dependency, a fault of its own). Damage is named
 per entry: modified, removed, inserted, duplicated, reordered, truncated; per file
 (a member missing, unlisted, altered or stored twice under one name); and per
-signature: bad signature, unknown key. Entries whose subject key was destroyed
-(crypto-shredding) are reported as shredded: their proofs still hold.
+signature: bad signature, unknown key. A subject access bundle's receipts and erasure
+certificates are checked against their own signatures as well. Entries whose subject
+key was destroyed (crypto-shredding) are reported as shredded: their proofs still hold.
 
 The zip is read within limits (see `Limits`): a member larger than the size cap, or
 one that expands more than the ratio cap (a zip bomb), is refused before it is read,
@@ -47,6 +48,11 @@ from consentry_client.signing import SignatureError, keys_by_kid, verify_documen
 KINDS = ("modified", "removed", "inserted", "duplicated", "reordered", "truncated",
          "bad signature", "unknown key")
 ENTRIES = "entries.jsonl"
+# A subject access bundle (manifest `kind`): its receipts and erasure certificates are
+# signed documents of their own, in these places (governance/access.py writes them).
+SUBJECT_ACCESS = "subject_access"
+RECEIPTS = "subject/receipts/"
+ERASURES = "subject/erasures.json"
 UNSIGNED_FILES = ("manifest.json", "manifest.sig")
 EXIT_INTACT, EXIT_DAMAGED, EXIT_UNUSABLE, EXIT_UNPROVEN, EXIT_CANNOT_RUN = 0, 1, 2, 3, 4
 _sha256 = hashlib.sha256
@@ -640,6 +646,9 @@ def verify_source(source: Source, public_keys: dict | None = None,
     for name in sorted(present - set(files) - set(UNSIGNED_FILES)):
         report.add("inserted", name, "file not listed in the manifest")
 
+    if manifest.get("kind") == SUBJECT_ACCESS:
+        _signed_documents(source, report, public_keys, manifest, files, present)
+
     checkpoint = _checkpoint(report, public_keys, _json(source, "checkpoint.json"),
                              "checkpoint.json")
     if checkpoint is not None and (checkpoint["tree_size"] != int(manifest["tree_size"])
@@ -674,6 +683,40 @@ def verify_source(source: Source, public_keys: dict | None = None,
         if len(report.findings) == before:
             report.add("modified", ENTRIES, "SHA-256 or proofs differ from the manifest")
     return report
+
+
+def _signed_documents(source: Source, report: Report, keys: dict, manifest: dict,
+                      files: dict, present: set[str]) -> None:
+    """A subject access bundle: check each receipt's and erasure certificate's own
+    signature too, as the person (or anyone they show them to) would one by one."""
+    receipts = certificates = 0
+    for name in sorted(files):
+        if not name.startswith(RECEIPTS) or name not in present:
+            continue
+        receipt = _json(source, name)
+        if not isinstance(receipt, dict):
+            report.add("modified", name, "not a receipt")
+            continue
+        body = {k: v for k, v in receipt.items() if k != "signature"}
+        receipts += _check_signature(report, keys, body, receipt.get("signature"), name)
+    erasures = _json(source, ERASURES) if ERASURES in present else []
+    if not isinstance(erasures, list):
+        report.add("modified", ERASURES, "not a list of erasures")
+        erasures = []
+    for erasure in erasures:
+        certificate = erasure.get("certificate") if isinstance(erasure, dict) else None
+        if certificate is None:
+            continue
+        where = f"{ERASURES} erasure {erasure.get('erasure_id')}"
+        if not isinstance(certificate, dict):
+            report.add("modified", where, "certificate malformed")
+            continue
+        certificates += _check_signature(report, keys, certificate.get("document"),
+                                         certificate.get("signature"), where)
+    subject = manifest.get("subject_access") or {}
+    report.notes.append(f"subject access bundle of subject {subject.get('subject_id')!r}: "
+                        f"{receipts} receipt(s) and {certificates} erasure certificate(s) "
+                        f"carry their own valid signature")
 
 
 def _notes(source: Source, report: Report, keys: dict, manifest: dict, files: dict,
