@@ -10,8 +10,9 @@ PORT ?= 8000
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+# The engine client (clients/python, its own distribution) first: the service imports it.
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ./clients/python -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from consentry_client.note import checkpoint_text
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -67,6 +68,14 @@ def checkpoint_statement(checkpoint: AuditCheckpoint) -> dict:
                                           format_ts(checkpoint.ts)),
         "signature": {"alg": "EdDSA", "kid": checkpoint.kid, "value": checkpoint.signature},
     }
+
+
+def checkpoint_note(keys: SecretStore, checkpoint: AuditCheckpoint) -> str:
+    """The checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint) under the log's origin,
+    signed now by the active key. Signing one tree head again never contradicts the log."""
+    text = checkpoint_text(keys.log_origin, checkpoint.tree_size,
+                           bytes.fromhex(checkpoint.root_hash))
+    return keys.sign_note(text)
 
 
 def list_checkpoints(session: Session, before: int | None, limit: int) -> list[AuditCheckpoint]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -25,7 +26,12 @@ from sqlalchemy.orm import Session
 
 from audit import merkle
 from audit.chain import entry_document, format_ts
-from audit.checkpoints import checkpoint_statement, create_checkpoint, load_leaves
+from audit.checkpoints import (
+    checkpoint_note,
+    checkpoint_statement,
+    create_checkpoint,
+    load_leaves,
+)
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
 from audit.service import append_entry, integrate_all
 from audit.verify import SUBJECT_ACCESS
@@ -61,7 +67,10 @@ AUDIT_FILES = {
     "entries.csv": "the same entries as CSV, with the personal fields opened where the "
                    "key still exists",
     "checkpoint.json": "the signed checkpoint (Merkle tree head) the export ends at",
+    "checkpoint.note": "the same checkpoint as a C2SP signed note (tlog-checkpoint), for "
+                       "transparency-log witness tooling",
     "previous_checkpoint.json": "the checkpoint of the previous export",
+    "previous_checkpoint.note": "the previous export's checkpoint as a C2SP signed note",
     "consistency.json": "the proof that this tree extends the previous checkpoint's",
     "inclusion.jsonl": "inclusion proofs of the entries in the checkpoint's tree",
     "keys.json": "the service's public keys (JWKS) when the bundle was written",
@@ -306,10 +315,12 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                 file_hashes[name] = hashlib.sha256(data).hexdigest()
 
             add("checkpoint.json", _pretty(checkpoint_statement(checkpoint)))
+            add("checkpoint.note", checkpoint_note(keys, checkpoint).encode("utf-8"))
             needs_tree = count > 0 or (previous is not None and previous.tree_size < size)
             leaves = load_leaves(session, size) if needs_tree else merkle.LeafArray()
             if previous is not None:
                 add("previous_checkpoint.json", _pretty(checkpoint_statement(previous)))
+                add("previous_checkpoint.note", checkpoint_note(keys, previous).encode("utf-8"))
                 proof = (merkle.consistency_proof(leaves, previous.tree_size, size)
                          if previous.tree_size < size else [])
                 add("consistency.json", _pretty({"from_size": previous.tree_size,
@@ -320,7 +331,8 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
             add("inclusion.jsonl", b"".join(
                 canonical_json({"seq": s, "proof": [h.hex() for h in proofs[s - 1]]}) + b"\n"
                 for s in proven))
-            add("keys.json", _pretty(keys.jwks()))
+            jwks = keys.jwks()
+            add("keys.json", _pretty(jwks))
             contents = {name: AUDIT_FILES[name] for name in file_hashes}
             attached = attach(session, count) if attach is not None else None
             if attached is not None:
@@ -354,6 +366,10 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
                 "files": dict(sorted(file_hashes.items())),
                 "contents": dict(sorted(contents.items())),
                 "kid": keys.active_kid,
+                "log_origin": keys.log_origin,
+                "note_verifier": next(
+                    v for k, v in zip(jwks["keys"], jwks["note_verifiers"], strict=True)
+                    if k["kid"] == jwks["active_kid"]),
             }
             if attached is not None:
                 manifest["subject_access"] = attached.summary
@@ -377,12 +393,20 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
 
 
 # The stored rows passed canonical_json's checks when they were appended, so the export
-# encodes them without its per-value float scan, and with orjson: sorted keys, compact,
-# UTF-8 unescaped — byte for byte what canonical_json gives for floatless documents
-# (tests/audit/test_encoding.py holds it to that). A float in a tampered row changes its
+# encodes them without its per-value scan, and with orjson: sorted keys, compact, UTF-8
+# unescaped — byte for byte what canonical_json (RFC 8785) gives, except that orjson
+# sorts names by code point and JCS by UTF-16 code unit: a line holding a character at
+# or above U+E000 (where the two orders can differ) is encoded by canonical_json itself.
+# tests/audit/test_encoding.py holds it to that. A float in a tampered row changes its
 # hash, which the verifier reports.
+_ABOVE_E000 = re.compile("[\ue000-\U0010ffff]")
+
+
 def _encode(document) -> str:
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    if not text.isascii() and _ABOVE_E000.search(text):
+        return canonical_json(document).decode("utf-8")
+    return text
 
 
 def _csv_field(text: str) -> str:

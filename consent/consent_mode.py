@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from consent.gate import evaluate, evaluate_purpose
 from consent.signals import states_for
 from consent.state import ConsentState
-from consent.token import consent_mode_payload
+from consent.token import CONSENT_MODE_TOKEN_TYPE, consent_mode_payload
 from consentry.errors import NotFound
 from consentry.policy import ALWAYS, CONSENT_MODE_FIELDS, Policy
 from consentry.secretstore import SecretStore
@@ -70,7 +70,7 @@ def subject_consent_mode(session: Session, keys: SecretStore, policy: Policy, su
     fields, applied = consent_mode(state, policy, channel, now, jurisdiction)
     token = keys.sign_token(consent_mode_payload(
         subject_id, channel, applied, fields, policy.version, policy.digest,
-        int(now.timestamp()), policy.token_max_age_seconds))
+        int(now.timestamp()), policy.token_max_age_seconds), typ=CONSENT_MODE_TOKEN_TYPE)
     return {"subject_id": subject_id, "channel": channel, "jurisdiction": applied, **fields,
             "policy_version": policy.version, "evaluated_at": now,
             "max_age": policy.token_max_age_seconds, "token": token}

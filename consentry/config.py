@@ -41,6 +41,16 @@ class Setting:
         return self.default() if callable(self.default) else self.default
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def _public_url(raw: str) -> str:
+    url = raw.rstrip("/") or raw
+    if not (url.startswith("https://") or url.startswith("http://")) or "://" == url[-3:]:
+        raise ValueError("must be an http(s) URL such as https://consent.example.com")
+    return url
+
+
 def _optional(raw: str) -> str | None:
     return raw or None
 
@@ -58,6 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", str, lambda: f"sqlite:///{Path('var').resolve() / 'consentry.db'}"),
     Setting("POLICY_FILE", _optional, None),
     Setting("SECRETS_DIR", str, _var("secrets")),
+    # the deployment's own URL: the `iss` of its tokens, the origin of its checkpoints
+    Setting("PUBLIC_URL", _public_url, DEFAULT_PUBLIC_URL),
     Setting("MAX_CONTENT_LENGTH", int, 1024 * 1024, env="CONSENTRY_MAX_BODY_BYTES"),
     Setting("API_KEY_CACHE_SECONDS", float, 5.0),
     # how often a process looks for a rotated signing key (see docs/keys.md)

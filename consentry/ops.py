@@ -45,6 +45,12 @@ class JwksSchema(ma.Schema):
     keys = ma.fields.List(ma.fields.Nested(JwkSchema), metadata={
         "description": "Every signing key, newest first: old signatures keep verifying"})
     active_kid = ma.fields.String(metadata={"description": "The key that signs now"})
+    log_origin = ma.fields.String(metadata={
+        "description": "The audit log's C2SP checkpoint origin (and its notes' key name)"})
+    note_verifiers = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Each key of `keys`, in the same order, as a C2SP signed-note "
+                       "verifier key `<origin>+<hex key ID>+<base64(0x01 || public key)>`: "
+                       "what witnesses need to check a bundle's checkpoint.note"})
 
 
 class GpcSchema(ma.Schema):

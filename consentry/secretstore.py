@@ -17,11 +17,14 @@ import secrets
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from consentry_client.note import raw_public_key, verifier_key
+from consentry_client.tokens import CONSENT_TOKEN_TYPE
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -31,7 +34,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from flask import Flask, current_app
 
-from consentry.signing import public_jwk, sign_document, sign_jws
+from consentry.config import DEFAULT_PUBLIC_URL
+from consentry.signing import public_jwk, sign_document, sign_jws, sign_note
 
 log = logging.getLogger("consentry.secrets")
 EXTENSION = "consentry.secrets"
@@ -69,8 +73,10 @@ class SecretStore:
     key within that time, and signs with it within that time of it being made active.
     """
 
-    def __init__(self, directory: str | os.PathLike, reload_seconds: float = 5.0):
+    def __init__(self, directory: str | os.PathLike, reload_seconds: float = 5.0,
+                 issuer: str = DEFAULT_PUBLIC_URL):
         self.directory = Path(directory)
+        self.issuer = issuer  # the `iss` of every token signed here (CONSENTRY_PUBLIC_URL)
         self.reload_seconds = max(0.0, float(reload_seconds))
         self._keyring: _Keyring | None = None
         self._stamp: tuple | None = None
@@ -213,23 +219,46 @@ class SecretStore:
         ring = self._current()
         return sign_document(ring.signing[ring.active_kid], ring.active_kid, document)
 
-    def sign_token(self, payload: dict) -> str:
-        """Return a compact JWS over `payload`, signed with the active key."""
+    def sign_token(self, payload: dict, typ: str = CONSENT_TOKEN_TYPE) -> str:
+        """Return a compact JWS of type `typ` over `payload` and `iss` (this deployment's
+        public URL), signed with the active key."""
         ring = self._current()
-        return sign_jws(ring.signing[ring.active_kid], ring.active_kid, payload)
+        return sign_jws(ring.signing[ring.active_kid], ring.active_kid,
+                        {"iss": self.issuer, **payload}, typ)
+
+    @property
+    def log_origin(self) -> str:
+        """The audit log's C2SP checkpoint origin, also its notes' key name: the public URL's
+        host and path, `/audit/`, and 16 hex digits keyed by this deployment's HMAC key, so
+        two deployments never share an origin, even behind one URL."""
+        parts = urllib.parse.urlsplit(self.issuer)
+        host = (parts.hostname or "localhost") + (f":{parts.port}" if parts.port else "")
+        path = parts.path.rstrip("/")
+        return f"{host}{path}/audit/{self.keyed_hash('log-origin', 'audit')[:16]}"
+
+    def sign_note(self, text: str) -> str:
+        """A C2SP signed note of `text` by the active key, under the log origin."""
+        ring = self._current()
+        return sign_note(ring.signing[ring.active_kid], self.log_origin, text)
 
     def jwks(self) -> dict:
         """The public keys (every key in the directory, including one not signing yet),
-        newest first, as a JWKS document."""
+        newest first, as a JWKS document; `note_verifiers` gives each as a C2SP verifier key
+        under the log origin (for checkpoint notes), in the same order."""
         ring = self._current()
         keys = [public_jwk(k.public_key(), kid) for kid, k in ring.signing.items()]
         keys.sort(key=lambda k: k["kid"], reverse=True)
-        return {"keys": keys, "active_kid": ring.active_kid}
+        origin = self.log_origin
+        verifiers = [verifier_key(origin, raw_public_key(ring.signing[k["kid"]].public_key()))
+                     for k in keys]
+        return {"keys": keys, "active_kid": ring.active_kid, "log_origin": origin,
+                "note_verifiers": verifiers}
 
 
 def init_app(app: Flask) -> None:
     """Open (creating what is missing) the secrets directory of `app`."""
-    store = SecretStore(app.config["SECRETS_DIR"], app.config["KEY_RELOAD_SECONDS"])
+    store = SecretStore(app.config["SECRETS_DIR"], app.config["KEY_RELOAD_SECONDS"],
+                        app.config["PUBLIC_URL"])
     store.ensure()
     app.extensions[EXTENSION] = store
 

@@ -4,7 +4,8 @@ A link's token is a compact JWS signed with the service's Ed25519 key. Its claim
 which page it opens (`typ` `consentry.page-link/1` and `page`), whose (`sub`), which
 decision for an explanation, the language and return URL the backend asked for, who
 asked (`by`, an API key name) and when it expires. A consent token from the signal gate
-carries no such `typ`, so it can never open a page.
+carries neither that claim nor the link's header `typ` (`consentry-page-link+jwt`), so it
+can never open a page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from consentry.secretstore import SecretStore
 from consentry.signing import SignatureError, keys_by_kid, verify_jws
 
 TOKEN_TYPE = "consentry.page-link/1"
+HEADER_TYPE = "consentry-page-link+jwt"  # the JWS header's typ (RFC 8725 explicit typing)
 PAGES = ("preferences", "explanation")
 MAX_TOKEN_LENGTH = 4096
 MAX_RETURN_URL_LENGTH = 2000
@@ -68,7 +70,7 @@ def _sign(keys: SecretStore, link: Link, now: datetime) -> Link:
                         ("ret", link.return_url)):
         if value is not None:
             claims[name] = value
-    return replace(link, token=keys.sign_token(claims))
+    return replace(link, token=keys.sign_token(claims, HEADER_TYPE))
 
 
 def open_link(keys: SecretStore, token: str, page: str, now: datetime) -> Link:
@@ -76,7 +78,7 @@ def open_link(keys: SecretStore, token: str, page: str, now: datetime) -> Link:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise LinkRefused("malformed")
     try:
-        claims = verify_jws(keys_by_kid(keys.jwks()), token)
+        claims = verify_jws(keys_by_kid(keys.jwks()), token, HEADER_TYPE)
     except (SignatureError, ValueError, TypeError, KeyError) as exc:
         raise LinkRefused("bad signature") from exc
     if not isinstance(claims, dict) or claims.get("typ") != TOKEN_TYPE \

@@ -2,6 +2,9 @@
 # Serve Consentry for local use: gunicorn on $HOST:$PORT and the scheduler beside it.
 set -eu
 : "${HOST:=127.0.0.1}" "${PORT:=8000}" "${BIN:=.venv/bin}"
+# the tokens' `iss` and the audit log's origin name where this instance is served
+: "${CONSENTRY_PUBLIC_URL:=http://$HOST:$PORT}"
+export CONSENTRY_PUBLIC_URL
 KEY=$("$BIN/flask" --app wsgi dev bootstrap | tail -n 1)
 LINK=$("$BIN/flask" --app wsgi dev preference-link demo-user --base-url "http://$HOST:$PORT" | tail -n 1)
 echo

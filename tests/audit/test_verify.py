@@ -281,7 +281,7 @@ def _forge(files: dict[str, bytes], kid: str) -> dict[str, bytes]:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from consentry.signing import public_jwk, sign_document
+    from consentry.signing import public_jwk, sign_document, sign_note
 
     key = Ed25519PrivateKey.generate()
     files = dict(files)
@@ -289,9 +289,11 @@ def _forge(files: dict[str, bytes], kid: str) -> dict[str, bytes]:
     statement = json.loads(files["checkpoint.json"])
     statement["signature"] = sign_document(key, kid, statement["checkpoint"])
     files["checkpoint.json"] = json.dumps(statement).encode()
+    text = files["checkpoint.note"].decode().rsplit("\n\n", 1)[0] + "\n"
+    files["checkpoint.note"] = sign_note(key, text.split("\n")[0], text).encode()
     manifest = json.loads(files["manifest.json"])
     manifest["reason"] = "forged"
-    for name in ("keys.json", "checkpoint.json"):
+    for name in ("keys.json", "checkpoint.json", "checkpoint.note"):
         manifest["files"][name] = hashlib.sha256(files[name]).hexdigest()
     files["manifest.json"] = json.dumps(manifest).encode()
     files["manifest.sig"] = json.dumps(sign_document(key, kid, manifest)).encode()
@@ -399,7 +401,8 @@ def test_a_member_above_the_size_cap_is_refused(app, append, runner, tmp_path, c
     assert result.exit_code == 2 and "not a size" in result.output
     with pytest.raises(SystemExit) as exited:
         main([str(bundle), "--max-compression-ratio", "0.5"])
-    assert exited.value.code == 2 and "not a ratio" in capsys.readouterr().err
+    # a bad command line is "could not run" (4), not a verdict on the input (2)
+    assert exited.value.code == 4 and "not a ratio" in capsys.readouterr().err
 
 
 def test_a_zip_bomb_is_refused_before_it_is_read(app, append, tmp_path, capsys):
@@ -466,3 +469,22 @@ def test_a_member_compressed_other_than_the_exporter_does_is_refused(app, append
             z.writestr(name, data)
     report = verify_bundle(str(path), published_keys(app))
     assert report.exit_code == 2 and "compression method 12" in report.unusable
+
+
+def test_the_checkpoint_note_is_verified_and_tied_to_the_manifest(app, append, tmp_path):
+    append(3)
+    bundle = make_bundle(app, tmp_path / "b.zip")
+    keys = published_keys(app)
+    assert verify_bundle(str(bundle), keys).exit_code == 0
+    files = read_files(bundle)
+    text, line = files["checkpoint.note"].decode().rsplit("\n\n", 1)
+    origin, size, root = text.split("\n")
+    assert origin == json.loads(files["manifest.json"])["log_origin"]
+    forged_root = "\n".join([origin, size, "A" * 43 + "="]) + "\n\n" + line
+    report = verify_bundle(str(write_files(tmp_path / "f.zip", {
+        **files, "checkpoint.note": forged_root.encode()})), keys)
+    assert {(f.kind, f.where) for f in report.findings} >= {
+        ("modified", "checkpoint.note"), ("bad signature", "checkpoint.note")}
+    report = verify_bundle(str(write_files(tmp_path / "g.zip", {
+        k: v for k, v in files.items() if k != "checkpoint.note"})), keys)
+    assert ("removed", "checkpoint.note") in {(f.kind, f.where) for f in report.findings}

@@ -11,8 +11,9 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consent.token import verify_token
+from consent.token import CONSENT_MODE_TOKEN_TYPE, verify_token
 from consentry.policy import CONSENT_MODE_FIELDS, PolicyError, load_policy, parse_policy
+from consentry.signing import SignatureError
 
 POLICY = load_policy()
 ALL_GRANTED = dict.fromkeys(CONSENT_MODE_FIELDS, "granted")
@@ -75,7 +76,10 @@ def test_the_token_is_signed_and_carries_the_answer_not_a_gate_answer(client, en
                                                                       put_consents):
     put_consents("u-3", [{"purpose": "advertising", "status": "denied"}])
     answer = mode(client, engine_key, "u-3", channel="web")
-    claims = verify_token(answer["token"], client.get("/.well-known/consentry-keys").get_json())
+    jwks = client.get("/.well-known/consentry-keys").get_json()
+    claims = verify_token(answer["token"], jwks, typ=CONSENT_MODE_TOKEN_TYPE)
+    with pytest.raises(SignatureError):  # its own type: a consent verifier refuses it
+        verify_token(answer["token"], jwks)
     assert claims["consent_mode"] == fields(answer)
     assert claims["sub"] == "u-3" and claims["channel"] == "web"
     assert claims["policy_version"] == POLICY.version and claims["policy_digest"] == POLICY.digest

@@ -6,6 +6,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from consent.token import CONSENT_TOKEN_TYPE as TYP
 from consent.token import verify_token
 from consentry.canonical import b64url, b64url_decode
 from consentry.signing import (
@@ -21,7 +22,7 @@ from consentry.signing import (
 KEY = Ed25519PrivateKey.generate()
 JWKS = {"keys": [public_jwk(KEY.public_key(), "k1")]}
 KEYS = keys_by_kid(JWKS)
-CLAIMS = {"sub": "u-1", "exp": 2_000_000_000}
+CLAIMS = {"sub": "u-1", "iat": 1_900_000_000, "exp": 2_000_000_000}
 
 
 def _part(value) -> str:
@@ -35,12 +36,25 @@ def _signed(header, payload=None) -> str:
     return f"{head}.{body}.{b64url(KEY.sign(f'{head}.{body}'.encode()))}"
 
 
-def test_tokens_carry_typ_jwt_and_verify():
-    token = sign_jws(KEY, "k1", CLAIMS)
+def test_tokens_carry_their_explicit_typ_and_verify():
+    token = sign_jws(KEY, "k1", CLAIMS, TYP)
     header = json.loads(b64url_decode(token.split(".")[0]))
-    assert header == {"alg": "EdDSA", "kid": "k1", "typ": "JWT"}
-    assert verify_jws(KEYS, token) == CLAIMS
+    assert header == {"alg": "EdDSA", "kid": "k1", "typ": "consentry-consent+jwt"}
+    assert verify_jws(KEYS, token, TYP) == CLAIMS
     assert verify_token(token, JWKS, now=0) == CLAIMS
+
+
+def test_a_token_of_another_type_or_issuer_is_refused():
+    """RFC 8725 §3.11: a validly signed JWT of another kind is not a consent token."""
+    for typ in ("JWT", "consentry-page-link+jwt", "CONSENTRY-CONSENT+JWT"):
+        with pytest.raises(SignatureError, match="wrong token type"):
+            verify_token(sign_jws(KEY, "k1", CLAIMS, typ), JWKS, now=0)
+    token = sign_jws(KEY, "k1", {**CLAIMS, "iss": "https://consent.example"}, TYP)
+    assert verify_token(token, JWKS, issuer="https://consent.example", now=0)["sub"] == "u-1"
+    with pytest.raises(SignatureError, match="wrong issuer"):
+        verify_token(token, JWKS, issuer="https://evil.example", now=0)
+    with pytest.raises(SignatureError, match="wrong issuer"):
+        verify_token(sign_jws(KEY, "k1", CLAIMS, TYP), JWKS, issuer="https://x.example", now=0)
 
 
 @pytest.mark.parametrize("token", [
@@ -48,23 +62,26 @@ def test_tokens_carry_typ_jwt_and_verify():
     _signed(["alg", "EdDSA"]),                       # header a list
     _signed("EdDSA"),                                # header a string (not base64 JSON)
     _signed(42),                                     # header a number
-    _signed({"alg": "EdDSA", "kid": ["k1"], "typ": "JWT"}),   # unhashable kid
-    _signed({"alg": "EdDSA", "kid": {"a": 1}, "typ": "JWT"}),
-    _signed({"alg": "EdDSA", "kid": 1, "typ": "JWT"}),
-    _signed({"alg": ["EdDSA"], "kid": "k1", "typ": "JWT"}),
-    _signed({"alg": "none", "kid": "k1", "typ": "JWT"}),
+    _signed({"alg": "EdDSA", "kid": ["k1"], "typ": TYP}),   # unhashable kid
+    _signed({"alg": "EdDSA", "kid": {"a": 1}, "typ": TYP}),
+    _signed({"alg": "EdDSA", "kid": 1, "typ": TYP}),
+    _signed({"alg": ["EdDSA"], "kid": "k1", "typ": TYP}),
+    _signed({"alg": "none", "kid": "k1", "typ": TYP}),
     _signed({"alg": "EdDSA", "kid": "k1"}),                   # no typ
     _signed({"alg": "EdDSA", "kid": "k1", "typ": "JOSE+JSON"}),
-    _signed({"alg": "EdDSA", "kid": "k1", "typ": "JWT", "crit": ["exp"]}),
-    _signed(b64url(b'{"alg":"EdDSA","alg":"EdDSA","kid":"k1","typ":"JWT"}')),  # repeated
+    _signed({"alg": "EdDSA", "kid": "k1", "typ": "JWT"}),      # a JWT of no declared kind
+    _signed({"alg": "Ed25519", "kid": "k1", "typ": TYP}),      # the algorithm is pinned
+    _signed({"alg": "EdDSA", "kid": "k1", "typ": TYP, "crit": ["exp"]}),
+    _signed(b64url(b'{"alg":"EdDSA","alg":"EdDSA","kid":"k1",'  # a repeated member
+                   b'"typ":"consentry-consent+jwt"}')),
     _signed(b64url(b"\xff\xfe{}")),                  # not UTF-8
     _signed(b64url(b"[" * 100_000)),                 # nested past the recursion limit
-    _signed({"alg": "EdDSA", "kid": "k1", "typ": "JWT"}, payload=["not", "an", "object"]),
-    _signed({"alg": "EdDSA", "kid": "k1", "typ": "JWT"}, payload=None) + "x",
+    _signed({"alg": "EdDSA", "kid": "k1", "typ": TYP}, payload=["not", "an", "object"]),
+    _signed({"alg": "EdDSA", "kid": "k1", "typ": TYP}, payload=None) + "x",
 ])
 def test_malformed_tokens_are_signature_errors(token):
     with pytest.raises(SignatureError):
-        verify_jws(KEYS, token)
+        verify_jws(KEYS, token, TYP)
     with pytest.raises(SignatureError):
         verify_token(token, JWKS, now=0)
 
@@ -93,7 +110,7 @@ def _stray_bits(part: str) -> str:
     _stray_bits,
 ], ids=["padding", "standard-alphabet", "whitespace", "stray-bits"])
 def test_non_canonical_base64url_is_rejected(index, change):
-    token = sign_jws(KEY, "k1", {"sub": "u-1", "exp": 2_000_000_000, "pad": "x"})
+    token = sign_jws(KEY, "k1", {"sub": "u-1", "exp": 2_000_000_000, "pad": "x"}, TYP)
     if index == 0 or index == 1:
         # the parts are signed as sent, so respell them and sign again: only the spelling
         # of the same bytes is wrong, the signature is right
@@ -103,7 +120,7 @@ def test_non_canonical_base64url_is_rejected(index, change):
         respelled = _respell(token, index, change)
     assert respelled != token
     with pytest.raises(SignatureError):
-        verify_jws(KEYS, respelled)
+        verify_jws(KEYS, respelled, TYP)
 
 
 @pytest.mark.parametrize("jwks", [
@@ -121,7 +138,7 @@ def test_malformed_key_sets_are_signature_errors(jwks):
     with pytest.raises(SignatureError):
         keys_by_kid(jwks)
     with pytest.raises(SignatureError):
-        verify_token(sign_jws(KEY, "k1", CLAIMS), jwks, now=0)
+        verify_token(sign_jws(KEY, "k1", CLAIMS, TYP), jwks, now=0)
 
 
 @pytest.mark.parametrize("signature", [
@@ -142,7 +159,7 @@ def test_detached_signature_with_stray_bits_is_rejected():
 
 @pytest.mark.parametrize("exp", ["2000000000", None, 2e9, True, [1]])
 def test_token_with_a_malformed_exp_is_a_signature_error(exp):
-    claims = {"sub": "u-1"} if exp is None else {"sub": "u-1", "exp": exp}
+    claims = {"sub": "u-1", "iat": 0} if exp is None else {"sub": "u-1", "iat": 0, "exp": exp}
     with pytest.raises(SignatureError):
-        verify_token(sign_jws(KEY, "k1", claims) if exp != 2e9 else _signed(
-            {"alg": "EdDSA", "kid": "k1", "typ": "JWT"}, claims), JWKS, now=0)
+        verify_token(sign_jws(KEY, "k1", claims, TYP) if exp != 2e9 else _signed(
+            {"alg": "EdDSA", "kid": "k1", "typ": TYP}, claims), JWKS, now=0)

@@ -10,7 +10,7 @@ from consentry.canonical import b64url, b64url_decode, canonical_json
 from consentry.clock import utcnow
 from consentry.secretstore import get_keys
 from consentry.signing import sign_jws
-from pages.links import issue_link
+from pages.links import HEADER_TYPE, issue_link
 from tests.pages.conftest import path_of
 
 REFUSED = "This link can't be used"
@@ -126,7 +126,9 @@ def _tokens_that_open_nothing(app, client, backend, preference_path, decide):
     claims = __import__("json").loads(b64url_decode(body))
     altered = b64url(canonical_json({**claims, "sub": "u-43"}))
     keys = get_keys(app)
-    forged = sign_jws(Ed25519PrivateKey.generate(), keys.active_kid, claims)
+    forged = sign_jws(Ed25519PrivateKey.generate(), keys.active_kid, claims, HEADER_TYPE)
+    # the link's claims, genuinely signed, but typed as a consent token (RFC 8725 §3.11)
+    mistyped = keys.sign_token(claims)
     expired = issue_link(keys, page="preferences", subject_id="u-42",
                          now=utcnow() - timedelta(hours=2), seconds=3600, issued_by="t").token
     consent_token = client.get("/v1/subjects/u-42/allowed-signals?purpose=personalization",
@@ -134,6 +136,7 @@ def _tokens_that_open_nothing(app, client, backend, preference_path, decide):
     explanation = issue_link(keys, page="explanation", subject_id="u-42", now=utcnow(),
                              seconds=60, issued_by="t", decision_id=decide()).token
     return {"altered": f"{header}.{altered}.{signature}", "forged": forged,
+            "typed as a consent token": mistyped,
             "expired": expired, "consent token": consent_token,
             "explanation link": explanation, "garbage": "not-a-token",
             "truncated": token[:-5], "huge": token + "A" * 5000}

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from consentry_client import verify_certificate
 from sqlalchemy import select, text
 
 from audit.models import AuditEntry
 from consentry.db import get_db
 from consentry.scheduler import run_leased
 from consentry.secretstore import get_keys
-from consentry.signing import keys_by_kid, verify_document
+from consentry.signing import SignatureError, keys_by_kid, verify_document
 from tests.retention.test_targets import make_table, remaining, target
 
 
@@ -243,6 +244,10 @@ def test_erasure_deletes_the_subject_everywhere_but_what_a_hold_keeps(
     assert "u-42" not in str(body)
     jwks = client.get("/.well-known/consentry-keys").get_json()
     verify_document(keys_by_kid(jwks), document, body["certificate"]["signature"])
+    assert verify_certificate(body["certificate"], jwks) == document  # the engine client's
+    with pytest.raises(SignatureError):
+        verify_certificate({**body["certificate"],
+                            "document": {**document, "rows_deleted": 0}}, jwks)
     assert {"erasure.requested", "erasure.held", "erasure.completed"} <= set(actions(app))
 
 

@@ -19,6 +19,10 @@ subject with no valid cached answer gets nothing allowed (also `degraded`). The 
 is never dropped because the service is away, and the client never guesses from
 defaults.
 
+`check_batch` asks for many subjects in one call (fail-closed alike), `record_decision`
+records what an engine showed, and `decisions()` buffers decisions and sends them in
+batches (`consentry_client.decisions.DecisionBuffer`).
+
 Needs only the standard library (and, for `verify`, `cryptography`).
 """
 
@@ -30,17 +34,34 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from consent.token import verify_token
-from consentry.signing import UnknownKeyError
+from consentry_client.signing import UnknownKeyError
+from consentry_client.tokens import verify_token
 
 DEFAULT_MAX_AGE = 300.0  # seconds, when an answer does not say
 KEYS_REFETCH_SECONDS = 5.0  # the least time between two fetches of the keys for an unknown kid
+MAX_BATCH = 1000  # subjects per /v1/signals/check, decisions per /v1/decisions/batch
 
 
 class GateUnavailable(Exception):
     """The service could not be reached or answered with a server error."""
+
+
+class ConsentryError(Exception):
+    """The service refused a request (4xx): its error `code`, `message` and `fields`."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+        super().__init__(f"HTTP {status} {code}: {message}" + (f" {fields}" if fields else ""))
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def rfc3339(moment: datetime | None = None) -> str:
+    """A UTC timestamp as the API writes them (now when None)."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -66,8 +87,9 @@ class GateClient:
     """A cached, fail-closed client of Consentry's signal gate."""
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 2.0,
-                 sync_interval: float = 1.0):
+                 sync_interval: float = 1.0, issuer: str | None = None):
         self.base_url = base_url.rstrip("/")
+        self.issuer = issuer  # when given, `verify` checks each token's `iss` against it
         self.api_key = api_key
         self.timeout = timeout
         self.sync_interval = sync_interval
@@ -79,19 +101,27 @@ class GateClient:
         self._jwks_fetched = float("-inf")
 
     # -- HTTP ------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _request(self, method: str, path: str, body: dict | None = None,
+                 headers: dict | None = None) -> dict:
+        """One call; GateUnavailable when unreachable or 5xx, ConsentryError for a 4xx."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.base_url + path, data=data, method=method,
             headers={"Authorization": f"Bearer {self.api_key}",
-                     "Content-Type": "application/json"})
+                     "Content-Type": "application/json", **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            if exc.code >= 500:
+            if exc.code >= 500 or exc.code == 429:
                 raise GateUnavailable(f"HTTP {exc.code}") from exc
-            raise
+            try:
+                error = json.loads(exc.read())["error"]
+            except (ValueError, KeyError, TypeError, OSError):
+                error = {}
+            raise ConsentryError(exc.code, str(error.get("code", "error")),
+                                 str(error.get("message", exc.reason)),
+                                 error.get("fields")) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise GateUnavailable(str(exc)) from exc
 
@@ -156,6 +186,70 @@ class GateClient:
             self._cache.by_subject.setdefault(subject_id, set()).add(key)
         return answer
 
+    def check_batch(self, subjects: list[str], purpose: str, channel: str | None = None,
+                    categories: list[str] | None = None,
+                    jurisdiction: str | None = None) -> dict[str, Answer]:
+        """Which categories may be used, for many subjects (`POST /v1/signals/check`, in
+        calls of up to 1,000). Fails closed as `allowed_signals` does: while the service
+        is away each subject gets its valid cached answer (narrowed to `categories`),
+        else nothing, marked degraded."""
+        subjects = list(dict.fromkeys(subjects))
+        answers: dict[str, Answer] = {}
+        for start in range(0, len(subjects), MAX_BATCH):
+            chunk = subjects[start:start + MAX_BATCH]
+            body = {"purpose": purpose, "channel": channel, "subjects": chunk,
+                    "jurisdiction": jurisdiction, "categories": categories}
+            try:
+                page = self._request("POST", "/v1/signals/check", body)
+            except GateUnavailable as exc:
+                for sid in chunk:
+                    answer = self.unavailable(sid, purpose, channel, jurisdiction, str(exc))
+                    if categories is not None:
+                        answer = replace(answer, allowed=tuple(
+                            c for c in answer.allowed if c in categories))
+                    answers[sid] = answer
+                continue
+            for sid in chunk:
+                result = page["results"][sid]
+                answers[sid] = Answer(sid, purpose, channel, tuple(result["allowed"]),
+                                      tuple((d["category"], d["reason"])
+                                            for d in result["denied"]),
+                                      page["policy_version"])
+        return answers
+
+    # -- decisions ----------------------------------------------------------------------
+    def record_decision(self, subject_id: str, surface: str, item: dict, *,
+                        purpose: str = "personalization", channel: str | None = None,
+                        signals_used: list[dict] = (), rule: dict | None = None,
+                        decided_at: datetime | str | None = None,
+                        recipe_id: str | None = None,
+                        idempotency_key: str | None = None) -> dict:
+        """Record what was shown and why (`POST /v1/decisions`); its
+        `{"decision_id", "conformant", "violations"}`. A retry with the same
+        `idempotency_key` records nothing new. GateUnavailable or ConsentryError."""
+        decision = decision_body(subject_id, surface, item, purpose=purpose, channel=channel,
+                                 signals_used=signals_used, rule=rule, decided_at=decided_at,
+                                 recipe_id=recipe_id)
+        return self._request("POST", "/v1/decisions", decision,
+                             {"Idempotency-Key": idempotency_key or uuid.uuid4().hex})
+
+    def record_decisions(self, decisions: list[dict],
+                         idempotency_key: str | None = None) -> list[dict]:
+        """Record up to 1,000 decisions in one call (`POST /v1/decisions/batch`): all or
+        none. Their results in the same order."""
+        if not 0 < len(decisions) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} decisions")
+        answer = self._request("POST", "/v1/decisions/batch", {"decisions": decisions},
+                               {"Idempotency-Key": idempotency_key or uuid.uuid4().hex})
+        return answer["results"]
+
+    def decisions(self, **options):
+        """A buffer that sends decisions in batches: `with client.decisions() as d:
+        d.add(...)`. Options: see `DecisionBuffer`."""
+        from consentry_client.decisions import DecisionBuffer
+
+        return DecisionBuffer(self, **options)
+
     def unavailable(self, subject_id: str, purpose: str, channel: str | None,
                     jurisdiction: str | None, why: str) -> Answer:
         """Fail closed: the cached answer while its max_age lasts, else nothing allowed;
@@ -178,8 +272,24 @@ class GateClient:
         they lack (the service rotated its key), at most every KEYS_REFETCH_SECONDS."""
         jwks = self._jwks if self._jwks is not None else self._fetch_keys()
         try:
-            return verify_token(token, jwks)
+            return verify_token(token, jwks, issuer=self.issuer)
         except UnknownKeyError:
             if time.monotonic() - self._jwks_fetched < KEYS_REFETCH_SECONDS:
                 raise
-            return verify_token(token, self._fetch_keys())
+            return verify_token(token, self._fetch_keys(), issuer=self.issuer)
+
+
+def decision_body(subject_id: str, surface: str, item: dict, *,
+                  purpose: str = "personalization", channel: str | None = None,
+                  signals_used: list[dict] = (), rule: dict | None = None,
+                  decided_at: datetime | str | None = None,
+                  recipe_id: str | None = None) -> dict:
+    """A decision as `POST /v1/decisions` takes it (`decided_at` now when not given)."""
+    body = {"subject_id": subject_id, "surface": surface, "purpose": purpose,
+            "channel": channel, "item": item, "signals_used": list(signals_used),
+            "decided_at": decided_at if isinstance(decided_at, str) else rfc3339(decided_at)}
+    if rule is not None:
+        body["rule"] = rule
+    if recipe_id is not None:
+        body["recipe_id"] = recipe_id
+    return body
