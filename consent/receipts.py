@@ -153,7 +153,8 @@ def _memo_choice(policy: Policy, juris: Jurisdiction, choice: dict, language: st
     added = memo.get(key)
     if added is None:
         full = _choice(policy, juris, choice, language, now)
-        added = memo[key] = {k: v for k, v in full.items() if k not in choice}
+        added = memo[key] = {k: v for k, v in full.items()
+                             if k not in choice or choice[k] != v}
     return {**choice, **added}
 
 
