@@ -20,18 +20,27 @@ _LEAVES = frozenset({str, int, bool, type(None)})
 
 
 def _reject_floats(value):
-    """Raise TypeError at a float anywhere in `value`, or at an object key not a string."""
-    pending = [value]
-    pop, push = pending.pop, pending.append
+    """Raise TypeError at a float anywhere in `value`, or at an object key not a string.
+
+    Walks without recursion; each container once (a part shared by several places, or a
+    cycle, which the encoder then refuses)."""
+    pending, seen = [value], set()
+    pop, push, visit = pending.pop, pending.append, seen.add
     while pending:
         value = pop()
         if isinstance(value, dict):
+            if id(value) in seen:
+                continue
+            visit(id(value))
             for key, item in value.items():
                 if type(key) is not str and not isinstance(key, str):
                     raise TypeError("object keys must be strings in canonical JSON")
                 if type(item) not in _LEAVES:
                     push(item)
         elif isinstance(value, list | tuple):
+            if id(value) in seen:
+                continue
+            visit(id(value))
             for item in value:
                 if type(item) not in _LEAVES:
                     push(item)
@@ -41,10 +50,9 @@ def _reject_floats(value):
 
 def canonical_json(value) -> bytes:
     """Encode `value` as canonical JSON bytes."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)  # first: it refuses a cycle, which the check would chase
     _reject_floats(value)
-    return text.encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
 
 
 def b64url(data: bytes) -> str:
