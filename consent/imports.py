@@ -103,6 +103,7 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
                SubjectState.updated_at).where(SubjectState.subject_id.in_(list(todo)))
         .with_for_update())}
     events, receipts, refolded, states = [], [], [], {}
+    memo: dict = {}  # the notices and policy parts of this batch's receipts, built once
     for subject_id, items in written.items():
         row = stored.get(subject_id)
         state = ConsentState.from_json(row.state) if row else ConsentState()
@@ -120,7 +121,7 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
             shown = [{"purpose": c.purpose, "category": c.category, "channel": c.channel,
                       "status": c.status} for c in record.choices]
             body = {**receipt_body(session, policy, subject_id, rid, now, state, record.source,
-                                   record.notice_version, shown, rows),
+                                   record.notice_version, shown, rows, memo=memo),
                     "imported": True, "recorded_at": rfc3339(record.recorded_at)}
             receipts.append({"receipt_id": rid, "subject_id": subject_id, "issued_at": now,
                              "body": body, "signature": keys.sign(body)})

@@ -279,15 +279,25 @@ def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, recei
 
 def receipt_body(session: Session, policy: Policy, subject_id, receipt_id, now, state, source,
                  notice_version, receipt_choices, rows, language: str = BASE_LANGUAGE,
-                 extra: dict | None = None) -> dict:
+                 extra: dict | None = None, memo: dict | None = None) -> dict:
     """A receipt's body, to be signed: the ISO/IEC TS 27560 record of the choices shown,
-    each with its event's id, and `extra` (the standard strings a write carried)."""
+    each with its event's id, and `extra` (the standard strings a write carried).
+
+    `memo` (a dict the caller keeps for one transaction) spares many receipts of one
+    moment looking up the same notice and building the same policy parts again."""
+    if memo is None:
+        notice = notice_seen(session, policy, notice_version)
+    else:
+        key = ("notice", notice_version)
+        if key not in memo:
+            memo[key] = notice_seen(session, policy, notice_version)
+        notice = memo[key]
     body = receipt_record(
         policy, receipt_id=receipt_id, issued_at=now, subject_id=subject_id,
         jurisdiction=policy.jurisdiction(state.jurisdiction), source=source,
-        language=language, notice=notice_seen(session, policy, notice_version),
+        language=language, notice=notice,
         choices=[{**c, "event_id": r["event_id"]}
-                 for c, r in zip(receipt_choices, rows, strict=True)])
+                 for c, r in zip(receipt_choices, rows, strict=True)], memo=memo)
     body.update(extra or {})
     return body
 

@@ -123,19 +123,63 @@ def controller_record(policy: Policy) -> dict:
                     if contact.dpo_email else None)}
 
 
+def _governed(policy: Policy, jurisdiction: Jurisdiction, purposes: list[str],
+              language: str, issued_at: datetime) -> dict:
+    """The parts of a record that depend only on the policy, the jurisdiction, the
+    purposes named, the language and the moment: the same for many receipts of a batch."""
+    purpose_entries = [_purpose(policy, jurisdiction, pid, language, issued_at)
+                       for pid in purposes]
+    own_grant = {cid for p in purpose_entries for cid in p["explicit_consent_categories"]}
+    valid_days = policy.consent_valid_days
+    return {
+        "controller": controller_record(policy),
+        "purposes": purpose_entries,
+        "data_categories": [_data_category(policy, cid, language, own_grant)
+                            for cid in (policy.categories if purposes else ())],
+        "recipients": [{"name": r.name, "role": r.role, "dpv_role": RECIPIENT_ROLES[r.role],
+                        "purposes": [p for p in r.purposes if p in purposes],
+                        "country": r.country}
+                       for r in policy.recipients if set(r.purposes) & set(purposes)],
+        "consent_validity": {"days": valid_days, "duration": f"P{valid_days}D",
+                             "valid_until": rfc3339(issued_at + timedelta(days=valid_days))},
+    }
+
+
+def _memo_choice(policy: Policy, juris: Jurisdiction, choice: dict, language: str,
+                 now: datetime, memo: dict) -> dict:
+    """`_choice`, its labels and DPV terms built once per kind of choice in `memo`."""
+    key = ("choice", policy.digest, juris.id, language, now,
+           *((k, v) for k, v in choice.items() if k != "event_id"))
+    added = memo.get(key)
+    if added is None:
+        full = _choice(policy, juris, choice, language, now)
+        added = memo[key] = {k: v for k, v in full.items()
+                             if k not in choice or choice[k] != v}
+    return {**choice, **added}
+
+
 def receipt_record(policy: Policy, *, receipt_id: str, issued_at: datetime, subject_id: str,
                    jurisdiction: Jurisdiction, source: str, language: str, notice: dict,
-                   choices: list[dict]) -> dict:
-    """The receipt's signed body: what was chosen, and the processing it governs."""
+                   choices: list[dict], memo: dict | None = None) -> dict:
+    """The receipt's signed body: what was chosen, and the processing it governs.
+
+    `memo` (a dict kept for one batch of receipts) builds the parts that depend on the
+    policy, jurisdiction, purposes, language and moment once; the body is the same."""
     named = [c["purpose"] for c in choices if c.get("purpose")]
     for choice in choices:
         if choice.get("switch"):
             named.extend(switch_purposes(policy, jurisdiction, choice["switch"], issued_at))
     purposes = [pid for pid in policy.purposes if pid in set(named)]
-    purpose_entries = [_purpose(policy, jurisdiction, pid, language, issued_at)
-                       for pid in purposes]
-    own_grant = {cid for p in purpose_entries for cid in p["explicit_consent_categories"]}
-    valid_days = policy.consent_valid_days
+    if memo is None:
+        governed = _governed(policy, jurisdiction, purposes, language, issued_at)
+        shown = [_choice(policy, jurisdiction, c, language, issued_at) for c in choices]
+    else:
+        key = ("governed", policy.digest, jurisdiction.id, language, issued_at, *purposes)
+        if key not in memo:
+            memo[key] = _governed(policy, jurisdiction, purposes, language, issued_at)
+        governed = memo[key]
+        shown = [_memo_choice(policy, jurisdiction, c, language, issued_at, memo)
+                 for c in choices]
     withdraw_url = policy.preference_center_url or policy.policy_url
     return {
         "version": RECEIPT_VERSION,
@@ -152,18 +196,13 @@ def receipt_record(policy: Policy, *, receipt_id: str, issued_at: datetime, subj
         "notice": notice,
         "policy_version": policy.version,
         "policy_digest": policy.digest,
-        "controller": controller_record(policy),
+        "controller": governed["controller"],
         "policy_url": policy.policy_url,
-        "choices": [_choice(policy, jurisdiction, c, language, issued_at) for c in choices],
-        "purposes": purpose_entries,
-        "data_categories": [_data_category(policy, cid, language, own_grant)
-                            for cid in (policy.categories if purposes else ())],
-        "recipients": [{"name": r.name, "role": r.role, "dpv_role": RECIPIENT_ROLES[r.role],
-                        "purposes": [p for p in r.purposes if p in purposes],
-                        "country": r.country}
-                       for r in policy.recipients if set(r.purposes) & set(purposes)],
-        "consent_validity": {"days": valid_days, "duration": f"P{valid_days}D",
-                             "valid_until": rfc3339(issued_at + timedelta(days=valid_days))},
+        "choices": shown,
+        "purposes": governed["purposes"],
+        "data_categories": governed["data_categories"],
+        "recipients": governed["recipients"],
+        "consent_validity": governed["consent_validity"],
         "withdrawal": {"url": withdraw_url or None,
                        "api": [f"PUT /v1/subjects/{subject_id}/consents",
                                f"POST /v1/subjects/{subject_id}/opt-out"],

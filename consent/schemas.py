@@ -12,6 +12,7 @@ from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, MAX_IAB_STRING, OPT_OUT_SCOPES
 from consent.receipts import FORMATS
 from consent.signals import MAX_BATCH_SUBJECTS
+from consentry.fastload import FastLoad
 from consentry.fields import (
     NOTICE_VERSION_PATTERN,
     NOTICE_VERSION_RULE,
@@ -195,7 +196,7 @@ class ConsentWriteSchema(StrictSchema):
                        "`ignored_sections`"})
 
 
-class ImportRecordSchema(StrictSchema):
+class ImportRecordSchema(FastLoad, StrictSchema):
     """One line of `flask consents import`: a subject's choices made together, then."""
 
     subject_id = SubjectId(required=True)
@@ -633,7 +634,7 @@ class RuleSchema(StrictSchema):
     model = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
-class DecisionSchema(StrictSchema):
+class DecisionSchema(FastLoad, StrictSchema):
     """A decision. Its item, signals_used and rule together store at most 16 kB as JSON
     (`consent.decisions.MAX_DECISION_BYTES`); more is a 422 naming the largest part."""
 
@@ -654,7 +655,7 @@ class DecisionSchema(StrictSchema):
                                                     "unknown or retired recipe is a 422"})
 
 
-class DecisionBatchSchema(StrictSchema):
+class DecisionBatchSchema(FastLoad, StrictSchema):
     decisions = ma.fields.List(
         ma.fields.Nested(DecisionSchema), required=True,
         validate=ma.validate.Length(min=1, max=MAX_BATCH_DECISIONS),

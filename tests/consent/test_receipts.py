@@ -317,3 +317,34 @@ def test_a_receipt_issued_before_the_27560_fields_still_has_a_kantara_view():
     assert view["piiControllers"][0]["piiController"] == "Example Company Ltd."
     assert view["services"] == [{"service": "Example Company Ltd.", "purposes": []}]
     assert view["language"] == "en" and view["sensitive"] is False
+
+
+@pytest.mark.parametrize("jurisdiction", ["EU", "US-CA", "default"])
+def test_a_batch_memo_builds_the_very_record_built_alone(jurisdiction):
+    # The import builds many receipts of one moment with a memo; each must be exactly the
+    # record built without one (what a live write signs).
+    from datetime import UTC
+
+    from consent.receipts import receipt_record
+
+    policy = load_policy()
+    juris = policy.jurisdiction(jurisdiction)
+    now = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    purposes = list(policy.purposes)
+    memo = {}
+    for i in range(12):
+        choices = [{"purpose": purposes[(i + k) % len(purposes)],
+                    "category": ([None] + list(policy.categories))[(i * 3 + k)
+                                                                   % (len(policy.categories)
+                                                                      + 1)],
+                    "channel": None, "status": ("granted", "denied", "withdrawn")[(i + k) % 3],
+                    "event_id": f"e-{i}-{k}"} for k in range(1 + i % 3)]
+        args = {"receipt_id": f"r-{i}", "issued_at": now, "subject_id": f"u-{i}",
+                "jurisdiction": juris, "source": "old_cmp", "language": ("en", "de")[i % 2],
+                "notice": {"notice_id": None, "version": "v7", "url": None, "sha256": None},
+                "choices": choices}
+        alone = receipt_record(policy, **args)
+        assert receipt_record(policy, **args, memo=memo) == alone
+        assert list(receipt_record(policy, **args, memo=memo)["choices"][0]) == list(
+            alone["choices"][0])
+    assert memo  # not vacuous: the parts were shared

@@ -31,18 +31,23 @@ MAX_SAFE_INTEGER = 2**53 - 1
 def _check(value) -> bool:
     """Refuse what JCS cannot carry; return True when some object name needs UTF-16 order."""
     needs_utf16 = False
-    stack = [value]
+    stack, seen = [value], set()
     while stack:
         item = stack.pop()
         if item is None or isinstance(item, str | bool):
             continue
+        if isinstance(item, dict | list | tuple):
+            if id(item) in seen:  # a cycle (or a shared part): refused, never chased
+                raise TypeError("a document that contains itself is not JSON")
+            seen.add(id(item))
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise TypeError("object keys must be strings in canonical JSON")
                 if not needs_utf16 and not key.isascii() and _ABOVE_E000.search(key):
                     needs_utf16 = True
-                stack.append(child)
+                if type(child) is not str:  # a string needs no check: skip the push
+                    stack.append(child)
         elif isinstance(item, list | tuple):
             stack.extend(item)
         elif isinstance(item, int):
