@@ -126,29 +126,39 @@ def load(port: int, make_request: Callable[[int, int], Request], connections: in
     }
 
 
-def bare_request(_n: int, _i: int) -> Request:
-    return "POST", "/bare", b'{"x": 1}', {"Content-Type": "application/json"}
+def bare_request(_n: int, _i: int, method: str = "POST") -> Request:
+    if method == "GET":
+        return "GET", "/bare", None, {}
+    return method, "/bare", b'{"x": 1}', {"Content-Type": "application/json"}
 
 
-def measure_bare(connections: int, seconds: float) -> dict:
+def measure_bare(connections: int, seconds: float, method: str = "POST") -> dict:
+    """The bare Flask endpoint answering `method` (GET, POST or PUT), same settings."""
+    def request(n: int, i: int) -> Request:
+        return bare_request(n, i, method)
+
     with served("bench.bare_app:app") as port:
-        load(port, bare_request, connections, 1.0)  # warm-up
-        return load(port, bare_request, connections, seconds)
+        load(port, request, connections, 1.0)  # warm-up
+        return load(port, request, connections, seconds)
 
 
 _SCHEMAS = itertools.count()
 
 
-def prepare_database(url: str | None) -> tuple[str, dict, str]:
-    """Migrate a fresh database (SQLite file or a PostgreSQL schema); return url, env, key."""
-    tmp = tempfile.mkdtemp(prefix="consentry-bench-")
+def prepare_database(url: str | None, workdir: str | Path | None = None,
+                     schema: str | None = None) -> tuple[str, dict, str]:
+    """Migrate a fresh database (SQLite file or a PostgreSQL schema); return url, env, key.
+
+    `workdir` (default: a new temporary directory) holds the SQLite file and the secrets;
+    `schema` names the PostgreSQL schema (default: one new to this run)."""
+    tmp = str(workdir) if workdir else tempfile.mkdtemp(prefix="consentry-bench-")
     if url is None:
         url = f"sqlite:///{tmp}/bench.db"
     elif url.startswith("postgresql"):
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
-        schema = f"bench_{os.getpid()}_{next(_SCHEMAS)}"
+        schema = schema or f"bench_{os.getpid()}_{next(_SCHEMAS)}"
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -204,6 +214,19 @@ def commit_ceiling(url: str, seconds: float = 2.0) -> float:
     return rate
 
 
+def engine_name(url: str) -> str:
+    return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+
+
+def measure_app(env: dict, request: Callable[[int, int], Request], connections: int,
+                seconds: float) -> dict:
+    """Serve the service on the database of `env` and load it with `request` (after a
+    one-second warm-up)."""
+    with served("wsgi:app", env) as port:
+        load(port, request, connections, 1.0)
+        return load(port, request, connections, seconds)
+
+
 def write_bench(description: str, title: str, label: str,
                 make_request: Callable[[dict, int, int], Request]) -> None:
     """The common command line and report of a write benchmark against the bare endpoint.
@@ -225,10 +248,8 @@ def write_bench(description: str, title: str, label: str,
         return make_request(headers, n, i)
 
     baseline = measure_bare(args.connections, args.seconds)
-    with served("wsgi:app", env) as port:
-        load(port, request, args.connections, 1.0)
-        writes = load(port, request, args.connections, args.seconds)
-    engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    writes = measure_app(env, request, args.connections, args.seconds)
+    engine = engine_name(url)
     report(f"{title} ({engine}, gunicorn 2 workers, {args.connections} connections)",
            [(label, writes)], baseline)
     ceiling = commit_ceiling(url)
