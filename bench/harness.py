@@ -176,6 +176,26 @@ def prepare_database(url: str | None, workdir: str | Path | None = None,
     return url, env, out.stdout.strip().splitlines()[-1]
 
 
+def discard_database(url: str, env: dict) -> None:
+    """Remove what prepare_database made for `url` (in its temporary directory, or its
+    PostgreSQL schema): a measure's database can be gigabytes."""
+    import shutil
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    tmp = Path(env["CONSENTRY_SECRETS_DIR"]).parent
+    if url.startswith("postgresql"):
+        parsed = make_url(url)
+        schema = parsed.query["options"].removeprefix("-csearch_path=")
+        engine = create_engine(parsed.difference_update_query(["options"]))
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+    if tmp.name.startswith("consentry-bench-"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def report(title: str, rows: list[tuple[str, dict]], baseline: dict) -> None:
     print(f"\n{title}  [{machine()}]")
     print(f"  {'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'ratio':>6}")
