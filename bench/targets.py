@@ -32,7 +32,6 @@ from bench.decision_batch import measure_batches
 from bench.decision_writes import decision
 from bench.harness import (
     discard_database,
-    engine_name,
     machine,
     measure_app,
     measure_bare,
@@ -52,13 +51,15 @@ class Table:
 
     def __init__(self):
         self.rows: list[dict] = []
+        self.started = time.perf_counter()
 
     def add(self, engine: str, measure: str, figure: str, baseline: str, ratio: float | None,
             target: str, met: bool | None, note: str = "") -> None:
         row = {"engine": engine, "measure": measure, "figure": figure, "baseline": baseline,
                "ratio": ratio, "target": target, "met": met, "note": note}
         self.rows.append(row)
-        print(f"  .. {engine}: {measure}: {figure} (target {target}) "
+        print(f"  .. [{time.perf_counter() - self.started:4.0f} s] {engine}: {measure}: "
+              f"{figure} (target {target}) "
               f"{_met(met)}{' ' + note if note else ''}", flush=True)
 
     def print(self, header: str) -> None:
@@ -68,7 +69,7 @@ class Table:
         print("  " + " ".join(f"{name:<{width}}" for name, width in cols))
         print("  " + " ".join("-" * width for _, width in cols))
         for r in self.rows:
-            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+            ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else "-"
             values = [r["engine"], r["measure"], r["figure"], r["baseline"], ratio,
                       r["target"], _met(r["met"])]
             print("  " + " ".join(f"{v:<{w}}" for v, (_, w) in zip(values, cols, strict=True)))
@@ -82,8 +83,9 @@ def _met(met: bool | None) -> str:
 
 
 def _rps(r: dict) -> str:
+    """Answers below 400 a second (ratios use the same), and the failures if any."""
     fails = f", {r['failures']} failed" if r["failures"] else ""
-    return f"{r['rps']:,.0f} req/s{fails}"
+    return f"{r['ok_rps']:,.0f} req/s{fails}"
 
 
 def run_engine(table: Table, database_url: str | None, quick: bool, seconds: float) -> None:
@@ -92,11 +94,10 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
 
     # consent writes vs bare PUT
     url, env, key = prepare_database(database_url)
-    assert engine_name(url) == name
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     bare_put = measure_bare(CONNECTIONS, seconds, "PUT")
     writes = measure_app(env, lambda n, i: consent_write(headers, n, i), CONNECTIONS, seconds)
-    ratio = writes["rps"] / bare_put["rps"]
+    ratio = writes["ok_rps"] / bare_put["ok_rps"]
     table.add(name, "consent writes, PUT /consents", _rps(writes),
               f"bare PUT {_rps(bare_put)}", ratio, ">= 0.12x bare PUT", ratio >= 0.12)
     discard_database(url, env)
@@ -106,7 +107,7 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     bare_post = measure_bare(CONNECTIONS, seconds, "POST")
     single = measure_app(env, lambda n, i: decision(headers, n, i), CONNECTIONS, seconds)
-    ratio = single["rps"] / bare_post["rps"]
+    ratio = single["ok_rps"] / bare_post["ok_rps"]
     table.add(name, "decisions single, POST /decisions", _rps(single),
               f"bare POST {_rps(bare_post)}", ratio, ">= 0.2x bare POST", ratio >= 0.2)
     discard_database(url, env)
@@ -116,7 +117,9 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
     batched = measure_batches(env, key, seconds)
     discard_database(url, env)
     rate = batched["decisions_per_s"]
-    table.add(name, "decisions batched, x1000, 4 conn", f"{rate:,.0f} decisions/s", "-", None,
+    fails = f", {batched['failures']} batches failed" if batched["failures"] else ""
+    table.add(name, "decisions batched, x1000, 4 conn", f"{rate:,.0f} decisions/s{fails}",
+              "-", None,
               f">= {BATCH_TARGET:,}/s", rate >= BATCH_TARGET)
 
     # import
@@ -136,8 +139,9 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
     started = time.perf_counter()
     small = ledger_store(database_url, SMALL, EVENTS_PER_SUBJECT)
     large = ledger_store(database_url, large_subjects, EVENTS_PER_SUBJECT)
-    print(f"  .. {name}: stores ready in {time.perf_counter() - started:.0f} s: small "
-          f"{describe(small)}; large {describe(large)}", flush=True)
+    print(f"  .. [{time.perf_counter() - table.started:4.0f} s] {name}: stores ready in "
+          f"{time.perf_counter() - started:.0f} s: small {describe(small)}; large "
+          f"{describe(large)}", flush=True)
     bare_get = measure_bare(CONNECTIONS, seconds, "GET")
     best: dict[tuple[str, str], dict] = {}
     for _ in range(2):  # interleaved, the better of two: neither gets the warmer machine
@@ -147,10 +151,10 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
                     r = single_lookups(port, store.key, store.subjects, CONNECTIONS, seconds,
                                        path)
                     was = best.get((kind, store.url))
-                    if was is None or r["rps"] > was["rps"]:
+                    if was is None or r["ok_rps"] > was["ok_rps"]:
                         best[kind, store.url] = r
     gate = best["gate", small.url]
-    ratio = gate["rps"] / bare_get["rps"]
+    ratio = gate["ok_rps"] / bare_get["ok_rps"]
     table.add(name, f"gate lookup, {SMALL:,} subjects", _rps(gate), f"bare GET {_rps(bare_get)}",
               ratio, ">= 0.5x bare GET", ratio >= 0.5)
     table.add(name, f"gate lookup p99, {CONNECTIONS} conn", f"{gate['p99_ms']:.1f} ms", "-",
@@ -158,7 +162,7 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
     scale = f"{large.subjects // 1000:,}k subj/{large.events // 1_000_000:,}M ev"
     for kind, label in (("gate", "gate lookup"), ("consents", "GET /consents")):
         at_small, at_large = best[kind, small.url], best[kind, large.url]
-        ratio = at_large["rps"] / at_small["rps"]
+        ratio = at_large["ok_rps"] / at_small["ok_rps"]
         table.add(name, f"{label}, {scale}", _rps(at_large),
                   f"10k subj/100k ev {_rps(at_small)}", ratio, ">= 0.9x 10k subjects",
                   ratio >= 0.9,
