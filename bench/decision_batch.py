@@ -14,7 +14,15 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from bench.harness import as_json, load, machine, measure_bare, prepare_database, served
+from bench.harness import (
+    as_json,
+    engine_name,
+    load,
+    machine,
+    measure_bare,
+    prepare_database,
+    served,
+)
 
 TARGET = 20_000  # decisions/s, batched, with conformance, durable
 
@@ -28,6 +36,33 @@ def decision(subject: str, i: int, decided_at: str) -> dict:
             "signals_used": signals, "rule": {"id": "R1"}, "decided_at": decided_at}
 
 
+def measure_batches(env: dict, key: str, seconds: float, connections: int = 4,
+                    batch: int = 1000, subjects: int = 1000) -> dict:
+    """Seed consent for a fifth of `subjects`, then post batches of `batch` decisions from
+    `connections` clients for `seconds`; the load's figures plus `decisions_per_s`."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    consent = as_json({"source": "bench", "jurisdiction": "EU", "choices": [
+        {"purpose": "personalization", "status": "granted"}]})
+
+    # Bodies are built before the run (as wrk sends a prepared body), so the load
+    # generator, on the same two cores, spends its time sending rather than encoding.
+    now = datetime.now(UTC).isoformat()
+    bodies = [as_json({"decisions": [
+        decision(f"u-{(k * 7919 + j) % subjects}", j, now) for j in range(batch)]})
+        for k in range(16)]
+
+    def post(n: int, i: int):
+        return "POST", "/v1/decisions/batch", bodies[(n * 5 + i) % len(bodies)], headers
+
+    with served("wsgi:app", env) as port:
+        seeded = max(1, subjects // 5)
+        load(port, lambda n, i: ("PUT", f"/v1/subjects/u-{(n * seeded // 4 + i) % seeded}"
+                                        f"/consents", consent, headers), 4, 2.0)
+        load(port, post, connections, 1.0)  # warm-up
+        result = load(port, post, connections, seconds)
+    return {**result, "decisions_per_s": result["ok_rps"] * batch}  # committed batches only
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
@@ -38,30 +73,11 @@ def main() -> None:
     args = parser.parse_args()
 
     url, env, key = prepare_database(args.database_url)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    consent = as_json({"source": "bench", "jurisdiction": "EU", "choices": [
-        {"purpose": "personalization", "status": "granted"}]})
-
-    # Bodies are built before the run (as wrk sends a prepared body), so the load
-    # generator, on the same two cores, spends its time sending rather than encoding.
-    now = datetime.now(UTC).isoformat()
-    bodies = [as_json({"decisions": [
-        decision(f"u-{(k * 7919 + j) % args.subjects}", j, now) for j in range(args.batch)]})
-        for k in range(16)]
-
-    def batch(n: int, i: int):
-        return "POST", "/v1/decisions/batch", bodies[(n * 5 + i) % len(bodies)], headers
-
     baseline = measure_bare(16, min(args.seconds, 5))
-    with served("wsgi:app", env) as port:
-        seeded = args.subjects // 5
-        load(port, lambda n, i: ("PUT", f"/v1/subjects/u-{(n * seeded // 4 + i) % seeded}"
-                                        f"/consents", consent, headers), 4, 2.0)
-        load(port, batch, args.connections, 1.0)  # warm-up
-        result = load(port, batch, args.connections, args.seconds)
-    engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    rate = result["rps"] * args.batch
-    print(f"\nDecisions, batched ({engine}, gunicorn 2 workers, {args.connections} "
+    result = measure_batches(env, key, args.seconds, args.connections, args.batch,
+                             args.subjects)
+    rate = result["decisions_per_s"]
+    print(f"\nDecisions, batched ({engine_name(url)}, gunicorn 2 workers, {args.connections} "
           f"connections, {args.batch} a batch)  [{machine()}]")
     print(f"  bare Flask endpoint: {baseline['rps']:.0f} req/s")
     print(f"  POST /v1/decisions/batch: {result['rps']:.1f} batches/s, p50 "

@@ -157,35 +157,46 @@ def load(port: int, make_request: Callable[[int, int], Request], connections: in
         "requests": count,
         "failures": sum(failures),
         "rps": count / elapsed,
+        "ok_rps": max(0, count - sum(failures)) / elapsed,  # answered below 400
         "p50_ms": 1000 * flat[count // 2] if count else float("nan"),
         "p99_ms": 1000 * flat[min(count - 1, int(count * 0.99))] if count else float("nan"),
         "mean_ms": 1000 * statistics.fmean(flat) if count else float("nan"),
     }
 
 
-def bare_request(_n: int, _i: int) -> Request:
-    return "POST", "/bare", b'{"x": 1}', {"Content-Type": "application/json"}
+def bare_request(_n: int, _i: int, method: str = "POST") -> Request:
+    if method == "GET":
+        return "GET", "/bare", None, {}
+    return method, "/bare", b'{"x": 1}', {"Content-Type": "application/json"}
 
 
-def measure_bare(connections: int, seconds: float) -> dict:
+def measure_bare(connections: int, seconds: float, method: str = "POST") -> dict:
+    """The bare Flask endpoint answering `method` (GET, POST or PUT), same settings."""
+    def request(n: int, i: int) -> Request:
+        return bare_request(n, i, method)
+
     with served("bench.bare_app:app") as port:
-        load(port, bare_request, connections, 1.0)  # warm-up
-        return load(port, bare_request, connections, seconds)
+        load(port, request, connections, 1.0)  # warm-up
+        return load(port, request, connections, seconds)
 
 
 _SCHEMAS = itertools.count()
 
 
-def prepare_database(url: str | None) -> tuple[str, dict, str]:
-    """Migrate a fresh database (SQLite file or a PostgreSQL schema); return url, env, key."""
-    tmp = tempfile.mkdtemp(prefix="consentry-bench-")
+def prepare_database(url: str | None, workdir: str | Path | None = None,
+                     schema: str | None = None) -> tuple[str, dict, str]:
+    """Migrate a fresh database (SQLite file or a PostgreSQL schema); return url, env, key.
+
+    `workdir` (default: a new temporary directory) holds the SQLite file and the secrets;
+    `schema` names the PostgreSQL schema (default: one new to this run)."""
+    tmp = str(workdir) if workdir else tempfile.mkdtemp(prefix="consentry-bench-")
     if url is None:
         url = f"sqlite:///{tmp}/bench.db"
     elif url.startswith("postgresql"):
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
-        schema = f"bench_{os.getpid()}_{next(_SCHEMAS)}"
+        schema = schema or f"bench_{os.getpid()}_{next(_SCHEMAS)}"
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -201,6 +212,26 @@ def prepare_database(url: str | None) -> tuple[str, dict, str]:
                           "bench", "--scope", "admin"], cwd=ROOT, env=run_env, check=True,
                          capture_output=True, text=True)
     return url, env, out.stdout.strip().splitlines()[-1]
+
+
+def discard_database(url: str, env: dict) -> None:
+    """Remove what prepare_database made for `url` (in its temporary directory, or its
+    PostgreSQL schema): a measure's database can be gigabytes."""
+    import shutil
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    tmp = Path(env["CONSENTRY_SECRETS_DIR"]).parent
+    if url.startswith("postgresql"):
+        parsed = make_url(url)
+        schema = parsed.query["options"].removeprefix("-csearch_path=")
+        engine = create_engine(parsed.difference_update_query(["options"]))
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+    if tmp.name.startswith("consentry-bench-"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(title: str, rows: list[tuple[str, dict]], baseline: dict) -> None:
@@ -241,6 +272,25 @@ def commit_ceiling(url: str, seconds: float = 2.0) -> float:
     return rate
 
 
+def engine_name(url: str) -> str:
+    return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+
+
+def measure_app(env: dict, request: Callable[[int, int], Request], connections: int,
+                seconds: float, threads: int = 1, drain_url: str | None = None):
+    """Serve the service on the database of `env`, with the scheduler (and so the audit
+    sequencer) beside it as a deployment runs it, and load it with `request` (after a
+    one-second warm-up). With `drain_url`: (figures, how the audit queue drained)."""
+    worker_class = "gthread" if threads > 1 else "sync"
+    with served("wsgi:app", env, worker_class=worker_class, threads=threads) as port, \
+            scheduler(env):
+        load(port, request, connections, 1.0)
+        figures = load(port, request, connections, seconds)
+        if drain_url is None:
+            return figures
+        return figures, audit_queue_drain(drain_url)
+
+
 def write_bench(description: str, title: str, label: str,
                 make_request: Callable[[dict, int, int], Request]) -> None:
     """The common command line and report of a write benchmark against the bare endpoint.
@@ -265,15 +315,10 @@ def write_bench(description: str, title: str, label: str,
         return make_request(headers, n, i)
 
     baseline = measure_bare(args.connections, args.seconds)
-    worker_class = "gthread" if args.threads > 1 else "sync"
-    with served("wsgi:app", env, worker_class=worker_class, threads=args.threads) as port, \
-            scheduler(env):
-        load(port, request, args.connections, 1.0)
-        writes = load(port, request, args.connections, args.seconds)
-        drain = audit_queue_drain(url)
-    engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    writes, drain = measure_app(env, request, args.connections, args.seconds,
+                                threads=args.threads, drain_url=url)
     workers = "2 workers" if args.threads == 1 else f"2 gthread workers x {args.threads}"
-    report(f"{title} ({engine}, gunicorn {workers} and the scheduler, "
+    report(f"{title} ({engine_name(url)}, gunicorn {workers} and the scheduler, "
            f"{args.connections} connections)", [(label, writes)], baseline)
     if drain is not None:
         print(f"  audit entries still queued when the load stopped: {drain[0]}, "

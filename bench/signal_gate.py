@@ -59,13 +59,18 @@ def checkpoint(url: str) -> None:
         engine.dispose()
 
 
-def single_lookups(port, key, stored, connections, seconds):
+GATE_LOOKUP = "/v1/subjects/s{}/allowed-signals?purpose=personalization&channel=web"
+CONSENT_READ = "/v1/subjects/s{}/consents"
+
+
+def single_lookups(port, key, stored, connections, seconds, path=GATE_LOOKUP):
+    """GETs of `path` (a subject's number in `{}`), subjects s0 .. s<stored-1> at random,
+    after a one-second warm-up: the gate's lookup by default, or CONSENT_READ."""
     headers = {"Authorization": f"Bearer {key}"}
     rng = random.Random(1)
 
     def request(_n, _i):
-        return ("GET", f"/v1/subjects/s{rng.randrange(stored)}/allowed-signals"
-                       "?purpose=personalization&channel=web", None, headers)
+        return "GET", path.format(rng.randrange(stored)), None, headers
 
     run_load(port, request, connections, 1.0)
     return run_load(port, request, connections, seconds)
