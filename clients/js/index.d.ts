@@ -83,8 +83,6 @@ export interface GateClientOptions {
   syncIntervalMs?: number;
   /** When given, `verify` refuses a token whose `iss` differs (the deployment's URL). */
   issuer?: string;
-  /** Accept this token `typ` instead of "consentry-consent+jwt" (a service that says "JWT"). */
-  tokenTyp?: string;
   /** The fetch to use (default: globalThis.fetch). */
   fetch?: typeof globalThis.fetch;
   /** A monotonic clock in milliseconds (default: performance.now). */
@@ -114,7 +112,6 @@ export class GateClient {
   timeoutMs: number;
   syncIntervalMs: number;
   issuer: string | undefined;
-  tokenTyp: string | undefined;
 
   /** Which categories may be used; never rejects because the service is away. */
   allowedSignals(subjectId: string, purpose: string, channel?: string | null,

@@ -92,7 +92,6 @@ export class GateClient {
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
     this.issuer = options.issuer;
-    this.tokenTyp = options.tokenTyp;
     this._fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this._clock = options.clock ?? (() => performance.now());
     /** @type {Map<string, {answer: Answer, expires: number}>} */
@@ -361,7 +360,7 @@ export class GateClient {
    * @returns {Promise<Record<string, any>>}
    */
   async verify(token) {
-    const options = { issuer: this.issuer, typ: this.tokenTyp };
+    const options = { issuer: this.issuer };
     const keys = this._keys ?? await this._fetchKeys();
     try {
       return await verifyToken(token, { keys, ...options });

@@ -101,15 +101,13 @@ export function claims(ttl = 300, extra = {}) {
 }
 
 /**
- * The `typ` to expect of the served tokens. The verifier wants `consentry-consent+jwt`; a
- * service from before that change still says `JWT`, tolerated only when the token's own
- * header says so, and reported. (Once the server change is merged: drop this.)
+ * The served token's header says `typ` `consentry-consent+jwt` (RFC 8725), the type the
+ * verifier expects by default: so the tests pass no `typ` option (undefined).
  */
-export function servedTyp(token, t) {
+export function servedTyp(token) {
   const header = JSON.parse(atob(token.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")));
-  if (header.typ === "JWT") {
-    t?.diagnostic("the service still issues typ JWT (before consentry-consent+jwt): tolerated");
-    return "JWT";
+  if (header.typ !== "consentry-consent+jwt") {
+    throw new Error(`the service issued typ ${JSON.stringify(header.typ)}, not consentry-consent+jwt`);
   }
   return undefined;
 }

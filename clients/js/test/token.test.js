@@ -40,12 +40,10 @@ describe("served tokens", served, () => {
     assert.equal(verified.policy_version, answer.policyVersion);
     assert.equal(typeof verified.policy_digest, "string");
     assert.equal(verified.exp - verified.iat, answer.maxAge);
-    if (typ === undefined) {  // the new format: an issuer to check
-      assert.equal(typeof verified.iss, "string");
-      assert.deepEqual(await verifyToken(token, { jwks, issuer: verified.iss }), verified);
-      await assert.rejects(verifyToken(token, { jwks, issuer: "https://elsewhere.example" }),
-                           SignatureError);
-    }
+    assert.equal(typeof verified.iss, "string");
+    assert.deepEqual(await verifyToken(token, { jwks, issuer: verified.iss }), verified);
+    await assert.rejects(verifyToken(token, { jwks, issuer: "https://elsewhere.example" }),
+                         SignatureError);
   });
 
   test("a tampered token does not verify", async (t) => {
@@ -76,13 +74,13 @@ describe("served tokens", served, () => {
     const { fetch, requests } = recordingFetch();
     const gate = new GateClient(BASE_URL, API_KEY, { clock, fetch });
     const answer = await gate.allowedSignals(subject("kid"), "personalization", "web");
-    gate.tokenTyp = servedTyp(answer.token, t);
+    servedTyp(answer.token);
     const keyFetches = () => requests.filter((r) => r.path === "/.well-known/consentry-keys")
       .length;
     assert.ok(await gate.verify(answer.token));
     assert.equal(keyFetches(), 1);
     const stranger = await ownSigner("not-served");
-    const foreign = await stranger.sign(claims(), gate.tokenTyp ? { typ: gate.tokenTyp } : {});
+    const foreign = await stranger.sign(claims());
     await assert.rejects(gate.verify(foreign), UnknownKeyError);
     assert.equal(keyFetches(), 1);  // fetched just now: not again
     clock.advance(KEYS_REFETCH_MS);
@@ -136,9 +134,10 @@ describe("verifyToken", () => {
                            (error) => error instanceof SignatureError && message.test(error.message),
                            JSON.stringify(header));
     }
-    // The old type only when asked for (a service before consentry-consent+jwt).
-    const old = await signer.sign(claims(), { typ: "JWT" });
-    assert.ok(await verifyToken(old, { jwks: signer.jwks, typ: "JWT" }));
+    // Another type only when asked for (a Consent Mode token is consentry-consent-mode+jwt).
+    const mode = await signer.sign(claims(), { typ: "consentry-consent-mode+jwt" });
+    assert.ok(await verifyToken(mode, { jwks: signer.jwks, typ: "consentry-consent-mode+jwt" }));
+    await assert.rejects(verifyToken(mode, { jwks: signer.jwks }), /type/);
     assert.equal(TOKEN_TYP, "consentry-consent+jwt");
   });
 
