@@ -115,12 +115,25 @@ def split_version(policy: Policy, value: str) -> tuple[str | None, str]:
     return (notice_id, version) if at else (policy.default_notice, value)
 
 
+_FOUND = "consentry.notice_versions"  # session.info: the versions found in this session
+
+
 def find_version(session: Session, policy: Policy, value: str) -> Notice | None:
-    """The recorded version a `notice_version` names, or None."""
+    """The recorded version a `notice_version` names, or None.
+
+    Looked up once a session: a consent write checks the version it names and its receipt
+    then states it. A committed version never changes or goes, so a found one is kept
+    (also over a retried transaction); a missing one is asked for again."""
     notice_id, version = split_version(policy, value)
     if notice_id is None or not is_notice_id(notice_id) or not is_notice_version(version):
         return None
-    return _version(session, notice_id, version)
+    found = session.info.setdefault(_FOUND, {})
+    row = found.get((notice_id, version))
+    if row is None:
+        row = _version(session, notice_id, version)
+        if row is not None:
+            found[(notice_id, version)] = row
+    return row
 
 
 def recorded_version(session: Session, policy: Policy, value: object) -> str | None:
