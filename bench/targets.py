@@ -88,29 +88,29 @@ def _rps(r: dict) -> str:
     return f"{r['ok_rps']:,.0f} req/s{fails}"
 
 
+def _against_bare(table: Table, name: str, database_url: str | None, seconds: float,
+                  method: str, make_request, measure: str, target: float) -> None:
+    """One write measure on a fresh database against the bare endpoint of `method`."""
+    url, env, key = prepare_database(database_url)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    bare = measure_bare(CONNECTIONS, seconds, method)
+    served = measure_app(env, lambda n, i: make_request(headers, n, i), CONNECTIONS, seconds)
+    ratio = served["ok_rps"] / bare["ok_rps"]
+    table.add(name, measure, _rps(served), f"bare {method} {_rps(bare)}", ratio,
+              f">= {target}x bare {method}", ratio >= target)
+    discard_database(url, env)
+
+
 def run_engine(table: Table, database_url: str | None, quick: bool, seconds: float) -> None:
     """Every measure on one engine (SQLite when `database_url` is None)."""
     name = "PostgreSQL" if database_url else "SQLite"
 
-    # consent writes vs bare PUT
-    url, env, key = prepare_database(database_url)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    bare_put = measure_bare(CONNECTIONS, seconds, "PUT")
-    writes = measure_app(env, lambda n, i: consent_write(headers, n, i), CONNECTIONS, seconds)
-    ratio = writes["ok_rps"] / bare_put["ok_rps"]
-    table.add(name, "consent writes, PUT /consents", _rps(writes),
-              f"bare PUT {_rps(bare_put)}", ratio, ">= 0.12x bare PUT", ratio >= 0.12)
-    discard_database(url, env)
-
-    # decisions single vs bare POST (a fresh database: the writes above do not weigh)
-    url, env, key = prepare_database(database_url)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    bare_post = measure_bare(CONNECTIONS, seconds, "POST")
-    single = measure_app(env, lambda n, i: decision(headers, n, i), CONNECTIONS, seconds)
-    ratio = single["ok_rps"] / bare_post["ok_rps"]
-    table.add(name, "decisions single, POST /decisions", _rps(single),
-              f"bare POST {_rps(bare_post)}", ratio, ">= 0.2x bare POST", ratio >= 0.2)
-    discard_database(url, env)
+    # consent writes vs bare PUT, then single decisions vs bare POST (each on a fresh
+    # database, so the writes of one do not weigh on the other)
+    _against_bare(table, name, database_url, seconds, "PUT", consent_write,
+                  "consent writes, PUT /consents", 0.12)
+    _against_bare(table, name, database_url, seconds, "POST", decision,
+                  "decisions single, POST /decisions", 0.2)
 
     # decisions batched
     url, env, key = prepare_database(database_url)
