@@ -54,6 +54,11 @@ def test_deep_documents_and_float_subclasses():
         canonical_json({"price": Money(1)})
     with pytest.raises(TypeError, match="keys"):
         canonical_json({"a": {1: "x"}})
+    # deeper than orjson nests (255): written by the standard library instead, the same way
+    nested: list = [{"k": 1}]
+    for _ in range(300):
+        nested = [nested]
+    assert canonical_json(nested) == json.dumps(nested, separators=(",", ":")).encode()
 
 
 def test_a_cycle_is_refused_rather_than_chased():

@@ -1,14 +1,18 @@
 """Canonical JSON is RFC 8785 (JCS), checked against an independent implementation
-(the `rfc8785` package), and docs/signing.md's worked example verifies as it says."""
+(the `rfc8785` package), both ways it may be written (orjson, when installed, and the
+standard library alone, as a client without orjson has it), and docs/signing.md's worked
+example verifies as it says."""
 
 import json
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import rfc8785
+from consentry_client import canonical as client_canonical
 from consentry_client import verify_receipt
 from consentry_client.signing import SignatureError
 from hypothesis import given, settings
@@ -29,10 +33,32 @@ documents = st.recursive(
     max_leaves=30)
 
 
+@contextmanager
+def standard_library_only():
+    """canonical_json as a client without orjson runs it."""
+    saved, client_canonical._orjson = client_canonical._orjson, None
+    try:
+        yield
+    finally:
+        client_canonical._orjson = saved
+
+
+def test_the_service_has_the_accelerator():
+    assert client_canonical._orjson is not None  # else the tests below test one path twice
+
+
+def encode_both_ways(document) -> bytes:
+    """The document's canonical bytes, after checking both ways of writing them agree."""
+    fast = canonical_json(document)
+    with standard_library_only():
+        assert canonical_json(document) == fast
+    return fast
+
+
 @settings(max_examples=1500, deadline=None)
 @given(documents)
 def test_canonical_json_is_byte_for_byte_rfc_8785(document):
-    assert canonical_json(document) == rfc8785.dumps(document)
+    assert encode_both_ways(document) == rfc8785.dumps(document)
 
 
 @pytest.mark.parametrize("document", [
@@ -43,7 +69,7 @@ def test_canonical_json_is_byte_for_byte_rfc_8785(document):
     {"𝄞": {"\U00010000": {"\uffff": []}}},
 ])
 def test_hard_cases_match_rfc_8785(document):
-    assert canonical_json(document) == rfc8785.dumps(document)
+    assert encode_both_ways(document) == rfc8785.dumps(document)
 
 
 def test_utf16_order_is_not_code_point_order():
@@ -57,6 +83,8 @@ def test_utf16_order_is_not_code_point_order():
 ])
 def test_what_jcs_cannot_carry_is_refused(value):
     with pytest.raises((TypeError, ValueError)):
+        canonical_json(value)
+    with standard_library_only(), pytest.raises((TypeError, ValueError)):
         canonical_json(value)
 
 

@@ -21,39 +21,61 @@ import base64
 import json
 import re
 
+try:  # an accelerator when present (the service has it): the same bytes, several times faster
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the client needs only the standard library
+    _orjson = None
+
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # Code point order and UTF-16 order differ only between a character above U+FFFF and
 # one in U+E000-U+FFFF: only names holding such characters need the slow sort.
 _ABOVE_E000 = re.compile("[\ue000-\U0010ffff]")
+# orjson escapes strings as JCS does and sorts names by code point; once `_check` has
+# passed, what it writes is the JCS text (tests/consentry/test_jcs.py holds both paths
+# to the rfc8785 package).
+_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_SORT_KEYS | _orjson.OPT_STRICT_INTEGER
 MAX_SAFE_INTEGER = 2**53 - 1
+_TOO_LARGE = ("integers beyond ±(2**53 - 1) are not allowed in canonical JSON (RFC 8785 "
+              "numbers are IEEE 754 doubles)")
 
 
 def _check(value) -> bool:
-    """Refuse what JCS cannot carry; return True when some object name needs UTF-16 order."""
+    """Refuse what JCS cannot carry; return True when some object name needs UTF-16 order.
+
+    The common types are told apart by `type(...) is`, which costs a fraction of an
+    `isinstance` against a union; subclasses take the general branch below.
+    """
     needs_utf16 = False
     stack, seen = [value], set()
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if item is None or isinstance(item, str | bool):
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
             continue
-        if isinstance(item, dict | list | tuple):
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                raise TypeError(_TOO_LARGE)
+            continue
+        if kind is dict or kind is list or kind is tuple or isinstance(item, dict | list | tuple):
             if id(item) in seen:  # a cycle (or a shared part): refused, never chased
                 raise TypeError("a document that contains itself is not JSON")
             seen.add(id(item))
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise TypeError("object keys must be strings in canonical JSON")
-                if not needs_utf16 and not key.isascii() and _ABOVE_E000.search(key):
-                    needs_utf16 = True
-                if type(child) is not str:  # a string needs no check: skip the push
-                    stack.append(child)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if type(key) is not str and not isinstance(key, str):
+                        raise TypeError("object keys must be strings in canonical JSON")
+                    if not needs_utf16 and not key.isascii() and _ABOVE_E000.search(key):
+                        needs_utf16 = True
+                    if type(child) is not str:  # a string needs no check: skip the push
+                        push(child)
+            else:
+                stack.extend(item)
+        elif isinstance(item, str | bool):
+            continue
         elif isinstance(item, int):
             if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                raise TypeError("integers beyond ±(2**53 - 1) are not allowed in canonical "
-                                "JSON (RFC 8785 numbers are IEEE 754 doubles)")
+                raise TypeError(_TOO_LARGE)
         elif isinstance(item, float):
             raise TypeError("floats are not allowed in canonical JSON; use a string or integer")
         else:
@@ -85,11 +107,17 @@ def canonical_json(value) -> bytes:
 
     Python's JSON encoder (without ASCII escaping) escapes strings exactly as JCS does
     and writes integers as their digits; its key sort is code point order, which is
-    UTF-16 order unless a name holds a character at or above U+E000.
+    UTF-16 order unless a name holds a character at or above U+E000. orjson, when
+    installed, writes the same bytes faster.
     """
     if _check(value):
         text = _encode_utf16_order(value)
     else:
+        if _orjson is not None:
+            try:
+                return _orjson.dumps(value, option=_ORJSON_OPTIONS)
+            except _orjson.JSONEncodeError:
+                pass  # a lone surrogate, or nesting deeper than orjson goes: the general path
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False)
     try:
