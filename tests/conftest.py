@@ -76,15 +76,18 @@ def pytest_collection_modifyitems(config, items):
     """Without PostgreSQL: fail the run if it is required, else drop that half with one line.
     The same for browser tests without Chromium.
 
-    Tests marked `postgres_only` (several processes against one server) run on that half only.
+    Tests marked `postgres_only` (several processes against one server) run on that half
+    only, and tests marked `sqlite_only` (SQLite's own write lock) on the other.
     """
     _drop_browser_tests(config, items)
-    sqlite_only_copies = [item for item in items if item.get_closest_marker("postgres_only")
-                          and getattr(item, "callspec", None)
-                          and item.callspec.params.get("database_url") == "sqlite"]
-    if sqlite_only_copies:
-        items[:] = [item for item in items if item not in sqlite_only_copies]
-        config.hook.pytest_deselected(items=sqlite_only_copies)
+    other_engine = {"postgres_only": "sqlite", "sqlite_only": "postgres"}
+    copies = [item for item in items if getattr(item, "callspec", None)
+              and any(item.get_closest_marker(marker)
+                      and item.callspec.params.get("database_url") == engine
+                      for marker, engine in other_engine.items())]
+    if copies:
+        items[:] = [item for item in items if item not in copies]
+        config.hook.pytest_deselected(items=copies)
     if not any(_uses_postgres(item) for item in items):
         return
     why = _pg_available()
