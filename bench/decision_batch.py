@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 
 from bench.harness import (
     as_json,
+    describe_load,
     engine_name,
     load,
     machine,
     measure_bare,
+    parse_bench_args,
     prepare_database,
     served,
 )
@@ -70,7 +72,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--subjects", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    args = parser.parse_args()
+    args = parse_bench_args(parser)
 
     url, env, key = prepare_database(args.database_url)
     baseline = measure_bare(16, min(args.seconds, 5))
@@ -79,6 +81,7 @@ def main() -> None:
     rate = result["decisions_per_s"]
     print(f"\nDecisions, batched ({engine_name(url)}, gunicorn 2 workers, {args.connections} "
           f"connections, {args.batch} a batch)  [{machine()}]")
+    print(f"  load: {describe_load(args.connections)}; the bare endpoint at 16 connections")
     print(f"  bare Flask endpoint: {baseline['rps']:.0f} req/s")
     print(f"  POST /v1/decisions/batch: {result['rps']:.1f} batches/s, p50 "
           f"{result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "

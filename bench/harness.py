@@ -1,16 +1,25 @@
-"""Serve an app with gunicorn and load it from threads in this process; print figures.
+"""Serve an app with gunicorn, load it with wrk (or threads in this process); print figures.
 
 Every bench compares against the bare Flask endpoint (bench/bare_app.py) served with
 the same settings in the same run, so the ratio is what carries across machines.
+
+The load generator shares the machine's cores with what it measures. wrk (`apt-get
+install wrk`) costs little of them; Python threads cost about half of two cores, which
+holds the bare endpoint down far more than the service and so inflates every ratio about
+twice. `load()` uses wrk when it is on PATH; `--load-generator` or `BENCH_LOAD=python|wrk`
+chooses, and every report names the one that measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import itertools
 import json
 import os
 import platform
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -111,10 +120,124 @@ def audit_queue_drain(url: str, timeout: float = 60.0) -> tuple[int, float] | No
 
 Request = tuple[str, str, bytes | None, dict]
 
+LOAD_GENERATORS = ("wrk", "python")
+_generator: str | None = None  # chosen by use_load_generator(), else on first use
+
+
+def load_generator() -> str:
+    """The load generator of this run: the one chosen, else BENCH_LOAD, else wrk if it is on
+    PATH, else Python threads (saying once that ratios come out inflated)."""
+    global _generator
+    if _generator is None:
+        chosen = os.environ.get("BENCH_LOAD")
+        if chosen is None and not shutil.which("wrk"):
+            print("warning: wrk is not installed (apt-get install wrk): loading from Python "
+                  "threads, which inflates every ratio to bare Flask about twice",
+                  file=sys.stderr)
+        use_load_generator(chosen or ("wrk" if shutil.which("wrk") else "python"))
+    return _generator
+
+
+def use_load_generator(name: str) -> None:
+    """Load with `name` (wrk or python) from now on."""
+    global _generator
+    if name not in LOAD_GENERATORS:
+        raise SystemExit(f"load generator {name!r}: choose one of {', '.join(LOAD_GENERATORS)}")
+    if name == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk is not on PATH (apt-get install wrk)")
+    _generator = name
+
+
+def describe_load(connections: int) -> str:
+    """What loads the benches, for their reports: 'wrk 4.1.0 -t1 -c16' or Python threads."""
+    if load_generator() == "python":
+        return f"python threads, {connections} connections (ratios inflated about 2x)"
+    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    version = re.search(r"\d+\.\d+\.\d+", out)
+    return f"wrk {version.group() if version else '?'} -t1 -c{connections}"
+
+
+def parse_bench_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """`parser.parse_args()` with `--load-generator` added and applied."""
+    parser.add_argument("--load-generator", choices=LOAD_GENERATORS, default=None,
+                        help="wrk (the default when it is on PATH) or python threads "
+                             "(ratios come out about twice as high); or env BENCH_LOAD")
+    args = parser.parse_args()
+    if args.load_generator:
+        use_load_generator(args.load_generator)
+    return args
+
 
 def load(port: int, make_request: Callable[[int, int], Request], connections: int = 16,
          seconds: float = 10.0, keepalive: bool = False) -> dict:
-    """Drive `connections` client threads for `seconds`; return throughput and latencies."""
+    """Load the server on `port` from `connections` connections for `seconds` with the
+    requests `make_request(n, i)` (request `i` of connection `n`); return throughput and
+    latencies: requests, failures, rps, ok_rps (answered below 400), p50_ms, p99_ms,
+    mean_ms."""
+    if load_generator() == "wrk":
+        return _load_wrk(port, make_request, connections, seconds, keepalive)
+    return _load_python(port, make_request, connections, seconds, keepalive)
+
+
+WRK_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
+PREPARED_REQUESTS = 20_000  # distinct enough that no cache is favoured
+PREPARED_BYTES = 32 << 20  # but no more than this (a batch of 1,000 decisions is ~300 KB)
+
+
+def _load_wrk(port, make_request, connections, seconds, keepalive) -> dict:
+    """wrk, one thread (as issue 15 measured, `wrk -t1 -c16`), sending requests prepared
+    here just before the run, connection n's in turn, and cycling through them."""
+    with tempfile.NamedTemporaryFile(prefix="consentry-wrk-", suffix=".http") as file:
+        size = 0
+        for k in range(PREPARED_REQUESTS):
+            raw = _raw_request(port, *make_request(k % connections, k // connections),
+                               keepalive=keepalive)
+            file.write(b"%d\n" % len(raw) + raw)
+            size += len(raw)
+            if size >= PREPARED_BYTES:
+                break
+        file.flush()
+        # wrk takes whole seconds; its timeout is 2 s unless told (the threads' is 30 s)
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+               "--timeout", "30s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}/",
+               "--", file.name]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((x for x in run.stdout.splitlines() if x.startswith("BENCH ")), None)
+    if run.returncode or line is None:
+        raise RuntimeError(f"wrk failed ({run.returncode}):\n{run.stdout}{run.stderr}")
+    r = json.loads(line.removeprefix("BENCH "))
+    elapsed = r["duration_us"] / 1e6
+    failures = r["status_errors"] + r["socket_errors"]
+    if failures:
+        print(f"  ! {r['status_errors']} answers >= 400, {r['socket_errors']} socket errors "
+              f"(BENCH_LOAD=python prints the first failing request)", file=sys.stderr)
+    count = r["requests"]
+    return {
+        "requests": count,
+        "failures": failures,
+        "rps": count / elapsed,
+        "ok_rps": max(0, count - r["status_errors"]) / elapsed,  # answered below 400
+        "p50_ms": r["p50_us"] / 1000 if count else float("nan"),
+        "p99_ms": r["p99_us"] / 1000 if count else float("nan"),
+        "mean_ms": r["mean_us"] / 1000 if count else float("nan"),
+    }
+
+
+def _raw_request(port: int, method: str, path: str, body: bytes | None, headers: dict,
+                 keepalive: bool) -> bytes:
+    """The request as http.client sends it: HTTP/1.1, closing the connection after the
+    answer unless `keepalive` (as the threads do)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}",
+             *(f"{name}: {value}" for name, value in headers.items())]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    if not keepalive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+def _load_python(port, make_request, connections, seconds, keepalive) -> dict:
+    """Client threads in this process: on a small machine they take about half its CPU."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     failures = [0] * connections
     stop = time.monotonic() + seconds
@@ -234,8 +357,9 @@ def discard_database(url: str, env: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(title: str, rows: list[tuple[str, dict]], baseline: dict) -> None:
+def report(title: str, rows: list[tuple[str, dict]], baseline: dict, connections: int) -> None:
     print(f"\n{title}  [{machine()}]")
+    print(f"  load: {describe_load(connections)}")
     print(f"  {'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'ratio':>6}")
     for name, r in [("bare Flask endpoint", baseline), *rows]:
         ratio = r["rps"] / baseline["rps"] if baseline["rps"] else float("nan")
@@ -297,8 +421,6 @@ def write_bench(description: str, title: str, label: str,
 
     `make_request(headers, n, i)` builds request `i` of client thread `n`.
     """
-    import argparse
-
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
@@ -306,7 +428,7 @@ def write_bench(description: str, title: str, label: str,
     parser.add_argument("--threads", type=int, default=1,
                         help="threads a gunicorn worker (above 1: the gthread worker, "
                              "whose threads overlap their commit waits)")
-    args = parser.parse_args()
+    args = parse_bench_args(parser)
 
     url, env, key = prepare_database(args.database_url)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -319,7 +441,7 @@ def write_bench(description: str, title: str, label: str,
                                 threads=args.threads, drain_url=url)
     workers = "2 workers" if args.threads == 1 else f"2 gthread workers x {args.threads}"
     report(f"{title} ({engine_name(url)}, gunicorn {workers} and the scheduler, "
-           f"{args.connections} connections)", [(label, writes)], baseline)
+           f"{args.connections} connections)", [(label, writes)], baseline, args.connections)
     if drain is not None:
         print(f"  audit entries still queued when the load stopped: {drain[0]}, "
               f"sequenced {drain[1]:.2f} s later")

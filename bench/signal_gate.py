@@ -15,7 +15,14 @@ import time
 
 from sqlalchemy import create_engine, func, insert, select
 
-from bench.harness import as_json, measure_bare, prepare_database, report, served
+from bench.harness import (
+    as_json,
+    measure_bare,
+    parse_bench_args,
+    prepare_database,
+    report,
+    served,
+)
 from bench.harness import load as run_load
 from consent.models import SubjectState
 from consent.state import Choice, ConsentState
@@ -116,7 +123,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    args = parser.parse_args()
+    args = parse_bench_args(parser)
 
     # Two databases, filled up front: one with --small subjects, one with --large; the
     # single-lookup figure of each is measured twice, interleaved, and the better taken,
@@ -147,7 +154,7 @@ def main() -> None:
     report(f"Signal gate ({engine}, gunicorn 2 workers)", [
         (f"allowed-signals, {args.small:,} subj", small),
         (f"allowed-signals, {args.large:,} subj", large),
-        ("signals/check x1000 (4 conn)", batch)], baseline)
+        ("signals/check x1000 (4 conn)", batch)], baseline, args.connections)
     decisions = batch["rps"] * 1000
     ratio = small["rps"] / baseline["rps"]
     scale = large["rps"] / small["rps"]

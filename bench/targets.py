@@ -5,7 +5,9 @@
 
 Prints one table: measure, figure, baseline in the same run, ratio, target, met. The
 service and the bare Flask app (bench/bare_app.py) are served alike (gunicorn, 2 sync
-workers) and loaded at 16 connections; each measure reuses the bench that owns it:
+workers) and loaded at 16 connections by wrk (`-t1`, as issue 15 measured; Python
+threads when wrk is not installed, whose ratios come out about twice as high: see
+bench/harness.py); the header says which. Each measure reuses the bench that owns it:
 
 - consent writes (bench/consent_writes.py) against bare PUT;
 - the gate's single lookup (bench/signal_gate.py) against bare GET, and its p99;
@@ -31,10 +33,12 @@ from bench.decision_batch import TARGET as BATCH_TARGET
 from bench.decision_batch import measure_batches
 from bench.decision_writes import decision
 from bench.harness import (
+    describe_load,
     discard_database,
     machine,
     measure_app,
     measure_bare,
+    parse_bench_args,
     prepare_database,
 )
 from bench.harness import served as serve
@@ -182,11 +186,12 @@ def main() -> None:
                         help="the PostgreSQL server to use (each measure in its own schema)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="seconds of each load (default 8; 3 with --quick)")
-    args = parser.parse_args()
+    args = parse_bench_args(parser)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
     mode = "QUICK: smaller volumes, not figures to quote" if args.quick else "full"
     header = (f"Issue 15 targets ({mode}; gunicorn 2 sync workers, {CONNECTIONS} "
-              f"connections, {seconds:g} s loads)\n  machine: {machine()}")
+              f"connections, {seconds:g} s loads)\n  machine: {machine()}\n"
+              f"  load: {describe_load(CONNECTIONS)}")
     print(header, flush=True)
     table = Table()
     started = time.perf_counter()
@@ -196,7 +201,8 @@ def main() -> None:
         run_engine(table, url, args.quick, seconds)
     table.print(header)
     print(f"  took {time.perf_counter() - started:.0f} s")
-    print(json.dumps({"machine": machine(), "quick": args.quick, "rows": table.rows}))
+    print(json.dumps({"machine": machine(), "load": describe_load(CONNECTIONS),
+                      "quick": args.quick, "rows": table.rows}))
 
 
 if __name__ == "__main__":
