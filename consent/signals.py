@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from consent.gate import Evaluation, evaluate
 from consent.models import SubjectChange, SubjectState
 from consent.state import ConsentState
 from consent.token import token_payload
+from consentry.db import Database, json_value
 from consentry.pagination import decode_cursor, encode_cursor
 from consentry.policy import Policy, unknown_error
 from consentry.secretstore import SecretStore
@@ -35,18 +36,30 @@ def raw_states_for(session: Session, subject_ids: list[str]) -> dict[str, dict]:
     return {sid: state for sid, state in rows}
 
 
+_STATE_OF = select(SubjectState.__table__.c.state).where(
+    SubjectState.__table__.c.subject_id == bindparam("subject_id"))
+
+
+def raw_state_now(database: Database, subject_id: str) -> dict | None:
+    """One subject's stored state, read on its own outside any request transaction (the
+    gate's fast path); None for an unknown subject."""
+    rows = database.fetch_all(_STATE_OF, subject_id=subject_id)
+    return json_value(rows[0][0]) if rows else None
+
+
 def states_for(session: Session, subject_ids: list[str]) -> dict[str, ConsentState]:
     """Load the states of many subjects in one round trip; unknown ones are absent."""
     return {sid: ConsentState.from_json(raw)
             for sid, raw in raw_states_for(session, subject_ids).items()}
 
 
-def allowed_signals(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
-                    purpose: str,
+def allowed_signals(raw_state: dict | None, keys: SecretStore, policy: Policy,
+                    subject_id: str, purpose: str,
                     channel: str | None, categories: list[str] | None,
                     jurisdiction: str | None, now: datetime) -> tuple[Evaluation, str]:
-    """Evaluate one subject; return the evaluation and its signed token."""
-    state = states_for(session, [subject_id]).get(subject_id) or ConsentState()
+    """Evaluate one subject's stored state (`raw_states_for`, `raw_state_now`; None for an
+    unknown subject); return the evaluation and its signed token."""
+    state = ConsentState.from_json(raw_state) if raw_state else ConsentState()
     evaluation = evaluate(state, policy, purpose, channel, categories, now, jurisdiction)
     return evaluation, sign_token(keys, subject_id, evaluation, policy, now)
 

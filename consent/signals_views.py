@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,6 +22,7 @@ from consent.schemas import (
 from consentry.auth import scoped
 from consentry.clock import rfc3339, utcnow
 from consentry.db import get_session
+from consentry.fastpath import FastRoute
 from consentry.fields import json_response
 from consentry.openapi import error_response
 from consentry.policy import get_policy
@@ -28,7 +31,34 @@ from consentry.secretstore import get_keys
 blp = Blueprint("signals", __name__, description="Signal gate for personalization engines")
 
 
-@blp.route("/v1/subjects/<subject:subject_id>/allowed-signals")
+def check_allowed_signals_args(args: dict) -> None:
+    """A 422 for a purpose, channel or jurisdiction the policy does not know."""
+    get_policy().check_ids(purpose=args["purpose"], channel=args["channel"],
+                           jurisdiction=args["jurisdiction"])
+
+
+def allowed_signals_answer(raw_state: dict | None, subject_id: str, args: dict) -> dict:
+    """The answer of a single lookup (checked arguments; the subject's stored state, None
+    when unknown), for the view and its fast path."""
+    policy = get_policy()
+    now = utcnow()
+    evaluation, token = signals.allowed_signals(
+        raw_state, get_keys(), policy, subject_id, args["purpose"], args["channel"],
+        args.get("categories"), args["jurisdiction"], now)
+    # The hot path: built directly rather than dumped through the schema (same shape).
+    return {
+        "subject_id": subject_id, "purpose": evaluation.purpose,
+        "channel": evaluation.channel, "jurisdiction": evaluation.jurisdiction,
+        "allowed": evaluation.allowed, "denied": evaluation.denied,
+        "limits": policy.signal_limits(evaluation.allowed),
+        "policy_version": policy.version, "evaluated_at": rfc3339(now),
+        "max_age": policy.token_max_age_seconds, "token": token}
+
+
+ALLOWED_SIGNALS_RULE = "/v1/subjects/<subject:subject_id>/allowed-signals"
+
+
+@blp.route(ALLOWED_SIGNALS_RULE)
 class AllowedSignals(MethodView):
     @scoped("signals:read")
     @blp.arguments(AllowedSignalsQuerySchema(), location="query")
@@ -39,21 +69,9 @@ class AllowedSignals(MethodView):
         An unknown subject gets the jurisdiction's defaults; an unknown category is
         never allowed.
         """
-        policy = get_policy()
-        policy.check_ids(purpose=args["purpose"], channel=args["channel"],
-                         jurisdiction=args["jurisdiction"])
-        now = utcnow()
-        evaluation, token = signals.allowed_signals(
-            get_session(), get_keys(), policy, subject_id, args["purpose"], args["channel"],
-            args.get("categories"), args["jurisdiction"], now)
-        # The hot path: built directly rather than dumped through the schema (same shape).
-        return json_response({
-            "subject_id": subject_id, "purpose": evaluation.purpose,
-            "channel": evaluation.channel, "jurisdiction": evaluation.jurisdiction,
-            "allowed": evaluation.allowed, "denied": evaluation.denied,
-            "limits": policy.signal_limits(evaluation.allowed),
-            "policy_version": policy.version, "evaluated_at": rfc3339(now),
-            "max_age": policy.token_max_age_seconds, "token": token})
+        check_allowed_signals_args(args)
+        raw_state = signals.raw_states_for(get_session(), [subject_id]).get(subject_id)
+        return json_response(allowed_signals_answer(raw_state, subject_id, args))
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consent-mode")
@@ -101,3 +119,14 @@ class Changes(MethodView):
     def get(self, args):
         """Subjects whose effective state changed, in commit order; follow `next`."""
         return signals.changes(get_session(), args["after"], args["limit"])
+
+
+# The single lookup's plain requests, answered without Flask's request machinery by the
+# view's own functions (consentry/fastpath.py); `categories` and everything unusual go
+# through the view.
+FAST_ROUTES = [FastRoute(
+    pattern=re.compile(r"/v1/subjects/([^/]+)/allowed-signals"),
+    rule=ALLOWED_SIGNALS_RULE, scopes=AllowedSignals.get.accepted_scopes,
+    fields=frozenset({"purpose", "channel", "jurisdiction"}), required=frozenset({"purpose"}),
+    check=check_allowed_signals_args, read=signals.raw_state_now,
+    answer=allowed_signals_answer)]

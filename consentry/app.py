@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -21,10 +20,11 @@ from consent.cli import consents_cli
 from consent.decision_views import blp as decisions_blp
 from consent.decisions import RECIPE_LOOKUP
 from consent.notice_views import blp as notices_blp
+from consent.signals_views import FAST_ROUTES as SIGNALS_FAST_ROUTES
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
 from consent.views import blp as consent_blp
-from consentry import auth, db, errors, html, inbound, metrics, policy, secretstore
+from consentry import auth, db, errors, fastpath, html, inbound, metrics, policy, secretstore
 from consentry.api import api
 from consentry.cli import dev_cli, register_cli
 from consentry.config import load_config
@@ -45,8 +45,6 @@ from retention.cli import retention_cli
 from retention.jobs import retention_jobs
 from retention.stores import retention_stores
 from retention.views import blp as retention_blp
-
-request_log = logging.getLogger("consentry.request")
 
 API_SPEC_OPTIONS = {
     "components": {"securitySchemes": {
@@ -95,6 +93,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(console_bp)  # HTML, outside the OpenAPI document
     inbound.accept_forms(app, console_bp.name)  # its forms carry CSRF tokens
     _wire_domains(app)
+    fastpath.install(app, SIGNALS_FAST_ROUTES)  # in front of everything above
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):
         record_policy(app)
@@ -151,21 +150,14 @@ def _request_hooks(app: Flask) -> None:
     @app.before_request
     def _start():
         g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-Id", "")
-        valid = 0 < len(incoming) <= 128 and incoming.isprintable()
-        g.request_id = incoming if valid else uuid.uuid4().hex
+        g.request_id = metrics.request_id_for(request.headers.get("X-Request-Id", ""))
 
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        route = metrics.route_label()
-        duration = time.perf_counter() - g.get("started", time.perf_counter())
-        m = metrics.get_metrics(app)
-        method = metrics.method_label(request.method)
-        m.requests.labels(method, route, str(response.status_code)).inc()
-        m.latency.labels(route).observe(duration)
         principal = g.get("principal")
-        request_log.info("request_id=%s key=%s method=%s route=%s status=%s duration_ms=%.1f",
-                         g.get("request_id"), principal.name if principal else "-",
-                         method, route, response.status_code, duration * 1000)
+        metrics.record_request(app, request.method, metrics.route_label(),
+                               response.status_code,
+                               time.perf_counter() - g.get("started", time.perf_counter()),
+                               principal.name if principal else None, g.get("request_id"))
         return response

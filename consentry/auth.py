@@ -182,12 +182,19 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def bearer_key(header: str) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header; None when there is none."""
+    if not header.startswith("Bearer "):
+        return None
+    return header[7:].strip() or None
+
+
 def _require(scopes: tuple[str, ...]) -> None:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer ") or not header[7:].strip():
+    key = bearer_key(request.headers.get("Authorization", ""))
+    if key is None:
         raise DomainError("An API key is required: Authorization: Bearer <key>.", status=401,
                           code="unauthorized", headers={"WWW-Authenticate": "Bearer"})
-    principal = authenticate(header[7:].strip())
+    principal = authenticate(key)
     if principal is None:
         raise DomainError("The API key is unknown or revoked.", status=401,
                           code="unauthorized", headers={"WWW-Authenticate": "Bearer"})

@@ -92,6 +92,9 @@ SETTINGS: tuple[Setting, ...] = (
     # commits (tests; one process with no scheduler), on top of the scheduler's sequencer
     Setting("AUDIT_SEQUENCE_INLINE", _flag, False),
     Setting("CHANGE_FEED_KEEP_DAYS", int, 30),
+    # false: the gate's single lookup goes through Flask's whole request machinery too
+    # (consentry/fastpath.py answers its plain requests without it, the same way)
+    Setting("FAST_PATHS", _flag, True),
     # how long a link to a person's page (preferences, "why am I seeing this") opens it
     Setting("PAGE_LINK_SECONDS", int, 3600),
     # "serializable" runs every transaction SERIALIZABLE (as a distributed PostgreSQL-

@@ -7,6 +7,8 @@ label is public on `/metrics` and each distinct value is a new series kept forev
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, request
@@ -24,6 +26,26 @@ if TYPE_CHECKING:
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 OTHER = "other"
+
+request_log = logging.getLogger("consentry.request")
+
+
+def request_id_for(incoming: str) -> str:
+    """The request's id: the client's `X-Request-Id` when it is 1-128 printable
+    characters, else a new one. Every answer carries it back; errors quote it."""
+    valid = 0 < len(incoming) <= 128 and incoming.isprintable()
+    return incoming if valid else uuid.uuid4().hex
+
+
+def record_request(app: Flask, method: str, route: str, status: int, seconds: float,
+                   key_name: str | None, request_id: str) -> None:
+    """Count an answered request, time it, and write its line of the request log."""
+    m = get_metrics(app)
+    method = method_label(method)
+    m.requests.labels(method, route, str(status)).inc()
+    m.latency.labels(route).observe(seconds)
+    request_log.info("request_id=%s key=%s method=%s route=%s status=%s duration_ms=%.1f",
+                     request_id, key_name or "-", method, route, status, seconds * 1000)
 
 
 def method_label(method: str) -> str:
