@@ -7,6 +7,8 @@ re-exported here so the service signs and checks with one definition.
 
 from __future__ import annotations
 
+import functools
+
 from consentry_client.canonical import b64url, canonical_json
 from consentry_client.note import raw_public_key, signature_line
 from consentry_client.signing import (  # noqa: F401
@@ -28,9 +30,15 @@ def sign_document(private_key: Ed25519PrivateKey, kid: str, document: dict) -> d
     return {"alg": ALGORITHM, "kid": kid, "value": b64url(signature)}
 
 
+@functools.lru_cache(maxsize=64)
+def _jws_header(kid: str, typ: str) -> str:
+    """A JWS header, encoded once per key and type (the gate signs one per lookup)."""
+    return b64url(canonical_json({"alg": ALGORITHM, "kid": kid, "typ": typ}))
+
+
 def sign_jws(private_key: Ed25519PrivateKey, kid: str, payload: dict, typ: str) -> str:
     """Return a compact JWS (EdDSA) of type `typ` over `payload` (RFC 8725: explicit typ)."""
-    header = b64url(canonical_json({"alg": ALGORITHM, "kid": kid, "typ": typ}))
+    header = _jws_header(kid, typ)
     body = b64url(canonical_json(payload))
     signing_input = f"{header}.{body}".encode("ascii")
     return f"{header}.{body}.{b64url(private_key.sign(signing_input))}"
