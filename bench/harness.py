@@ -53,10 +53,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# How every app of a run is served, the bare baseline and the service alike: 2 workers,
+# sync, or gthread with `threads` threads each when above 1 (`--threads` sets it).
+SERVER = {"workers": 2, "threads": 1}
+
+
+def server_settings(threads: int | None = None) -> str:
+    """The serving settings as reports name them; `threads` sets them for the run."""
+    if threads is not None:
+        SERVER["threads"] = threads
+    workers, threads = SERVER["workers"], SERVER["threads"]
+    return (f"gunicorn {workers} sync workers" if threads == 1
+            else f"gunicorn {workers} gthread workers x {threads} threads")
+
+
 @contextmanager
-def served(target: str, env: dict | None = None, workers: int = 2,
-           worker_class: str = "sync", threads: int = 1):
-    """Run `gunicorn target` on a free port; yield the port."""
+def served(target: str, env: dict | None = None):
+    """Run `gunicorn target` on a free port, as SERVER says; yield the port."""
+    workers, threads = SERVER["workers"], SERVER["threads"]
+    worker_class = "gthread" if threads > 1 else "sync"
     port = free_port()
     cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
            "--worker-class", worker_class, "--threads", str(threads),
@@ -158,13 +173,18 @@ def describe_load(connections: int) -> str:
 
 
 def parse_bench_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """`parser.parse_args()` with `--load-generator` added and applied."""
+    """`parser.parse_args()` with `--load-generator` and `--threads` added and applied."""
     parser.add_argument("--load-generator", choices=LOAD_GENERATORS, default=None,
                         help="wrk (the default when it is on PATH) or python threads "
                              "(ratios come out about twice as high); or env BENCH_LOAD")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads a gunicorn worker, for the bare baseline and the service "
+                             "alike (above 1: the gthread worker, whose threads overlap their "
+                             "waits for the database)")
     args = parser.parse_args()
     if args.load_generator:
         use_load_generator(args.load_generator)
+    server_settings(max(1, args.threads))
     return args
 
 
@@ -401,13 +421,11 @@ def engine_name(url: str) -> str:
 
 
 def measure_app(env: dict, request: Callable[[int, int], Request], connections: int,
-                seconds: float, threads: int = 1, drain_url: str | None = None):
+                seconds: float, drain_url: str | None = None):
     """Serve the service on the database of `env`, with the scheduler (and so the audit
     sequencer) beside it as a deployment runs it, and load it with `request` (after a
     one-second warm-up). With `drain_url`: (figures, how the audit queue drained)."""
-    worker_class = "gthread" if threads > 1 else "sync"
-    with served("wsgi:app", env, worker_class=worker_class, threads=threads) as port, \
-            scheduler(env):
+    with served("wsgi:app", env) as port, scheduler(env):
         load(port, request, connections, 1.0)
         figures = load(port, request, connections, seconds)
         if drain_url is None:
@@ -425,9 +443,6 @@ def write_bench(description: str, title: str, label: str,
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads a gunicorn worker (above 1: the gthread worker, "
-                             "whose threads overlap their commit waits)")
     args = parse_bench_args(parser)
 
     url, env, key = prepare_database(args.database_url)
@@ -437,10 +452,8 @@ def write_bench(description: str, title: str, label: str,
         return make_request(headers, n, i)
 
     baseline = measure_bare(args.connections, args.seconds)
-    writes, drain = measure_app(env, request, args.connections, args.seconds,
-                                threads=args.threads, drain_url=url)
-    workers = "2 workers" if args.threads == 1 else f"2 gthread workers x {args.threads}"
-    report(f"{title} ({engine_name(url)}, gunicorn {workers} and the scheduler, "
+    writes, drain = measure_app(env, request, args.connections, args.seconds, drain_url=url)
+    report(f"{title} ({engine_name(url)}, {server_settings()} and the scheduler, "
            f"{args.connections} connections)", [(label, writes)], baseline, args.connections)
     if drain is not None:
         print(f"  audit entries still queued when the load stopped: {drain[0]}, "

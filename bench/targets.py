@@ -5,9 +5,10 @@
 
 Prints one table: measure, figure, baseline in the same run, ratio, target, met. The
 service and the bare Flask app (bench/bare_app.py) are served alike (gunicorn, 2 sync
-workers) and loaded at 16 connections by wrk (`-t1`, as issue 15 measured; Python
-threads when wrk is not installed, whose ratios come out about twice as high: see
-bench/harness.py); the header says which. Each measure reuses the bench that owns it:
+workers; `--threads N`: 2 gthread workers of N threads) and loaded at 16 connections by
+wrk (`-t1`, as issue 15 measured; Python threads when wrk is not installed, whose ratios
+come out about twice as high: see bench/harness.py); the header says which. Each measure
+reuses the bench that owns it:
 
 - consent writes (bench/consent_writes.py) against bare PUT;
 - the gate's single lookup (bench/signal_gate.py) against bare GET, and its p99;
@@ -40,6 +41,7 @@ from bench.harness import (
     measure_bare,
     parse_bench_args,
     prepare_database,
+    server_settings,
 )
 from bench.harness import served as serve
 from bench.populate import describe, ledger_store
@@ -189,7 +191,7 @@ def main() -> None:
     args = parse_bench_args(parser)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
     mode = "QUICK: smaller volumes, not figures to quote" if args.quick else "full"
-    header = (f"Issue 15 targets ({mode}; gunicorn 2 sync workers, {CONNECTIONS} "
+    header = (f"Issue 15 targets ({mode}; {server_settings()}, {CONNECTIONS} "
               f"connections, {seconds:g} s loads)\n  machine: {machine()}\n"
               f"  load: {describe_load(CONNECTIONS)}")
     print(header, flush=True)
@@ -202,6 +204,7 @@ def main() -> None:
     table.print(header)
     print(f"  took {time.perf_counter() - started:.0f} s")
     print(json.dumps({"machine": machine(), "load": describe_load(CONNECTIONS),
+                      "server": server_settings(),
                       "quick": args.quick, "rows": table.rows}))
 
 
