@@ -156,18 +156,17 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
                     surface: str,
                     channel: str | None, purpose: str, item: dict, signals_used: list[dict],
                     rule: dict | None, decided_at: datetime, actor: str,
-                    recipe_id: str | None = None, recipe: RecipeUse | None = None) -> Decision:
+                    recipe_id: str | None = None, recipe: RecipeUse | None = None) -> dict:
     """Store a decision, marking it non-conformant (and auditing why) if it used a category
     the subject had not allowed at `decided_at`, one its recipe does not declare
     (`undeclared_category`) or a signal older than its category's `max_signal_age_days`
-    (`signal_too_old`).
+    (`signal_too_old`); return its stored values as `record_decisions` does (a dict).
 
     `recipe` is what the entry found for `recipe_id` (None: no such recipe, a 422)."""
     decision = {"subject_id": subject_id, "surface": surface, "channel": channel,
                 "purpose": purpose, "item": item, "signals_used": signals_used, "rule": rule,
                 "decided_at": decided_at, "recipe_id": recipe_id}
-    return Decision(**_record(session, keys, policy, [decision], actor, {recipe_id: recipe},
-                              "")[0])
+    return _record(session, keys, policy, [decision], actor, {recipe_id: recipe}, "")[0]
 
 
 def record_decisions(session: Session, keys: SecretStore, policy: Policy,
