@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import bindparam, case, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -71,12 +71,21 @@ def _stored_states(session: Session, subject_ids: list[str]) -> dict[str, tuple]
     """The stored state and its time of the given subjects, one round trip; unknown absent."""
     if not subject_ids:
         return {}
-    table = SubjectState.__table__
-    where = (table.c.subject_id == subject_ids[0] if len(subject_ids) == 1
-             else table.c.subject_id.in_(subject_ids))
+    one = len(subject_ids) == 1
     rows = session.connection().execute(
-        select(table.c.subject_id, table.c.state, table.c.updated_at).where(where))
+        _states_query(one), {"subject_id": subject_ids[0]} if one else
+        {"subject_ids": subject_ids})
     return {sid: (state, updated_at) for sid, state, updated_at in rows}
+
+
+@functools.cache
+def _states_query(one: bool):
+    """The stored states' query, of one subject or of many, built once (the engines' hot
+    write path: a statement built anew is also keyed for the compiled cache anew)."""
+    table = SubjectState.__table__
+    where = (table.c.subject_id == bindparam("subject_id") if one
+             else table.c.subject_id.in_(bindparam("subject_ids", expanding=True)))
+    return select(table.c.subject_id, table.c.state, table.c.updated_at).where(where)
 
 
 class _Judge:
@@ -235,14 +244,19 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
                                  "category": v["category"], "reason": v["reason"],
                                  "decided_at": rfc3339(decided_at)}) for v in violations]
     conn = session.connection()  # Core on the connection: the engines' hot write path
-    conn.execute(insert(Decision), rows)
+    conn.execute(_INSERT_DECISIONS, rows)
     if signal_rows:
-        conn.execute(insert(DecisionSignal), signal_rows)
+        conn.execute(_INSERT_SIGNALS, signal_rows)
     # One entry per violation, as ever; appended together (one lock of the chain's head).
     append_entries(session, keys, "decision.violation", audits, actor=actor)
     if usage:  # last: the day's rows are shared by every engine, so lock them briefly
         count_category_use(conn, usage)
     return rows
+
+
+# Built once, as _states_query
+_INSERT_DECISIONS = insert(Decision)
+_INSERT_SIGNALS = insert(DecisionSignal)
 
 
 def _stored_signal(signal: dict) -> dict:
