@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import bindparam, case, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -71,12 +71,21 @@ def _stored_states(session: Session, subject_ids: list[str]) -> dict[str, tuple]
     """The stored state and its time of the given subjects, one round trip; unknown absent."""
     if not subject_ids:
         return {}
-    table = SubjectState.__table__
-    where = (table.c.subject_id == subject_ids[0] if len(subject_ids) == 1
-             else table.c.subject_id.in_(subject_ids))
+    one = len(subject_ids) == 1
     rows = session.connection().execute(
-        select(table.c.subject_id, table.c.state, table.c.updated_at).where(where))
+        _states_query(one), {"subject_id": subject_ids[0]} if one else
+        {"subject_ids": subject_ids})
     return {sid: (state, updated_at) for sid, state, updated_at in rows}
+
+
+@functools.cache
+def _states_query(one: bool):
+    """The stored states' query, of one subject or of many, built once (the engines' hot
+    write path: a statement built anew is also keyed for the compiled cache anew)."""
+    table = SubjectState.__table__
+    where = (table.c.subject_id == bindparam("subject_id") if one
+             else table.c.subject_id.in_(bindparam("subject_ids", expanding=True)))
+    return select(table.c.subject_id, table.c.state, table.c.updated_at).where(where)
 
 
 class _Judge:
@@ -156,18 +165,17 @@ def record_decision(session: Session, keys: SecretStore, policy: Policy, *, subj
                     surface: str,
                     channel: str | None, purpose: str, item: dict, signals_used: list[dict],
                     rule: dict | None, decided_at: datetime, actor: str,
-                    recipe_id: str | None = None, recipe: RecipeUse | None = None) -> Decision:
+                    recipe_id: str | None = None, recipe: RecipeUse | None = None) -> dict:
     """Store a decision, marking it non-conformant (and auditing why) if it used a category
     the subject had not allowed at `decided_at`, one its recipe does not declare
     (`undeclared_category`) or a signal older than its category's `max_signal_age_days`
-    (`signal_too_old`).
+    (`signal_too_old`); return its stored values as `record_decisions` does (a dict).
 
     `recipe` is what the entry found for `recipe_id` (None: no such recipe, a 422)."""
     decision = {"subject_id": subject_id, "surface": surface, "channel": channel,
                 "purpose": purpose, "item": item, "signals_used": signals_used, "rule": rule,
                 "decided_at": decided_at, "recipe_id": recipe_id}
-    return Decision(**_record(session, keys, policy, [decision], actor, {recipe_id: recipe},
-                              "")[0])
+    return _record(session, keys, policy, [decision], actor, {recipe_id: recipe}, "")[0]
 
 
 def record_decisions(session: Session, keys: SecretStore, policy: Policy,
@@ -236,14 +244,19 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
                                  "category": v["category"], "reason": v["reason"],
                                  "decided_at": rfc3339(decided_at)}) for v in violations]
     conn = session.connection()  # Core on the connection: the engines' hot write path
-    conn.execute(insert(Decision), rows)
+    conn.execute(_INSERT_DECISIONS, rows)
     if signal_rows:
-        conn.execute(insert(DecisionSignal), signal_rows)
+        conn.execute(_INSERT_SIGNALS, signal_rows)
     # One entry per violation, as ever; appended together (one lock of the chain's head).
     append_entries(session, keys, "decision.violation", audits, actor=actor)
     if usage:  # last: the day's rows are shared by every engine, so lock them briefly
         count_category_use(conn, usage)
     return rows
+
+
+# Built once, as _states_query
+_INSERT_DECISIONS = insert(Decision)
+_INSERT_SIGNALS = insert(DecisionSignal)
 
 
 def _stored_signal(signal: dict) -> dict:
