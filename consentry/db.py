@@ -236,15 +236,23 @@ class Database:
         sql, order = compiled
         args = tuple(params[name] for name in order) if order is not None else params
         connection = self.engine.raw_connection()
+        driver = connection.driver_connection
+        # psycopg: one statement needs no BEGIN before it nor ROLLBACK after it (two round
+        # trips); SQLite's connections already run without implicit transactions.
+        autocommit = getattr(driver, "autocommit", None) is False
         try:
+            if autocommit:
+                driver.autocommit = True
             cursor = connection.cursor()
             try:
                 cursor.execute(sql, args)
                 return cursor.fetchall()
             finally:
                 cursor.close()
+                if autocommit:
+                    driver.autocommit = False
         finally:
-            connection.close()  # back to the pool, which rolls back what the read opened
+            connection.close()  # back to the pool
 
     def committed(self, session: Session) -> None:
         """`session` committed: run the `after_commit` callbacks if it asked for them."""
