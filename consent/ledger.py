@@ -16,7 +16,8 @@ from audit.service import append_entry, on_sequenced
 from consent.gate import evaluate, evaluate_purpose
 from consent.iab.mapping import standard_signals
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
-from consent.notices import find_version, resolve_notice_version
+from consent.notices import RECORDED as notices_recorded
+from consent.notices import find_version, note_recorded, resolve_notice_version
 from consent.receipts import kantara_view, receipt_record
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import utcnow
@@ -92,8 +93,12 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
 
 # The write path's statements, built once (building and cache-keying a statement costs
 # more than running it on SQLite: bench/profiles/consent_write_before.txt).
-_STATE_OF = (select(SubjectState.state, SubjectState.version)
-             .where(SubjectState.subject_id == bindparam("sid")))
+# The subject's state and version (None for a subject never seen) and, in the same
+# statement, whether any notice is recorded: the answer's notice status needs to know.
+_STATE_OF = select(*(select(column).where(SubjectState.subject_id == bindparam("sid"))
+                     .scalar_subquery().label(column.key)
+                     for column in (SubjectState.state, SubjectState.version)),
+                   notices_recorded.label("notices_recorded"))
 _NEW_EVENTS = insert(ConsentEvent)
 _NEW_STATE = insert(SubjectState)
 # Compare and set: the update lands only on the version the new state was folded from.
@@ -179,7 +184,10 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     conn = session.connection()  # Core on the connection: the hot path
     for _ in range(MAX_FOLDS):
         now = utcnow()
-        stored = conn.execute(_STATE_OF, {"sid": subject_id}).one_or_none()
+        stored = conn.execute(_STATE_OF, {"sid": subject_id}).one()
+        note_recorded(session, stored.notices_recorded)
+        if stored.version is None:
+            stored = None
         state, rows, new_state = _fold_write(stored, events, now, subject_id=subject_id,
                                              jurisdiction=jurisdiction,
                                              notice_version=notice_version,
