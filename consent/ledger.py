@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit.service import append_entry, on_sequenced
@@ -100,7 +101,11 @@ _STATE_OF = select(*(select(column).where(SubjectState.subject_id == bindparam("
                      for column in (SubjectState.state, SubjectState.version)),
                    notices_recorded.label("notices_recorded"))
 _NEW_EVENTS = insert(ConsentEvent)
-_NEW_STATE = insert(SubjectState)
+# A first write inserts the subject's row unless a concurrent first write did (then it
+# folds again): ON CONFLICT DO NOTHING, so no savepoint is needed to survive the clash.
+_NEW_STATE = {dialect: make(SubjectState).on_conflict_do_nothing(
+    index_elements=[SubjectState.subject_id]).returning(SubjectState.version)
+    for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
 # Compare and set: the update lands only on the version the new state was folded from.
 _SET_STATE = (update(SubjectState).where(SubjectState.subject_id == bindparam("sid"),
                                          SubjectState.version == bindparam("b_was"))
@@ -244,17 +249,12 @@ def _fold_write(stored, events: list[dict], now: datetime, **common):
 def _store_state(session: Session, conn: Connection, subject_id: str, stored,
                  new_state: dict, now: datetime) -> bool:
     """Write the subject's new state if nobody did since `stored` was read; False if
-    somebody did (fold again). A first write inserts the row in a savepoint, so a
-    concurrent first write of the same subject only sends this one round again."""
+    somebody did (fold again). A first write inserts the row unless it exists by then,
+    so a concurrent first write of the same subject only sends this one round again."""
     if stored is None:
-        try:
-            with session.begin_nested():  # its SAVEPOINT is sent by session.connection()
-                session.connection().execute(_NEW_STATE, [
-                    {"subject_id": subject_id, "state": new_state, "version": 1,
-                     "updated_at": now}])
-        except IntegrityError:
-            return False
-        return True
+        return conn.execute(_NEW_STATE[conn.dialect.name], {
+            "subject_id": subject_id, "state": new_state, "version": 1,
+            "updated_at": now}).first() is not None  # a row comes back only if inserted
     return conn.execute(_SET_STATE, {"sid": subject_id, "b_was": stored.version,
                                      "b_state": new_state, "b_version": stored.version + 1,
                                      "b_at": now}).rowcount == 1
