@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from audit.service import append_entry, on_sequenced
+from audit.service import append_entry, note_subject_key, on_sequenced, subject_key_columns
 from consent.gate import evaluate, evaluate_purpose
 from consent.iab.mapping import standard_signals
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
@@ -95,11 +95,13 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
 # The write path's statements, built once (building and cache-keying a statement costs
 # more than running it on SQLite: bench/profiles/consent_write_before.txt).
 # The subject's state and version (None for a subject never seen) and, in the same
-# statement, whether any notice is recorded: the answer's notice status needs to know.
+# statement, whether any notice is recorded (the answer's notice status needs to know)
+# and the subject's audit key row (sealing the evidence needs it).
 _STATE_OF = select(*(select(column).where(SubjectState.subject_id == bindparam("sid"))
                      .scalar_subquery().label(column.key)
                      for column in (SubjectState.state, SubjectState.version)),
-                   notices_recorded.label("notices_recorded"))
+                   notices_recorded.label("notices_recorded"),
+                   *subject_key_columns(bindparam("ref")))
 _NEW_EVENTS = insert(ConsentEvent)
 # A first write inserts the subject's row unless a concurrent first write did (then it
 # folds again): ON CONFLICT DO NOTHING, so no savepoint is needed to survive the clash.
@@ -187,10 +189,12 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     for event in events:
         event["event_id"] = str(uuid.uuid4())
     conn = session.connection()  # Core on the connection: the hot path
+    ref = keys.subject_ref(subject_id)
     for _ in range(MAX_FOLDS):
         now = utcnow()
-        stored = conn.execute(_STATE_OF, {"sid": subject_id}).one()
+        stored = conn.execute(_STATE_OF, {"sid": subject_id, "ref": ref}).one()
         note_recorded(session, stored.notices_recorded)
+        note_subject_key(session, ref, stored.subject_key_row, stored.subject_key)
         if stored.version is None:
             stored = None
         state, rows, new_state = _fold_write(stored, events, now, subject_id=subject_id,
