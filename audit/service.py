@@ -67,11 +67,44 @@ def on_sequenced(hook: SequencedHook) -> SequencedHook:
     return hook
 
 
+# A subject's key row as columns another statement of the caller's may carry, `ref` the
+# subject's ref: whether the row exists, and its wrapped key (None once destroyed). A
+# consent write's read of the subject's state carries them and hands them over with
+# `note_subject_key`, so sealing its evidence reads no row of its own.
+def subject_key_columns(ref) -> tuple:
+    """The columns `subject_key` (wrapped key) and `subject_key_row` (it exists) for `ref`."""
+    where = SubjectKey.subject_ref == ref
+    return (select(SubjectKey.wrapped_key).where(where).scalar_subquery().label("subject_key"),
+            select(SubjectKey.subject_ref).where(where).exists().label("subject_key_row"))
+
+
+_NOTED_KEYS = "consentry.subject_keys"  # session.info: (its transaction, {ref: row})
+
+
+def note_subject_key(session: Session, ref: str, exists: bool, wrapped: bytes | None) -> None:
+    """Hand the next seal of `ref` in this transaction its key row, as a statement of this
+    transaction just read it (`subject_key_columns`). Used once, and only in this
+    transaction: any later seal reads the row again."""
+    noted = session.info.get(_NOTED_KEYS)
+    if noted is None or noted[0] is not session.get_transaction():
+        noted = session.info[_NOTED_KEYS] = (session.get_transaction(), {})
+    noted[1][ref] = (exists, wrapped)
+
+
+def _key_row(session: Session, ref: str):
+    """The subject's key row: (it exists, wrapped key), as noted or read now."""
+    noted = session.info.get(_NOTED_KEYS)
+    if noted is not None and noted[0] is session.get_transaction() and ref in noted[1]:
+        return noted[1].pop(ref)
+    row = session.connection().execute(_KEY_OF, {"ref": ref}).one_or_none()
+    return (False, None) if row is None else (True, row.wrapped_key)
+
+
 def _subject_data_key(session: Session, keys: SecretStore, ref: str,
                       create: bool) -> bytes | None:
     conn = session.connection()
-    row = conn.execute(_KEY_OF, {"ref": ref}).one_or_none()
-    if row is None:
+    exists, wrapped = _key_row(session, ref)
+    if not exists:
         if not create:
             return None
         key = AESGCM.generate_key(bit_length=256)
@@ -80,9 +113,8 @@ def _subject_data_key(session: Session, keys: SecretStore, ref: str,
         conn.execute(_NEW_KEY, [{"subject_ref": ref, "wrapped_key": wrapped,
                                  "created_at": utcnow()}])
         return key
-    if row.wrapped_key is None:
+    if wrapped is None:
         return None
-    wrapped = row.wrapped_key
     return AESGCM(keys.master_key).decrypt(wrapped[:12], wrapped[12:], ref.encode())
 
 
@@ -125,7 +157,9 @@ def destroy_subject_key(session: Session, keys: SecretStore, subject_id: str) ->
     """
     integrate_all(session)
     head_seq, _ = lock_head(session)
-    row = session.get(SubjectKey, keys.subject_ref(subject_id))
+    ref = keys.subject_ref(subject_id)
+    session.info.get(_NOTED_KEYS, (None, {}))[1].pop(ref, None)
+    row = session.get(SubjectKey, ref)
     if row is None or row.wrapped_key is None:
         return False
     row.wrapped_key = None

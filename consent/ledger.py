@@ -8,15 +8,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit.service import append_entry, on_sequenced
+from audit.service import append_entry, note_subject_key, on_sequenced, subject_key_columns
 from consent.gate import evaluate, evaluate_purpose
 from consent.iab.mapping import standard_signals
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectChange, SubjectState
-from consent.notices import find_version, resolve_notice_version
+from consent.notices import RECORDED as notices_recorded
+from consent.notices import find_version, note_recorded, resolve_notice_version
 from consent.receipts import kantara_view, receipt_record
 from consent.state import ConsentState, Event, apply, fold
 from consentry.clock import utcnow
@@ -92,10 +94,20 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
 
 # The write path's statements, built once (building and cache-keying a statement costs
 # more than running it on SQLite: bench/profiles/consent_write_before.txt).
-_STATE_OF = (select(SubjectState.state, SubjectState.version)
-             .where(SubjectState.subject_id == bindparam("sid")))
+# The subject's state and version (None for a subject never seen) and, in the same
+# statement, whether any notice is recorded (the answer's notice status needs to know)
+# and the subject's audit key row (sealing the evidence needs it).
+_STATE_OF = select(*(select(column).where(SubjectState.subject_id == bindparam("sid"))
+                     .scalar_subquery().label(column.key)
+                     for column in (SubjectState.state, SubjectState.version)),
+                   notices_recorded.label("notices_recorded"),
+                   *subject_key_columns(bindparam("ref")))
 _NEW_EVENTS = insert(ConsentEvent)
-_NEW_STATE = insert(SubjectState)
+# A first write inserts the subject's row unless a concurrent first write did (then it
+# folds again): ON CONFLICT DO NOTHING, so no savepoint is needed to survive the clash.
+_NEW_STATE = {dialect: make(SubjectState).on_conflict_do_nothing(
+    index_elements=[SubjectState.subject_id]).returning(SubjectState.version)
+    for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
 # Compare and set: the update lands only on the version the new state was folded from.
 _SET_STATE = (update(SubjectState).where(SubjectState.subject_id == bindparam("sid"),
                                          SubjectState.version == bindparam("b_was"))
@@ -177,9 +189,14 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     for event in events:
         event["event_id"] = str(uuid.uuid4())
     conn = session.connection()  # Core on the connection: the hot path
+    ref = keys.subject_ref(subject_id)
     for _ in range(MAX_FOLDS):
         now = utcnow()
-        stored = conn.execute(_STATE_OF, {"sid": subject_id}).one_or_none()
+        stored = conn.execute(_STATE_OF, {"sid": subject_id, "ref": ref}).one()
+        note_recorded(session, stored.notices_recorded)
+        note_subject_key(session, ref, stored.subject_key_row, stored.subject_key)
+        if stored.version is None:
+            stored = None
         state, rows, new_state = _fold_write(stored, events, now, subject_id=subject_id,
                                              jurisdiction=jurisdiction,
                                              notice_version=notice_version,
@@ -236,17 +253,12 @@ def _fold_write(stored, events: list[dict], now: datetime, **common):
 def _store_state(session: Session, conn: Connection, subject_id: str, stored,
                  new_state: dict, now: datetime) -> bool:
     """Write the subject's new state if nobody did since `stored` was read; False if
-    somebody did (fold again). A first write inserts the row in a savepoint, so a
-    concurrent first write of the same subject only sends this one round again."""
+    somebody did (fold again). A first write inserts the row unless it exists by then,
+    so a concurrent first write of the same subject only sends this one round again."""
     if stored is None:
-        try:
-            with session.begin_nested():  # its SAVEPOINT is sent by session.connection()
-                session.connection().execute(_NEW_STATE, [
-                    {"subject_id": subject_id, "state": new_state, "version": 1,
-                     "updated_at": now}])
-        except IntegrityError:
-            return False
-        return True
+        return conn.execute(_NEW_STATE[conn.dialect.name], {
+            "subject_id": subject_id, "state": new_state, "version": 1,
+            "updated_at": now}).first() is not None  # a row comes back only if inserted
     return conn.execute(_SET_STATE, {"sid": subject_id, "b_was": stored.version,
                                      "b_state": new_state, "b_version": stored.version + 1,
                                      "b_at": now}).rowcount == 1

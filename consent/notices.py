@@ -67,6 +67,7 @@ def record_notice(session: Session, keys: SecretStore, notice_id: str, data: dic
         except IntegrityError:  # recorded at the same time by another request
             existing = _version(session, notice_id, data["version"])
         else:
+            note_recorded(session, True)
             append_entry(session, keys, "notice.recorded", actor=actor, details={
                 "notice_id": notice_id, "version": data["version"], "url": data["url"],
                 "sha256": data["sha256"], "material": data["material"]})
@@ -103,9 +104,30 @@ def _notice(rows: list[Notice]) -> dict:
             "versions": [notice_view(r) for r in rows]}
 
 
+# Whether any notice version is recorded, as a column a statement of the caller's may carry
+# (a consent write's read of the subject's state does: `note_recorded`), so the answer's
+# notice status costs no statement of its own.
+RECORDED = select(Notice.id).exists()
+_RECORDED = "consentry.notices_recorded"  # session.info: (its transaction, the answer)
+
+
+def note_recorded(session: Session, recorded: bool) -> None:
+    """Keep, for the rest of the session's transaction, whether any notice version is
+    recorded, as a statement of this transaction read it (`RECORDED`).
+
+    Only for the transaction: another worker may record the first notice at any moment,
+    so a "no" is not kept longer; a new transaction (or the retry of one) asks again."""
+    session.info[_RECORDED] = (session.get_transaction(), recorded)
+
+
 def any_notice(session: Session) -> bool:
-    """Whether any notice version is recorded at all."""
-    return session.scalar(select(Notice.id).limit(1)) is not None
+    """Whether any notice version is recorded at all (once a transaction: `note_recorded`)."""
+    noted = session.info.get(_RECORDED)
+    if noted is not None and noted[0] is session.get_transaction():
+        return noted[1]
+    recorded = session.scalar(select(Notice.id).limit(1)) is not None
+    note_recorded(session, recorded)
+    return recorded
 
 
 def split_version(policy: Policy, value: str) -> tuple[str | None, str]:
@@ -169,7 +191,7 @@ def notice_status(session: Session, policy: Policy, subject_id: str,
                   at: datetime | None = None) -> dict:
     """`reconsent_needed` for the subject (now, or as of `at`), and `notice`: the newest
     version of the notice in question (None when there is none)."""
-    if not any_notice(session):  # the common case before notices are used: one lookup
+    if not any_notice(session):  # the common case before notices are used
         return {"reconsent_needed": False, "notice": None}
     seen_value = _latest_choice(session, subject_id, at)
     seen = (find_version(session, policy, seen_value)

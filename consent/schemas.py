@@ -168,7 +168,9 @@ class GppSchema(StrictSchema):
                                                            "sections are decoded, others kept"})
 
 
-class ConsentWriteSchema(StrictSchema):
+class ConsentWriteSchema(FastLoad, StrictSchema):
+    """A consent write (`PUT /consents`): loaded on the fast path when well-formed."""
+
     jurisdiction = ma.fields.String(load_default=None, allow_none=True,
                                     validate=ma.validate.Length(max=32))
     source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))

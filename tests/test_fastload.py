@@ -9,7 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consent.schemas import DecisionBatchSchema, DecisionSchema, ImportRecordSchema
+from consent.schemas import (
+    ConsentWriteSchema,
+    DecisionBatchSchema,
+    DecisionSchema,
+    ImportRecordSchema,
+)
 from consentry import fastload
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -55,6 +60,16 @@ def a_record(i: int = 0) -> dict:
             "choices": [{"purpose": "marketing", "status": "granted"},
                         {"purpose": "analytics", "category": "behavioral", "status": "denied"}],
             "evidence": {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0"}}
+
+
+def a_write(i: int = 0) -> dict:
+    return {"source": "preference_center", "jurisdiction": "EU", "notice_version": "v7",
+            "choices": [{"purpose": "personalization", "status": "granted"},
+                        {"purpose": "marketing", "channel": "email", "status": "denied"},
+                        {"purpose": "analytics", "category": "behavioral",
+                         "status": "withdrawn"}],
+            "evidence": {"user_agent": f"Mozilla/{i}", "ip": "203.0.113.9"}, "gpc": False,
+            "tcf": {"tc_string": "CPxyz"}, "gpp": {"gpp_string": "DBABMA~CPxyz"}}
 
 
 MISSING = object()
@@ -106,7 +121,9 @@ def hostile(draw, valid: dict):
     """`valid` with up to three of its parts (or new keys) replaced by hostile values."""
     value = valid
     for _ in range(draw(st.integers(0, 3))):
-        targets = list(paths(value)) + [("surprise",), ("item", "extra"), ("rule", "x")]
+        targets = list(paths(value)) + [("surprise",), ("item", "extra"), ("rule", "x"),
+                                        ("evidence", "extra"), ("tcf", "x"),
+                                        ("choices", 0, "extra")]
         path = draw(st.sampled_from(targets))
         try:
             value = mutate(value, path, draw(HOSTILE))
@@ -138,8 +155,17 @@ def test_an_import_record_loads_as_marshmallow_loads_it(data):
     assert outcome(ImportRecordSchema(), data) == reference(ImportRecordSchema(), data)
 
 
+@SETTINGS
+@given(hostile(a_write()))
+def test_a_consent_write_loads_as_marshmallow_loads_it(data):
+    assert outcome(ConsentWriteSchema(), data) == reference(ConsentWriteSchema(), data)
+
+
 @pytest.mark.parametrize(("schema", "valid"), [(DecisionSchema, a_decision()),
-                                               (ImportRecordSchema, a_record())])
+                                               (ImportRecordSchema, a_record()),
+                                               (ConsentWriteSchema, a_write()),
+                                               (ConsentWriteSchema, {"source": "x",
+                                                                     "choices": []})])
 def test_the_common_shape_takes_the_fast_path(schema, valid):
     # Not vacuous: the well-formed shape is loaded without marshmallow's machinery.
     loader = fastload._compile(schema())

@@ -239,6 +239,28 @@ def test_every_write_is_audited_with_evidence_encrypted(put_consents, session):
     assert entries[0].actor == "preference-center"
 
 
+def test_evidence_opens_with_the_subjects_key_and_is_not_sealed_once_it_is_destroyed(
+        put_consents, client, make_key, app):
+    from audit.service import destroy_subject_key
+    from consentry.db import get_db
+    from consentry.secretstore import get_keys
+
+    def evidence_of_writes():
+        r = client.get("/v1/audit/entries", headers=make_key("audit:read"),
+                       query_string={"subject_id": "u-1", "action": "consent.recorded"})
+        return [(e["personal"], e["shredded"]) for e in r.get_json()["entries"]]
+
+    put_consents("u-1", GRANT_PERSONALIZATION, evidence={"user_agent": "UA-1"})  # key made
+    put_consents("u-1", GRANT_PERSONALIZATION, evidence={"user_agent": "UA-2"})  # key read
+    assert evidence_of_writes() == [({"evidence": {"user_agent": "UA-1"}}, False),
+                                    ({"evidence": {"user_agent": "UA-2"}}, False)]
+    with app.app_context(), get_db(app).transaction() as s:
+        assert destroy_subject_key(s, get_keys(), "u-1")
+    r = put_consents("u-1", GRANT_PERSONALIZATION, evidence={"user_agent": "UA-3"})
+    assert r.status_code == 200
+    assert evidence_of_writes() == [(None, True)] * 3
+
+
 def test_scopes(client, make_key):
     reader = make_key("preferences:read")
     r = client.put("/v1/subjects/u-1/consents", headers=reader,

@@ -124,6 +124,22 @@ def test_once_notices_exist_a_write_must_name_a_recorded_version(put_consents, r
     assert put_consents("u-1", GRANT).status_code == 200
 
 
+def test_the_first_notice_recorded_by_another_worker_counts_at_the_next_write(
+        put_consents, make_app, admin):
+    # Each worker asks afresh in every write whether a notice is recorded: a "none" is
+    # never kept past its own transaction.
+    first = put_consents("u-1", GRANT, notice_version="7")
+    assert first.status_code == 200 and first.get_json()["notice"] is None
+    other_worker = make_app().test_client()
+    assert other_worker.put("/v1/notices/privacy", json=body("1", True),
+                            headers=admin).status_code == 201
+    assert put_consents("u-1", GRANT, notice_version="7").status_code == 422
+    answer = put_consents("u-1", GRANT, notice_version="1").get_json()
+    assert answer["receipt"]["notice_version"] == "privacy@1"
+    assert answer["notice"]["version"] == "1" and answer["reconsent_needed"] is False
+    assert put_consents("u-1", GRANT).get_json()["notice"]["version"] == "1"
+
+
 def test_a_material_change_asks_for_consent_again_until_the_person_chooses_under_it(
         put_consents, record, client, reader):
     record("1", True)
