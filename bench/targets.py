@@ -44,10 +44,11 @@ from bench.harness import (
     server_settings,
 )
 from bench.harness import served as serve
-from bench.populate import describe, ledger_store
+from bench.populate import describe, ledger_store, warm
 from bench.signal_gate import CONSENT_READ, GATE_LOOKUP, single_lookups
 
 CONNECTIONS = 16
+MEASURES = ("writes", "decisions", "batch", "import", "lookups")
 SMALL = 10_000
 EVENTS_PER_SUBJECT = 10
 
@@ -107,18 +108,29 @@ def _against_bare(table: Table, name: str, database_url: str | None, seconds: fl
     discard_database(url, env)
 
 
-def run_engine(table: Table, database_url: str | None, quick: bool, seconds: float) -> None:
-    """Every measure on one engine (SQLite when `database_url` is None)."""
+def run_engine(table: Table, database_url: str | None, quick: bool, seconds: float,
+               measures: set[str] = frozenset(MEASURES)) -> None:
+    """The measures (every one by default) on one engine (SQLite when `database_url` is
+    None)."""
     name = "PostgreSQL" if database_url else "SQLite"
 
     # consent writes vs bare PUT, then single decisions vs bare POST (each on a fresh
     # database, so the writes of one do not weigh on the other)
-    _against_bare(table, name, database_url, seconds, "PUT", consent_write,
-                  "consent writes, PUT /consents", 0.12)
-    _against_bare(table, name, database_url, seconds, "POST", decision,
-                  "decisions single, POST /decisions", 0.2)
+    if "writes" in measures:
+        _against_bare(table, name, database_url, seconds, "PUT", consent_write,
+                      "consent writes, PUT /consents", 0.12)
+    if "decisions" in measures:
+        _against_bare(table, name, database_url, seconds, "POST", decision,
+                      "decisions single, POST /decisions", 0.2)
+    if "batch" in measures:
+        _batched(table, name, database_url, seconds)
+    if "import" in measures:
+        _imported(table, name, database_url, quick)
+    if "lookups" in measures:
+        _lookups(table, name, database_url, quick, seconds)
 
-    # decisions batched
+
+def _batched(table: Table, name: str, database_url: str | None, seconds: float) -> None:
     url, env, key = prepare_database(database_url)
     batched = measure_batches(env, key, seconds)
     discard_database(url, env)
@@ -128,7 +140,8 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
               "-", None,
               f">= {BATCH_TARGET:,}/s", rate >= BATCH_TARGET)
 
-    # import
+
+def _imported(table: Table, name: str, database_url: str | None, quick: bool) -> None:
     records = 100_000 if quick else 1_000_000
     url, env, key = prepare_database(database_url)
     imported = measure_import(env, records)
@@ -140,7 +153,10 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
               "quick: the import ran 100,000 records; the RSS target is for 1,000,000"
               if quick else "")
 
-    # gate lookup and consent read, small store vs large store
+
+def _lookups(table: Table, name: str, database_url: str | None, quick: bool,
+             seconds: float) -> None:
+    """The gate's lookup and the consent read: against bare GET, and small store vs large."""
     large_subjects = 100_000 if quick else 1_000_000
     started = time.perf_counter()
     small = ledger_store(database_url, SMALL, EVENTS_PER_SUBJECT)
@@ -148,6 +164,9 @@ def run_engine(table: Table, database_url: str | None, quick: bool, seconds: flo
     print(f"  .. [{time.perf_counter() - table.started:4.0f} s] {name}: stores ready in "
           f"{time.perf_counter() - started:.0f} s: small {describe(small)}; large "
           f"{describe(large)}", flush=True)
+    warmed = sum(warm(store) for store in (small, large))
+    print(f"  .. [{time.perf_counter() - table.started:4.0f} s] {name}: both stores' states "
+          f"read once to warm them ({warmed:.0f} s)", flush=True)
     bare_get = measure_bare(CONNECTIONS, seconds, "GET")
     best: dict[tuple[str, str], dict] = {}
     for _ in range(2):  # interleaved, the better of two: neither gets the warmer machine
@@ -186,10 +205,15 @@ def main() -> None:
     parser.add_argument("--database-url",
                         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
                         help="the PostgreSQL server to use (each measure in its own schema)")
+    parser.add_argument("--measures", default=",".join(MEASURES),
+                        help=f"which of {', '.join(MEASURES)} to run (default: all)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="seconds of each load (default 8; 3 with --quick)")
     args = parse_bench_args(parser)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
+    measures = set(args.measures.split(","))
+    if not measures <= set(MEASURES):
+        parser.error(f"--measures: choose among {', '.join(MEASURES)}")
     mode = "QUICK: smaller volumes, not figures to quote" if args.quick else "full"
     header = (f"Issue 15 targets ({mode}; {server_settings()}, {CONNECTIONS} "
               f"connections, {seconds:g} s loads)\n  machine: {machine()}\n"
@@ -200,7 +224,7 @@ def main() -> None:
     urls = {"sqlite": [None], "postgresql": [args.database_url],
             "both": [None, args.database_url]}[args.db]
     for url in urls:
-        run_engine(table, url, args.quick, seconds)
+        run_engine(table, url, args.quick, seconds, measures)
     table.print(header)
     print(f"  took {time.perf_counter() - started:.0f} s")
     print(json.dumps({"machine": machine(), "load": describe_load(CONNECTIONS),
