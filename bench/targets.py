@@ -1,6 +1,7 @@
 """Every target of issue 15 in one run, each next to its baseline of the same run.
 
     .venv/bin/python -m bench.targets [--quick] [--db sqlite|postgresql|both]
+        [--measures writes,decisions,batch,import,lookups] [--threads N]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Prints one table: measure, figure, baseline in the same run, ratio, target, met. The
