@@ -22,14 +22,25 @@ def sqlite_path(database_url):
     return make_url(database_url).database
 
 
-def hold_write_lock(path: str, seconds: float, taken: threading.Event) -> None:
-    """Another process's writer, as SQLite sees it: a connection holding the lock."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    taken.set()
-    time.sleep(seconds)
-    other.execute("ROLLBACK")
-    other.close()
+def write_while_locked(client, admin, path: str, seconds: float, subject: str):
+    """PUT consents while another process's writer, as SQLite sees it (a connection of
+    its own), holds the write lock for `seconds`; the response."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(5)
+    response = client.put(f"/v1/subjects/{subject}/consents", json=BODY, headers=admin)
+    holder.join()
+    return response
 
 
 def email_marketing_allowed(client, admin, subject) -> bool:
@@ -39,12 +50,7 @@ def email_marketing_allowed(client, admin, subject) -> bool:
 
 
 def test_a_write_waits_for_the_lock_and_lands(client, admin, sqlite_path):
-    taken = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(sqlite_path, 0.3, taken))
-    holder.start()
-    taken.wait(5)
-    response = client.put("/v1/subjects/waits/consents", json=BODY, headers=admin)
-    holder.join()
+    response = write_while_locked(client, admin, sqlite_path, 0.3, "waits")
     assert response.status_code == 200, response.get_json()
     assert email_marketing_allowed(client, admin, "waits")
 
@@ -52,12 +58,7 @@ def test_a_write_waits_for_the_lock_and_lands(client, admin, sqlite_path):
 def test_a_write_that_cannot_get_the_lock_is_503_and_stores_nothing(
         client, admin, sqlite_path, monkeypatch):
     monkeypatch.setattr(db, "SQLITE_LOCK_WAIT_SECONDS", 0.2)
-    taken = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(sqlite_path, 1.0, taken))
-    holder.start()
-    taken.wait(5)
-    response = client.put("/v1/subjects/blocked/consents", json=BODY, headers=admin)
-    holder.join()
+    response = write_while_locked(client, admin, sqlite_path, 1.0, "blocked")
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"
     assert response.headers["Retry-After"]
