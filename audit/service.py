@@ -27,7 +27,7 @@ from audit.models import AuditEntry, AuditHead, AuditQueued, SubjectKey
 from consentry import pagination
 from consentry.canonical import b64url, b64url_decode
 from consentry.clock import utcnow
-from consentry.db import call_after_commit
+from consentry.db import call_after_commit, transaction_notes
 from consentry.secretstore import SecretStore
 
 SYSTEM_ACTOR = "system"
@@ -78,24 +78,21 @@ def subject_key_columns(ref) -> tuple:
             select(SubjectKey.subject_ref).where(where).exists().label("subject_key_row"))
 
 
-_NOTED_KEYS = "consentry.subject_keys"  # session.info: (its transaction, {ref: row})
+_NOTED_KEYS = "consentry.subject_keys"  # transaction_notes: {ref: (exists, wrapped key)}
 
 
 def note_subject_key(session: Session, ref: str, exists: bool, wrapped: bytes | None) -> None:
     """Hand the next seal of `ref` in this transaction its key row, as a statement of this
     transaction just read it (`subject_key_columns`). Used once, and only in this
     transaction: any later seal reads the row again."""
-    noted = session.info.get(_NOTED_KEYS)
-    if noted is None or noted[0] is not session.get_transaction():
-        noted = session.info[_NOTED_KEYS] = (session.get_transaction(), {})
-    noted[1][ref] = (exists, wrapped)
+    transaction_notes(session, _NOTED_KEYS)[ref] = (exists, wrapped)
 
 
 def _key_row(session: Session, ref: str):
     """The subject's key row: (it exists, wrapped key), as noted or read now."""
-    noted = session.info.get(_NOTED_KEYS)
-    if noted is not None and noted[0] is session.get_transaction() and ref in noted[1]:
-        return noted[1].pop(ref)
+    noted = transaction_notes(session, _NOTED_KEYS).pop(ref, None)
+    if noted is not None:
+        return noted
     row = session.connection().execute(_KEY_OF, {"ref": ref}).one_or_none()
     return (False, None) if row is None else (True, row.wrapped_key)
 
@@ -158,7 +155,7 @@ def destroy_subject_key(session: Session, keys: SecretStore, subject_id: str) ->
     integrate_all(session)
     head_seq, _ = lock_head(session)
     ref = keys.subject_ref(subject_id)
-    session.info.get(_NOTED_KEYS, (None, {}))[1].pop(ref, None)
+    transaction_notes(session, _NOTED_KEYS).pop(ref, None)
     row = session.get(SubjectKey, ref)
     if row is None or row.wrapped_key is None:
         return False

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from audit.service import append_entry
 from consent.models import ConsentEvent, Notice
+from consentry.db import transaction_notes
 from consentry.errors import Conflict, Invalid, NotFound
 from consentry.fields import NOTICE_ID_RULE, is_notice_id, is_notice_version
 from consentry.policy import Policy
@@ -108,7 +109,7 @@ def _notice(rows: list[Notice]) -> dict:
 # (a consent write's read of the subject's state does: `note_recorded`), so the answer's
 # notice status costs no statement of its own.
 RECORDED = select(Notice.id).exists()
-_RECORDED = "consentry.notices_recorded"  # session.info: (its transaction, the answer)
+_NOTES = "consentry.notices"  # transaction_notes: {"recorded": whether any notice is}
 
 
 def note_recorded(session: Session, recorded: bool) -> None:
@@ -117,17 +118,15 @@ def note_recorded(session: Session, recorded: bool) -> None:
 
     Only for the transaction: another worker may record the first notice at any moment,
     so a "no" is not kept longer; a new transaction (or the retry of one) asks again."""
-    session.info[_RECORDED] = (session.get_transaction(), recorded)
+    transaction_notes(session, _NOTES)["recorded"] = recorded
 
 
 def any_notice(session: Session) -> bool:
     """Whether any notice version is recorded at all (once a transaction: `note_recorded`)."""
-    noted = session.info.get(_RECORDED)
-    if noted is not None and noted[0] is session.get_transaction():
-        return noted[1]
-    recorded = session.scalar(select(Notice.id).limit(1)) is not None
-    note_recorded(session, recorded)
-    return recorded
+    notes = transaction_notes(session, _NOTES)
+    if "recorded" not in notes:
+        notes["recorded"] = bool(session.scalar(select(RECORDED)))
+    return notes["recorded"]
 
 
 def split_version(policy: Policy, value: str) -> tuple[str | None, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -125,7 +123,6 @@ class Changes(MethodView):
 # view's own functions (consentry/fastpath.py); `categories` and everything unusual go
 # through the view.
 FAST_ROUTES = [FastRoute(
-    pattern=re.compile(r"/v1/subjects/([^/]+)/allowed-signals"),
     rule=ALLOWED_SIGNALS_RULE, scopes=AllowedSignals.get.accepted_scopes,
     fields=frozenset({"purpose", "channel", "jurisdiction"}), required=frozenset({"purpose"}),
     check=check_allowed_signals_args, read=signals.raw_state_now,

@@ -174,6 +174,17 @@ def _begin_immediate(conn) -> None:
         raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT_SECONDS * 1000)}")
 
 
+def transaction_notes(session: Session, name: str) -> dict:
+    """A dict kept in `session.info` under `name` for the session's current transaction
+    only: what one statement of the transaction read and a later step may use instead of
+    reading it again. A new transaction (or the retry of one) starts with it empty."""
+    transaction = session.get_transaction()
+    kept = session.info.get(name)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[name] = (transaction, {})
+    return kept[1]
+
+
 # A session whose transaction asks for the `after_commit` callbacks (`call_after_commit`).
 AFTER_COMMIT = "consentry.after_commit"
 

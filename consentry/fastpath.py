@@ -19,6 +19,7 @@ turns it off; tests/consent/test_gate_fast_path.py holds both ways to the same a
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -41,15 +42,14 @@ _PLAIN_PAIR = re.compile(r"([a-z_]{1,32})=([A-Za-z0-9_.:-]{1,128})")
 
 @dataclass(frozen=True)
 class FastRoute:
-    """A GET route's fast path: `pattern` matches PATH_INFO and captures the subject id;
-    `rule` is the Flask route template (the metrics label); `scopes` those the view
+    """A GET route's fast path: `rule` is the Flask route template (the metrics label),
+    whose one `<subject:...>` part the fast path reads as the subject id; `scopes` those the view
     accepts; `fields` the query names it takes (absent ones are None), `required` those
     it must have; `check(args)` raises DomainError for arguments the view refuses;
     `read(database, subject_id)` reads what the answer needs (one statement, outside
     any transaction: `Database.fetch_all`); `answer(read, subject_id, args)` is the
     answer's body."""
 
-    pattern: re.Pattern
     rule: str
     scopes: tuple[str, ...]
     fields: frozenset[str]
@@ -57,6 +57,12 @@ class FastRoute:
     check: Callable[[dict], None]
     read: Callable[[Database, str], Any]
     answer: Callable[[Any, str, dict], dict]
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern:
+        """PATH_INFO of the rule, the subject id captured (a segment, as the converter)."""
+        before, _, after = self.rule.partition("<subject:")
+        return re.compile(re.escape(before) + "([^/]+)" + re.escape(after.partition(">")[2]))
 
 
 def plain_query(query: str, fields: frozenset[str], required: frozenset[str]) -> dict | None:
