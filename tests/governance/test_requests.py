@@ -4,6 +4,7 @@ the queue's filters and pages, scopes, audit, and what completing a request star
 from __future__ import annotations
 
 import io
+import json
 import tomllib
 import uuid
 import zipfile
@@ -319,7 +320,8 @@ def test_completing_an_access_request_builds_the_subject_access_bundle(app, clie
     rid = create(client, admin, note="asked by email")["request_id"]
     assert "export_id" in show(client, admin, rid) and show(client, admin, rid)["export_id"] \
         is None
-    done = step(client, admin, rid, to="completed")
+    extend(client, admin, rid, reason="we hold data in several systems")
+    done = step(client, admin, rid, to="completed", reason="internal: checked by Bob")
     assert done["status"] == "completed" and done["export_id"]
     assert done["export_status"] == "queued"
     assert run_export_queue(app, "test") == 1
@@ -327,11 +329,20 @@ def test_completing_an_access_request_builds_the_subject_access_bundle(app, clie
     r = client.get(f"/v1/audit/exports/{done['export_id']}", headers=admin)
     assert r.status_code == 200 and r.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(r.data)) as bundle:
-        import json
         manifest = json.loads(bundle.read("manifest.json"))
         assert manifest["kind"] == "subject_access"
         assert manifest["subject_access"]["subject_id"] == SUBJECT
         assert "request.created" in bundle.read("entries.csv").decode()
+        # the request itself, with the reason the person is owed and not staff's notes
+        [listed] = json.loads(bundle.read("subject/requests.json"))
+        assert listed["request_id"] == rid and listed["status"] == "completed"
+        assert listed["note"] == "[withheld]"
+        assert [(h["status"], h["reason"]) for h in listed["history"]] == [
+            ("received", "[withheld]"), ("extended", "we hold data in several systems"),
+            ("completed", "[withheld]")]
+        assert manifest["subject_access"]["counts"]["requests"] == 1
+        everything = b"".join(bundle.read(n) for n in bundle.namelist()).decode()
+        assert "asked by email" not in everything and "checked by Bob" not in everything
     r.close()
 
 
