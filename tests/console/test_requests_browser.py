@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,6 +20,11 @@ def test_an_officer_records_an_access_request_completes_it_and_downloads_the_bun
     expect = _expect()
     api = app.test_client()
     write_consent(api, admin, "alice")
+    received = (datetime.now(UTC) - timedelta(days=40)).isoformat().replace("+00:00", "Z")
+    late = api.post("/v1/requests", headers=admin, json={
+        "subject_id": "bob", "type": "erasure", "jurisdiction": "EU", "source": "email",
+        "received_at": received})
+    assert late.status_code == 201
     key, _ = new_key(app, "requests:read", "requests:write", "audit:export",
                      name="privacy-officer")
 
@@ -37,7 +43,17 @@ def test_an_officer_records_an_access_request_completes_it_and_downloads_the_bun
     row = page.locator("tbody tr").filter(has_text="alice")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("days left")
+    overdue = page.locator("tbody tr").first  # soonest due first: bob's, past its date
+    expect(overdue).to_contain_text("bob")
+    expect(overdue).to_contain_text("Overdue by")
+    marked = overdue.locator(".overdue")
+    assert marked.evaluate("e => getComputedStyle(e).color") == "rgb(164, 22, 26)"
+    assert overdue.locator("td").first.evaluate(
+        "e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
     _accessible(page, "requests-queue")
+    page.goto(f"{live_server}/console/")
+    expect(page.get_by_text("0 due this week, 1 overdue (2 open)")).to_be_visible()
+    page.get_by_role("link", name="Requests", exact=True).first.click()
 
     row.get_by_role("link").click()
     page.get_by_label("Move to").select_option("completed")
