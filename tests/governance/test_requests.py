@@ -431,3 +431,27 @@ def test_a_jurisdiction_without_deadlines_gets_the_gdprs_and_weeks_are_read():
     assert policy.jurisdictions["US-CA"].request_due.after(start) == datetime(
         2026, 2, 12, tzinfo=UTC)
     assert parse_policy(tomllib.loads(policy.to_toml())) == policy
+
+
+def test_two_staff_completing_one_request_at_once_start_one_bundle(app, client, admin):
+    import threading
+
+    rid = create(client, admin)["request_id"]
+    barrier, statuses = threading.Barrier(4), []
+
+    def complete():
+        own = app.test_client()
+        barrier.wait()
+        r = own.post(f"/v1/requests/{rid}/transition", headers=admin, json={"to": "completed"})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=complete) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 409, 409, 409]
+    history = show(client, admin, rid)["history"]
+    assert [s["status"] for s in history] == ["received", "completed"]
+    assert run_export_queue(app, "test") == 1
+    assert run_export_queue(app, "test") == 0
