@@ -91,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
     html.embeddable(app, pages_bp.name)  # a company may frame them in its own site
     app.register_blueprint(console_bp)  # HTML, outside the OpenAPI document
+    html.own_scripts(app, console_bp.name)  # its job pages look for news while JS is on
     inbound.accept_forms(app, console_bp.name)  # its forms carry CSRF tokens
     _wire_domains(app)
     fastpath.install(app, SIGNALS_FAST_ROUTES)  # in front of everything above
