@@ -140,6 +140,8 @@ def service(cluster):
            "CONSENTRY_PUBLIC_URL": "http://127.0.0.1:8000",
            "CONSENTRY_SCHEDULER_POLL_SECONDS": "0.5",
            "CONSENTRY_RETENTION_LEASE_SECONDS": "10",
+           # small purge batches, so a purge is still going when the primary is killed
+           "CONSENTRY_RETENTION_BATCH_ROWS": "100",
            "CONSENTRY_LOG_LEVEL": "WARNING"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     service = Service(cluster, root, env)
@@ -181,6 +183,20 @@ class Burst:
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
+    readiness: list[tuple[float, int | None]] = field(default_factory=list)
+
+    def _ready_watch(self) -> None:
+        """What /readyz tells a load balancer, every half second."""
+        while not self.stop.is_set():
+            bases = self.service.bases
+            code, _ = http_json(f"{bases[0]}/readyz", timeout=2) if bases else (None, None)
+            with self.lock:
+                self.readiness.append((time.monotonic(), code))
+            time.sleep(0.5)
+
+    def ready_between(self, start: float, end: float) -> set:
+        with self.lock:
+            return {code for t, code in self.readiness if start <= t <= end}
 
     def _writer(self, number: int) -> None:
         sequence = 0
@@ -206,6 +222,9 @@ class Burst:
             sequence += 1
 
     def start(self) -> None:
+        watch = threading.Thread(target=self._ready_watch, daemon=True)
+        watch.start()
+        self.threads.append(watch)
         for number in range(self.writers):
             thread = threading.Thread(target=self._writer, args=(number,), daemon=True)
             thread.start()

@@ -60,6 +60,9 @@ def test_killing_the_primary_under_a_write_burst_loses_no_acknowledged_write(
     finally:
         burst.finish()
     _no_500(burst)
+    # /readyz told the load balancer the truth: 503 while no primary, 200 again after.
+    assert 503 in burst.ready_between(killed_at + 1, promoted_at - 1)
+    assert burst.ready_between(back + 1, back + 3) == {200}
     written = _history_exact(cluster, burst)
     record("kill_primary", writers=burst.writers, acknowledged=written,
            statuses={str(k): v for k, v in burst.statuses.items()},
@@ -134,3 +137,50 @@ def test_a_web_host_dies_and_the_other_serves_the_link_made_on_the_first(cluster
         assert page.status == 200 and b"<form" in page.read()
     code, _ = http_json(f"{second}/readyz")
     assert code == 200
+
+
+def test_a_purge_running_when_the_primary_dies_is_resumed_once_and_says_so(cluster, service):
+    expired = 30_000
+    cluster.psql(
+        "INSERT INTO decisions (decision_id, subject_id, surface, channel, purpose, item, "
+        "signals_used, rule, decided_at, recorded_at, conformant, violations, "
+        "policy_version, actor) SELECT 'old-' || n, 'old-subject-' || (n % 500), "
+        "'homepage_hero', 'web', 'personalization', '{}', '[]', NULL, "
+        "now() - interval '200 days', now() - interval '200 days', true, '[]', 'v', 'seed' "
+        f"FROM generate_series(1, {expired}) AS n")
+    base = service.bases[0]
+    code, run = http_json(f"{base}/v1/retention/runs", "POST",
+                          {"dry_run": False, "targets": ["decisions"]},
+                          headers=service.admin)
+    assert code == 202, run
+
+    def deleting():
+        code, body = http_json(f"{base}/v1/retention/runs/{run['run_id']}",
+                               headers=service.admin)
+        return code == 200 and body["status"] == "running" and \
+            body["totals"].get("deleted", 0) > 0
+
+    wait_for("the purge to be deleting", deleting, 60, every=0.1)
+    old = cluster.primary()
+    cluster.kill_node(old)
+    wait_for("a new primary", lambda: (p := cluster.primary()) and p is not old and p, 90)
+
+    def resumed():
+        code, body = http_json(f"{base}/v1/retention/runs?limit=50", headers=service.admin)
+        if code != 200:
+            return None
+        runs = {r["run_id"]: r for r in body["runs"]}
+        resumes = [r for r in runs.values() if r["resumes"] == run["run_id"]]
+        done = resumes and resumes[0]["status"] == "succeeded"
+        return (runs[run["run_id"]], resumes) if done else None
+
+    first, resumes = wait_for("the purge to be resumed and finish", resumed, 120)
+    assert first["status"] == "abandoned" and "a new run resumes" in first["error"]
+    assert len(resumes) == 1 and resumes[0]["trigger"] == "resume"
+    left = cluster.psql("SELECT count(*) FROM decisions WHERE subject_id LIKE 'old-subject-%'")
+    assert left == "0"
+    record("purge_resumed", expired_rows=expired,
+           deleted_before_kill=first["totals"].get("deleted", 0),
+           deleted_by_resume=resumes[0]["totals"].get("deleted", 0))
+    cluster.start_node(old)
+    wait_for("the old primary to rejoin", lambda: old.role() == "replica", 120)
