@@ -151,6 +151,8 @@ class Cluster:
     def start(self, count: int = 3) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         _chown(self.root)
+        self.archive.mkdir()
+        _chown(self.archive)
         self._start_etcd()
         for i in range(1, count + 1):
             self.nodes.append(self._node(f"node{i}"))
@@ -173,6 +175,11 @@ class Cluster:
     def _close_logs(self) -> None:
         while self.logs:
             self.logs.pop().close()
+
+    @property
+    def archive(self) -> Path:
+        """Where every node archives its WAL (one shared directory, as object storage is)."""
+        return self.root / "wal-archive"
 
     def _start_etcd(self) -> None:
         self.etcd_port, peer = free_port(), free_port()
@@ -211,7 +218,12 @@ class Cluster:
                         "postgresql": {"use_pg_rewind": True, "parameters": {
                             "wal_level": "replica", "hot_standby": "on",
                             "max_wal_senders": 10, "max_replication_slots": 10,
-                            "wal_log_hints": "on", "max_connections": 200}}},
+                            "wal_log_hints": "on", "max_connections": 200,
+                            # WAL archiving, with pg_basebackup the backup that
+                            # test_backup.py restores into a fresh server
+                            "archive_mode": "on",
+                            "archive_command": f"test ! -f {self.archive}/%f && "
+                                               f"cp %p {self.archive}/%f"}}},
                 "initdb": [{"encoding": "UTF8"}, {"locale": "C"}, "data-checksums"],
                 "pg_hba": ["local all all trust",
                            "host replication replicator 127.0.0.1/32 trust",
@@ -265,6 +277,10 @@ class Cluster:
                               str(primary.pg_port), "-U", "postgres", "-d", database,
                               "-Atc", sql], capture_output=True, text=True, check=True)
         return out.stdout.strip()
+
+    def run_as_postgres(self, *command: str, **options) -> subprocess.CompletedProcess:
+        return subprocess.run(list(command), capture_output=True, text=True, check=True,
+                              **_as_postgres(), **options)
 
     def kill_node(self, node: Node) -> None:
         """The server dies: Patroni and its PostgreSQL, kill -9, no goodbye."""
