@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from audit.cli import audit_cli
 from audit.export import SUBJECT_FILES
@@ -94,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
     html.embeddable(app, pages_bp.name)  # a company may frame them in its own site
     app.register_blueprint(console_bp)  # HTML, outside the OpenAPI document
+    html.own_scripts(app, console_bp.name)  # its job pages look for news while JS is on
     inbound.accept_forms(app, console_bp.name)  # its forms carry CSRF tokens
     _wire_domains(app)
     fastpath.install(app, SIGNALS_FAST_ROUTES)  # in front of everything above
@@ -127,16 +129,30 @@ def _wire_domains(app: Flask) -> None:
     app.extensions[SUBJECT_FILES] = functools.partial(subject_files, recipe_lookup=recipe_use)
 
 
-def record_policy(app: Flask) -> None:
-    """Audit a change of policy (by digest); skipped (with a note) before migrations ran."""
+def record_policy(app: Flask) -> bool:
+    """Audit a change of policy (by digest); skipped (with a note) before migrations ran.
+
+    A process that starts while no database server takes writes (a failover) starts all
+    the same, so that it can answer 503 and /readyz can say so: False, and the scheduler
+    records the policy once the database answers (`consentry.cli.scheduler_command`)."""
     database = db.get_db(app)
-    if not inspect(database.engine).has_table("policy_state"):
-        logging.getLogger("consentry").info(
-            "policy version not recorded: database not migrated yet "
-            "(`flask --app wsgi db upgrade` records it)")
-        return
-    with database.transaction() as session:
-        record_policy_loaded(session, secretstore.get_keys(app), policy.get_policy(app))
+    try:
+        if not inspect(database.engine).has_table("policy_state"):
+            logging.getLogger("consentry").info(
+                "policy version not recorded: database not migrated yet "
+                "(`flask --app wsgi db upgrade` records it)")
+            return True
+        with database.transaction() as session:
+            record_policy_loaded(session, secretstore.get_keys(app), policy.get_policy(app))
+    except DBAPIError as exc:
+        if not errors.database_unavailable(exc):
+            raise
+        database.engine.dispose()
+        logging.getLogger("consentry").warning(
+            "policy version not recorded yet: the database is unavailable (%s)",
+            str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return False
+    return True
 
 
 def _configure_logging(app: Flask) -> None:

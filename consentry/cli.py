@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import click
@@ -141,7 +142,14 @@ def dev_bootstrap() -> None:
 
 def scheduler_command() -> None:
     """Run the scheduler process (jobs, purges, queued runs) until stopped."""
-    run_scheduler(current_app._get_current_object())
+    from consentry.app import record_policy  # the composition root imports this module
+
+    app = current_app._get_current_object()
+    if app.config.get("RECORD_POLICY_ON_START", True):
+        # started while no server took writes (a failover): record it once one does
+        while not record_policy(app):
+            time.sleep(2)
+    run_scheduler(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -102,6 +102,9 @@ SETTINGS: tuple[Setting, ...] = (
     # serialization failure, at most DB_RETRY_ATTEMPTS times in all
     Setting("DB_ISOLATION", str, "default"),
     Setting("DB_RETRY_ATTEMPTS", int, 30),
+    # false behind a pooler in transaction mode (PgBouncer): no server-side prepared
+    # statements, which would outlive the transaction on a pooled server connection
+    Setting("DB_PREPARED_STATEMENTS", _flag, True),
     Setting("LOG_LEVEL", str, "INFO"),
     Setting("PROMETHEUS_MULTIPROC_DIR", _optional, None, env="PROMETHEUS_MULTIPROC_DIR"),
 )

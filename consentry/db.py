@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from consentry.errors import handle_unexpected
+from consentry.errors import database_unavailable, handle_unexpected
 
 # Whether the transaction about to begin will write. On SQLite a writer takes
 # the write lock at BEGIN (BEGIN IMMEDIATE) so two writers queue on the busy
@@ -95,15 +95,50 @@ def is_retryable(exc: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-def make_engine(url: str, isolation: str = "default") -> Engine:
+def is_connection_loss(exc: BaseException) -> bool:
+    """Whether `exc` says the server went away or is no longer the primary (a failover),
+    so that nothing more can be done on this connection."""
+    if not isinstance(exc, DBAPIError) or is_retryable(exc):
+        return False
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    if state:
+        return state.startswith(("08", "57P01", "57P02", "57P03", "25006"))
+    return isinstance(exc, OperationalError) and database_unavailable(exc) and \
+        "database is locked" not in str(exc.orig).lower()
+
+
+def database_url(url: str) -> URL:
+    """`url` as SQLAlchemy takes it. A libpq multi-host URL
+    (`postgresql+psycopg://u@h1:5433,h2:5434/db?target_session_attrs=read-write`), which
+    SQLAlchemy cannot parse, becomes its `?host=h1:5433&host=h2:5434` form: libpq then
+    tries the hosts in turn and keeps the first that takes writes."""
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0]
+    hosts = netloc.rpartition("@")[2]
+    if not sep or "," not in hosts:
+        return make_url(url)
+    userinfo = netloc[:len(netloc) - len(hosts)]
+    path = rest[len(netloc):] or "/"
+    parsed = make_url(f"{scheme}://{userinfo}{path}")
+    listed = tuple(h for h in hosts.split(",") if h)
+    if not listed or any(not h.rpartition(":")[0] and ":" in h for h in listed):
+        raise ValueError(f"malformed host list {hosts!r}")
+    return parsed.update_query_dict({"host": listed})
+
+
+def make_engine(url: str, isolation: str = "default", prepare: bool = True) -> Engine:
     """Create the engine for `url` with the settings each backend needs.
 
     `isolation="serializable"` runs every transaction SERIALIZABLE, as a distributed
     PostgreSQL-compatible engine does (SQLite's single writer already is).
+    `prepare=False` keeps psycopg from preparing statements on the server, which a
+    connection pooler in transaction mode (PgBouncer) cannot carry across transactions.
     """
     if isolation not in ISOLATIONS:
         raise ValueError(f"unknown isolation {isolation!r} (known: {', '.join(ISOLATIONS)})")
-    parsed = make_url(url)
+    parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -137,8 +172,11 @@ def make_engine(url: str, isolation: str = "default") -> Engine:
 
         return engine
     options = {"isolation_level": "SERIALIZABLE"} if isolation == "serializable" else {}
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options,
-                         hide_parameters=True, **JSON_CODEC)
+    connect_args = {} if prepare else {"prepare_threshold": None}
+    # pre_ping: a connection to a server that went away (a failover) is replaced
+    # before the transaction uses it.
+    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, **options,
+                         connect_args=connect_args, hide_parameters=True, **JSON_CODEC)
 
 
 # How long a writer waits for SQLite's write lock before its request fails (503), and
@@ -203,12 +241,14 @@ class Database:
     raised, since what the caller wrote is already committed.
     """
 
-    def __init__(self, url: str, isolation: str = "default", retry_attempts: int = 1):
+    def __init__(self, url: str, isolation: str = "default", retry_attempts: int = 1,
+                 prepare: bool = True):
         self.url = url
         self.retry_attempts = max(1, retry_attempts)
         self.retries = 0  # transactions run again after a serialization failure
+        self.reconnects = 0  # requests run again on a new connection after a failover
         self.after_commit: list[Callable[[], None]] = []
-        self.engine = make_engine(url, isolation)
+        self.engine = make_engine(url, isolation, prepare)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(consentry_write=False), expire_on_commit=False)
@@ -290,7 +330,8 @@ def init_app(app: Flask) -> None:
     """
     app.extensions["consentry.db"] = Database(app.config["DATABASE_URL"],
                                               app.config["DB_ISOLATION"],
-                                              int(app.config["DB_RETRY_ATTEMPTS"]))
+                                              int(app.config["DB_RETRY_ATTEMPTS"]),
+                                              bool(app.config["DB_PREPARED_STATEMENTS"]))
 
     @app.before_request
     def _declare_write_intent():
@@ -327,14 +368,19 @@ def init_app(app: Flask) -> None:
 
 def run_request(app: Flask, view: Callable[[], Any]) -> Response:
     """Run the request's view and commit its transaction; on a serialization failure roll
-    back and run the view again, at most DB_RETRY_ATTEMPTS times in all.
+    back and run the view again, at most DB_RETRY_ATTEMPTS times in all. When the
+    connection is lost (the primary went away), a read or a write with an
+    `Idempotency-Key` runs once more on a new connection; anything else, and a second
+    loss, is answered 503 with Retry-After (`errors.handle_unexpected`), never 500.
 
     The view is the whole request transaction, so running it again is exact: nothing of
-    the failed attempt was committed. An error response is returned as it is (rolled
-    back after the request).
+    the failed attempt was committed. A commit that failed with the connection has an
+    unknown outcome: only the Idempotency-Key's stored answer makes a rerun exact. An
+    error response is returned as it is (rolled back after the request).
     """
     database = get_db(app)
-    for attempt in range(1, database.retry_attempts + 1):
+    attempt, reconnected = 1, False
+    while True:
         try:
             response = app.make_response(view())
             session = g.get("db_session")
@@ -343,7 +389,17 @@ def run_request(app: Flask, view: Callable[[], Any]) -> Response:
                 database.committed(session)
             return response
         except Exception as exc:
-            if not is_retryable(exc) or attempt == database.retry_attempts:
+            if is_connection_loss(exc) and not reconnected and _may_run_again():
+                # The primary went away (a failover): drop every pooled connection, so
+                # the next one reaches whichever server now takes writes, and run the
+                # request once more. Only a read, or a write with an Idempotency-Key
+                # (its stored answer, if the lost commit did land, is what it gets).
+                reconnected = True
+                _drop_session(database)
+                database.engine.dispose()
+                database.reconnects += 1
+                continue
+            if not is_retryable(exc) or attempt >= database.retry_attempts:
                 raise
             session = g.get("db_session")
             if session is not None:
@@ -352,7 +408,24 @@ def run_request(app: Flask, view: Callable[[], Any]) -> Response:
             database.retries += 1
             # Full jitter, exponential, capped: writers that collided spread out.
             time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
-    raise AssertionError("unreachable")
+            attempt += 1
+
+
+def _may_run_again() -> bool:
+    """A request whose view may run twice without writing twice."""
+    return request.method in ("GET", "HEAD") or bool(request.headers.get("Idempotency-Key"))
+
+
+def _drop_session(database: Database) -> None:
+    """Forget the request's session after its connection died (its rollback may fail)."""
+    session = g.pop("db_session", None)
+    if session is None:
+        return
+    database.rolled_back(session)
+    try:
+        session.close()
+    except DBAPIError:  # the connection is gone already; the pool invalidates it
+        pass
 
 
 def get_db(app: Flask | None = None) -> Database:

@@ -158,7 +158,7 @@ def handle_unexpected(error: Exception):
     """Log the traceback with the request id and the route template (never the path,
     which names the subject); answer with no internals."""
     original = getattr(error, "original_exception", None) or error
-    if isinstance(original, OperationalError | DBAPIError) and _looks_unavailable(original):
+    if isinstance(original, OperationalError | DBAPIError) and database_unavailable(original):
         log.error("database unavailable request_id=%s route=%s", g.get("request_id"),
                   route_label(), exc_info=original)
         return envelope(503, "The database is unavailable; try again.", "unavailable",
@@ -168,10 +168,26 @@ def handle_unexpected(error: Exception):
     return envelope(500, "Internal error. Quote the request id when you report it.")
 
 
-def _looks_unavailable(exc: Exception) -> bool:
-    text = str(exc).lower()
+# SQLSTATEs that say the database cannot take the transaction now, so the client should
+# try again (503): a connection exception (class 08), an operator's or a crash's shutdown
+# or a server starting up (57P01-57P03), a read-only transaction on a primary that was
+# demoted (25006), too many connections (53300), and a serialization failure or deadlock
+# left after the retries (40001, 40P01).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "25006", "53300", "40001", "40P01")
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether a database error means "unavailable, try again" rather than a bug: by its
+    SQLSTATE when the server sent one, else (the socket died, SQLite's lock) by the
+    driver's words."""
+    original = getattr(exc, "orig", None) or exc
+    state = getattr(original, "sqlstate", None)
+    if state:
+        return state.startswith(UNAVAILABLE_SQLSTATES)
+    text = str(original).lower()
     return any(s in text for s in ("database is locked", "could not connect", "connection",
-                                   "server closed", "deadlock", "could not serialize"))
+                                   "server closed", "deadlock", "could not serialize",
+                                   "read-only transaction", "the database system is"))
 
 
 def init_app(app: Flask) -> None:

@@ -23,11 +23,13 @@ from consentry.secretstore import SecretStore
 CSRF_FIELD = "csrf_token"
 
 
-def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
-    """The CSP of every HTML answer."""
+def content_security_policy(frame_ancestors: tuple[str, ...], own_scripts: bool = False) -> str:
+    """The CSP of every HTML answer; `own_scripts` lets this origin's script files run (no
+    inline script, nothing from another origin), and lets them fetch from this origin."""
     ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
+    scripts = "script-src 'self'; connect-src 'self'; " if own_scripts else ""
     return ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
-            "form-action 'self'; base-uri 'none'; "
+            f"{scripts}form-action 'self'; base-uri 'none'; "
             f"frame-ancestors {ancestors}")
 
 
@@ -50,11 +52,18 @@ def csrf_valid(keys: SecretStore, bound_to: str, presented: str | None) -> bool:
 
 
 EMBEDDABLE = "consentry.embeddable_blueprints"
+SCRIPTED = "consentry.scripted_blueprints"
 
 
 def embeddable(app: Flask, blueprint: str) -> None:
     """Let the policy's `page_origins` frame the pages of `blueprint`."""
     app.extensions.setdefault(EMBEDDABLE, set()).add(blueprint)
+
+
+def own_scripts(app: Flask, blueprint: str) -> None:
+    """Let the pages of `blueprint` run this origin's script files (progressive
+    enhancement only: every page works without them)."""
+    app.extensions.setdefault(SCRIPTED, set()).add(blueprint)
 
 
 def init_app(app: Flask) -> None:
@@ -67,7 +76,9 @@ def init_app(app: Flask) -> None:
         elif response.mimetype == "text/html":
             framed_by = (get_policy(app).page_origins
                          if request.blueprint in app.extensions.get(EMBEDDABLE, ()) else ())
-            response.headers["Content-Security-Policy"] = content_security_policy(framed_by)
+            scripted = request.blueprint in app.extensions.get(SCRIPTED, ())
+            response.headers["Content-Security-Policy"] = content_security_policy(
+                framed_by, own_scripts=scripted)
             response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers.setdefault("Cache-Control", "no-store")

@@ -54,7 +54,6 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 COOKIE = "consentry_console"
 LOGIN_COOKIE = "consentry_console_login"
 LOGIN_COOKIE_SECONDS = 1800
-REFRESH_SECONDS = 2
 DECISIONS_WINDOW_DAYS = 30
 READS_ERASURES = ("erasure:write", "audit:read")
 
@@ -305,17 +304,13 @@ def audit(signed):
                    actions=ACTIONS, prefixes=action_prefixes(), head_seq=head_seq,
                    head_hash=head_hash, checkpoints=latest, subject_ref=subject_ref,
                    subject_id=args["subject_id"] if args is not None else None,
-                   may_export=_may(signed, ("audit:export",)), as_json=_compact_json)
+                   may_export=_may(signed, ("audit:export",)))
 
 
 def _readable(entry: dict) -> dict:
     """An entry for the table: its clear details apart from the sealed personal fields."""
     clear = {k: v for k, v in entry["details"].items() if k != "personal"}
     return {**entry, "clear_details": clear}
-
-
-def _compact_json(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
 
 # -- exports -------------------------------------------------------------------------------
@@ -330,8 +325,6 @@ def exports(signed):
 
 def _exports_page(problems: dict | None = None, form=None, status: int = 200,
                   access_problems: dict | None = None) -> Response:
-    # No refresh here: it would throw away a form being filled in. An export's own
-    # page refreshes while it builds.
     recent = export_jobs.recent_exports(get_session(), 30)
     return _render("console/exports.html", status=status, exports=recent,
                    problems=problems or {}, form=form or {},
@@ -366,7 +359,7 @@ def access_export_post(signed):
 @bp.get("/exports/<export_id>")
 @page("audit:export")
 def export_page(signed, export_id):
-    """One export: building (the page refreshes), failed, or ready and verified."""
+    """One export: building (its status region says so), failed, or ready and verified."""
     session = get_session()
     document = export_jobs.describe_export(session, export_id)
     verification = download_name = None
@@ -379,9 +372,7 @@ def export_page(signed, export_id):
                         "findings": [str(f) for f in report.findings[:50]],
                         "more": max(0, len(report.findings) - 50),
                         "shredded": len(report.shredded), "notes": report.notes}
-    building = document["state"] in ("queued", "running")
     return _render("console/export.html", export=document, verification=verification,
-                   refresh=REFRESH_SECONDS if building else None,
                    keys_url=url_for("ops.Keys"), download_name=download_name)
 
 
@@ -391,7 +382,7 @@ def export_download(signed, export_id):
     """The bundle (zip); 410 saying why when it expired or an erasure removed it."""
     session = get_session()
     if export_jobs.describe_export(session, export_id)["state"] in ("queued", "running"):
-        raise Refused("The bundle is still being written; its page refreshes until it is "
+        raise Refused("The bundle is still being written; its page says when it is "
                       "ready.", code="not_ready", status=409)
     record = export_jobs.find_export(session, export_id)  # 404, 409 failed, 410 gone
     return send_file(record.path, mimetype="application/zip", as_attachment=True,
@@ -409,7 +400,9 @@ def _store_names() -> list[str]:
 @page("retention:admin")
 def retention_page(signed):
     """Classes and targets, runs, holds, and erasures with their certificates."""
-    return _retention_page(signed)
+    prefilled = {"subject_id": request.args["subject_id"]} if request.args.get("subject_id") \
+        else None  # "Place a hold" on a person's page
+    return _retention_page(signed, form=prefilled)
 
 
 def _retention_page(signed, problems: dict | None = None, form=None,
@@ -423,7 +416,6 @@ def _retention_page(signed, problems: dict | None = None, form=None,
     if _may(signed, READS_ERASURES):
         rows, _ = retention.list_erasures(session, 20, None)
         erasures = [retention.erasure_document(e) for e in rows]
-    # No refresh here (the hold form); a run's and an erasure's own pages refresh.
     return _render("console/retention.html", status=status, policy=described,
                    runs=[retention.run_document(r) for r in runs],
                    holds=[retention.hold_document(session, get_keys(), h) for h in holds],
@@ -447,10 +439,10 @@ def dry_run_post(signed):
 @bp.get("/retention/runs/<run_id>")
 @page("retention:admin")
 def run_page(signed, run_id):
-    """One run's per-target report; the page refreshes while it is going."""
+    """One run's per-target report; its status region says while it is going."""
     run = retention.run_document(retention.get_run(get_session(), run_id))
-    building = run["status"] in ("queued", "running")
-    return _render("console/run.html", run=run, refresh=REFRESH_SECONDS if building else None)
+    return _render("console/run.html", run=run,
+                   working=run["status"] in ("queued", "running"))
 
 
 @bp.post("/retention/holds")
@@ -474,8 +466,11 @@ def hold_post(signed):
 @bp.post("/retention/holds/<hold_id>/lift")
 @page("retention:admin")
 def hold_lift(signed, hold_id):
-    """Lift a legal hold."""
-    retention.lift_hold(get_session(), get_keys(), hold_id, signed.principal.name)
+    """Lift a legal hold once its confirmation page's form says so (`confirm=1`); any
+    other post shows that page, naming the erasures the lift would release."""
+    confirmation = subjects.lift_confirmed(signed, hold_id)
+    if confirmation is not None:
+        return confirmation
     return redirect(url_for("console.retention_page", done="hold-lifted") + "#holds", code=303)
 
 
@@ -488,8 +483,7 @@ def erasure_page(signed, erasure_id):
     certificate = (json.dumps(erasure["certificate"], indent=2, sort_keys=True,
                               ensure_ascii=False) if erasure["certificate"] else None)
     return _render("console/erasure.html", erasure=erasure, certificate=certificate,
-                   refresh=REFRESH_SECONDS if building else None,
-                   keys_url=url_for("ops.Keys"))
+                   working=building, keys_url=url_for("ops.Keys"))
 
 
 @bp.get("/retention/erasures/<erasure_id>/certificate.json")
@@ -563,3 +557,7 @@ def report_csv(signed, name: str):
         raise errors.NotFound(f"No report {name!r}.")
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+# The page per person and the confirmations live in console/subjects.py, on this blueprint.
+from console import subjects  # noqa: E402,F401

@@ -121,12 +121,18 @@ def create_hold(session: Session, keys: SecretStore, policy: Policy, *, subject_
     return hold
 
 
-def lift_hold(session: Session, keys: SecretStore, hold_id: str, actor: str) -> LegalHold:
-    """Lift a hold, and queue again the erasures it held; lifting one already lifted
-    changes nothing. Audited."""
+def get_hold(session: Session, hold_id: str) -> LegalHold:
+    """One hold by id; NotFound for an unknown one."""
     hold = session.get(LegalHold, hold_id) if len(hold_id) <= 32 else None
     if hold is None:
         raise NotFound(f"no hold {hold_id!r}")
+    return hold
+
+
+def lift_hold(session: Session, keys: SecretStore, hold_id: str, actor: str) -> LegalHold:
+    """Lift a hold, and queue again the erasures it held; lifting one already lifted
+    changes nothing. Audited."""
+    hold = get_hold(session, hold_id)
     if hold.lifted_at is None:
         hold.lifted_at = utcnow()
         hold.lifted_by = actor
@@ -465,6 +471,22 @@ def release_erasures(session: Session, keys: SecretStore, now: datetime) -> list
                      subject_id=erasure.subject_id,
                      details={"erasure_id": erasure.id, "hold_ids": gone})
     return released
+
+
+def erasures_after_lifting(session: Session, hold_id: str, now: datetime) -> list[dict[str, Any]]:
+    """What lifting `hold_id` would do to the erasures waiting on it (the console's
+    confirmation): each with `proceeds` (no other active hold on its subject) or the
+    holds it would still wait for. Changes nothing."""
+    others = {h.id: h for h in active_holds(session, now) if h.id != hold_id}
+    waiting = [e for e in session.scalars(select(Erasure).where(Erasure.status == queue.HELD)
+                                          .order_by(Erasure.created_at))
+               if hold_id in e.report.get("waiting_for", [])]
+    answer = []
+    for erasure in waiting:
+        still = sorted(h.id for h in others.values() if h.subject_id == erasure.subject_id)
+        answer.append({**erasure_document(erasure), "subject_id": erasure.subject_id,
+                       "proceeds": not still, "still_waiting_for": still})
+    return answer
 
 
 def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,

@@ -178,8 +178,8 @@ def _seed_everything(app, admin) -> dict:
     api.post("/v1/decisions", headers=admin, json={  # the non-profiling experience
         "subject_id": "carol", "surface": "homepage_hero", "item": {"id": "best-sellers"},
         "decided_at": now.isoformat().replace("+00:00", "Z")})
-    api.post("/v1/retention/holds", headers=admin,
-             json={"subject_id": "alice", "reason": "litigation, case 2026-031"})
+    hold_id = api.post("/v1/retention/holds", headers=admin, json={
+        "subject_id": "alice", "reason": "litigation, case 2026-031"}).get_json()["id"]
     api.post("/v1/retention/holds", headers=admin,
              json={"category": "health", "reason": "regulator inquiry",
                    "until": (now + timedelta(days=90)).isoformat().replace("+00:00", "Z")})
@@ -194,7 +194,8 @@ def _seed_everything(app, admin) -> dict:
     access_id = api.post("/v1/subjects/alice/access-exports", headers=admin,
                          json={"reason": "DSAR-77"}).get_json()["export_id"]
     run_exports(app)
-    return {"run": run_id, "erasure": erasure_id, "export": export_id, "access": access_id}
+    return {"run": run_id, "erasure": erasure_id, "export": export_id, "access": access_id,
+            "hold": hold_id}
 
 
 def test_every_console_page_is_accessible_at_desktop_and_phone_widths(
@@ -216,12 +217,22 @@ def test_every_console_page_is_accessible_at_desktop_and_phone_widths(
         "erasure": f"/console/retention/erasures/{ids['erasure']}",
         "decisions": "/console/decisions",
         "reports": "/console/reports",
+        "find-subject": "/console/subjects",
+        "subject": "/console/subjects/alice",
+        "lift-hold": f"/console/retention/holds/{ids['hold']}/lift",
+        "purge": f"/console/retention/runs/{ids['run']}/purge",
     }
     for name, path in pages.items():
         response = page.goto(f"{live_server}{path}")
         assert response.status == 200, (name, response.status)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         _accessible(page, name)
+    # The erasure's confirmation, reached from the person's page as staff reach it.
+    page.goto(f"{live_server}/console/subjects/alice")
+    page.get_by_role("button", name="Erase this person…").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Erase alice?")
+    expect(page.get_by_text("It will wait:")).to_be_visible()
+    _accessible(page, "confirm-erasure")
     # Keyboard: the skip link comes first and leads to the content.
     page.goto(f"{live_server}/console/audit")
     page.keyboard.press("Tab")

@@ -294,11 +294,16 @@ def test_an_export_is_requested_seen_building_then_verified_and_downloaded(app, 
     assert r.status_code == 303
     page = r.headers["Location"]
     building = client.get(page)
-    assert '<meta http-equiv="refresh" content="2">' in building.text
+    # No meta refresh (axe: critical): a status region says it is building, with a button
+    # to look again; the service's own script looks again while JavaScript is on.
+    assert "http-equiv" not in building.text
+    assert 'role="status" data-waiting="queued"' in building.text
     assert "Waiting for the exporter" in building.text
+    assert f'href="{page}">Refresh the status</a>' in building.text
+    assert "console-status.js" in building.text
+    assert "script-src 'self'" in client.get(page).headers["Content-Security-Policy"]
     export_id = page.rsplit("/", 1)[1]
     assert client.get(f"/console/exports/{export_id}/bundle").status_code == 409
-    # The list (with its form) never refreshes under someone typing; the export's page does.
     assert "http-equiv" not in client.get("/console/exports").text
     assert run_exports(app) == 1
     ready = client.get(page).text
@@ -426,8 +431,9 @@ def test_a_dry_run_from_the_console_reports_what_it_would_delete_apart_from_hold
                   {"targets": "decisions"})
     assert r.status_code == 303
     page = r.headers["Location"]
-    assert '<meta http-equiv="refresh"' in client.get(page).text
-    assert "http-equiv" not in client.get("/console/retention").text  # it has forms
+    waiting = client.get(page).text
+    assert "http-equiv" not in waiting and 'data-waiting="queued"' in waiting
+    assert "http-equiv" not in client.get("/console/retention").text
     run_retention(app)
     html = client.get(page).text
     assert "http-equiv" not in html and "Nothing was deleted" in html
@@ -447,7 +453,12 @@ def test_holds_are_added_and_lifted_from_the_console(app, console, admin):
     [hold] = client.get("/v1/retention/holds", headers=admin).get_json()["holds"]
     assert hold["subject_id"] == "dora" and hold["created_by"] == name
     assert hold["until"] == "2099-01-01T00:00:00Z"
-    r = post_form(client, "/console/retention", f"/console/retention/holds/{hold['id']}/lift")
+    lift = f"/console/retention/holds/{hold['id']}/lift"
+    assert f'href="{lift}"' in page  # a link to the confirmation, not a one-click lift
+    r = post_form(client, "/console/retention", lift)  # without confirm=1: the confirmation
+    assert r.status_code == 200 and "No erasure waits on this hold." in r.text
+    assert len(client.get("/v1/retention/holds", headers=admin).get_json()["holds"]) == 1
+    r = post_form(client, lift, lift, {"confirm": "1"})
     assert r.status_code == 303
     assert client.get("/v1/retention/holds", headers=admin).get_json()["holds"] == []
 
