@@ -227,3 +227,23 @@ def test_every_post_form_on_the_request_pages_carries_a_csrf_token(app, console,
         assert forms and all('name="csrf_token" value="' in f for f in forms), path
         assert "http-equiv" not in html
     assert client.get("/console/requests/nope").status_code == 404
+
+
+def test_a_persons_page_lists_their_requests_and_records_a_new_one(app, console, admin):
+    api = app.test_client()
+    rid = _create(api, admin, received_at=_ts(datetime.now(UTC) - timedelta(days=40)))
+    _create(api, admin, subject_id="bob")
+    client, _ = console("preferences:read", "requests:read", "requests:write")
+    page = client.get("/console/subjects/alice").text
+    section = page.split('id="requests-h"')[1].split("</section>")[0]
+    assert f"/console/requests/{rid}" in section and "Overdue by" in section
+    assert "bob" not in section
+    r = post_form(client, "/console/subjects/alice", "/console/requests",
+                  {"subject_id": "alice", "jurisdiction": "US-CA", "type": "erasure"})
+    assert r.status_code == 303
+    listed = api.get("/v1/requests", headers=admin,
+                     query_string={"subject_id": "alice"}).get_json()["requests"]
+    assert [(q["type"], q["jurisdiction"], q["source"]) for q in listed][-1] == \
+        ("erasure", "US-CA", "console")
+    reader, _ = console("preferences:read")
+    assert 'id="requests-h"' not in reader.get("/console/subjects/alice").text
