@@ -36,6 +36,14 @@ ACTIONS: dict[str, str] = {
     "audit.export.failed": "an audit export could not be written",
     "audit.exported": "an audit export bundle was written",
     "policy.loaded": "the service started with a changed policy",
+    "recipe.saved": "a new version of a recipe was saved",
+    "request.created": "a privacy request (access, erasure, objection, rectification) was "
+                       "received, with its due date",
+    "request.started": "a privacy request was taken in hand (in progress)",
+    "request.extended": "a privacy request's due date was extended, once, with a reason",
+    "request.completed": "a privacy request was answered (an access bundle or erasure "
+                         "queued for it)",
+    "request.rejected": "a privacy request was rejected, with a reason",
 }
 
 

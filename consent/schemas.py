@@ -58,6 +58,14 @@ class PolicyJurisdictionSchema(ma.Schema):
                                                     + "|".join(BASES)})
     gpc = ma.fields.Boolean()
     sale_sharing_purposes = ma.fields.List(ma.fields.String())
+    request_due = ma.fields.String(
+        attribute="request_due.text",
+        metadata={"description": "How long a privacy request may take (ISO 8601 duration, "
+                                 "e.g. `P1M`, `P45D`)"})
+    request_extension = ma.fields.String(
+        attribute="request_extension.text",
+        metadata={"description": "By how much a privacy request's due date may be extended, "
+                                 "once (ISO 8601 duration)"})
 
 
 class PolicyChannelSchema(ma.Schema):

@@ -34,10 +34,13 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
+from console import request_pages  # noqa: F401 (adds the requests pages to the console)
 from console.views import bp as console_bp
 from governance.access import subject_files
 from governance.cli import reports_cli
 from governance.recipes import recipe_use
+from governance.request_views import blp as requests_blp
+from governance.stores import governance_stores
 from governance.views import blp as governance_blp
 from pages.cli import preference_link
 from pages.link_views import blp as page_links_blp
@@ -86,7 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_converter(SubjectIdConverter, subject_id_openapi)
     errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
-                      audit_blp, page_links_blp, governance_blp, notices_blp):
+                      audit_blp, page_links_blp, governance_blp, notices_blp, requests_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
@@ -108,7 +111,8 @@ def _wire_domains(app: Flask) -> None:
     # Bundles hold decrypted personal fields: only the service's user may read them.
     Path(config["AUDIT_EXPORT_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     for store in [*consent_stores(config, policy.get_policy(app)), IDEMPOTENCY_STORE,
-                  *audit_stores(config, keys), *retention_stores()]:
+                  *audit_stores(config, keys), *retention_stores(),
+                  *governance_stores()]:
         register_store(app, store)
     for job in [*retention_jobs(config), *audit_jobs(config)]:
         register_job(app, job)

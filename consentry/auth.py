@@ -36,6 +36,8 @@ SCOPES = (
     "recipes:read",
     "recipes:write",
     "reports:read",
+    "requests:read",
+    "requests:write",
     "admin",
 )
 

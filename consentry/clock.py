@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 # The instants the service accepts from a client: a day inside what Python can hold, so
 # converting to UTC and reading the value back in any zone (PostgreSQL answers in the
@@ -34,3 +37,41 @@ def rfc3339(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- ISO 8601 durations (the policy's request deadlines) -----------------------------------
+
+_DURATION = re.compile(r"P(?:(?P<years>[0-9]{1,3})Y)?(?:(?P<months>[0-9]{1,4})M)?"
+                       r"(?:(?P<weeks>[0-9]{1,4})W)?(?:(?P<days>[0-9]{1,5})D)?")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A calendar duration: whole months, then whole days (ISO 8601 `PnYnMnWnD`)."""
+
+    months: int
+    days: int
+    text: str
+
+    def after(self, start: datetime) -> datetime:
+        """`start` plus this duration. A month ends on the same day of the month it
+        reaches, or on that month's last day (Jan 31 + P1M = Feb 28, or 29)."""
+        total = start.year * 12 + (start.month - 1) + self.months
+        year, month = divmod(total, 12)
+        day = min(start.day, calendar.monthrange(year, month + 1)[1])
+        return start.replace(year=year, month=month + 1, day=day) + timedelta(days=self.days)
+
+
+def parse_duration(text: str) -> Duration:
+    """Read an ISO 8601 date duration (`P1M`, `P45D`, `P1Y2M`, `P6W`); a ValueError for
+    anything else, a time part (`PT1H`) or a zero duration included."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    if match is None or text == "P":
+        raise ValueError(f"not an ISO 8601 duration of years, months, weeks and days: "
+                         f"{text!r} (e.g. P1M, P45D)")
+    parts = {k: int(v or 0) for k, v in match.groupdict().items()}
+    duration = Duration(parts["years"] * 12 + parts["months"],
+                        parts["weeks"] * 7 + parts["days"], text)
+    if duration.months == 0 and duration.days == 0:
+        raise ValueError(f"a duration must not be zero: {text!r}")
+    return duration

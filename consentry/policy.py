@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import tomli_w
 from flask import Flask, current_app
 
+from consentry.clock import Duration, parse_duration
 from consentry.errors import Invalid
 from consentry.fields import NOTICE_ID_RULE, is_notice_id
 
@@ -39,6 +40,10 @@ DEFAULT_CONSENT_VALID_DAYS = 395
 KEPT_FOR_ACCOUNT_LIFETIME = "account_lifetime"
 # `max_signal_age_days = "retention"`: a category's signals age out with its retention class
 FROM_RETENTION = "retention"
+# A jurisdiction that names no deadline for privacy requests gets the GDPR's (Art. 12(3)):
+# one month, extendable by two; both are the shorter of the laws the default policy knows.
+DEFAULT_REQUEST_DUE = parse_duration("P1M")
+DEFAULT_REQUEST_EXTENSION = parse_duration("P2M")
 
 
 # The seven fields of Google Consent Mode v2, in Google's order; `[consent_mode]` maps each.
@@ -148,6 +153,10 @@ class Jurisdiction:
     basis: dict[str, str]
     gpc: bool
     sale_sharing_purposes: tuple[str, ...]
+    # How long a privacy request may take, and by how much it may be extended once
+    # (ISO 8601 durations: GDPR Art. 12(3) one month + two, CCPA 45 days + 45).
+    request_due: Duration = DEFAULT_REQUEST_DUE
+    request_extension: Duration = DEFAULT_REQUEST_EXTENSION
 
 
 @dataclass(frozen=True)
@@ -328,7 +337,8 @@ class Policy:
         data["jurisdictions"] = {
             j.id: {"label": j.label, "gpc": j.gpc,
                    "sale_sharing_purposes": list(j.sale_sharing_purposes),
-                   "basis": dict(j.basis)}
+                   "basis": dict(j.basis), "request_due": j.request_due.text,
+                   "request_extension": j.request_extension.text}
             for j in self.jurisdictions.values()
         }
         retention: dict[str, Any] = {
@@ -523,6 +533,16 @@ def _check_consent_mode(policy: Policy) -> None:
             raise PolicyError(f"{key}: {messages[0]}")
 
 
+def _duration(raw: dict, key: str, path: str, default: Duration) -> Duration:
+    text = _get(raw, key, path, str, False, None)
+    if text is None:
+        return default
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise PolicyError(f"{path}{key}: {exc}") from exc
+
+
 def unknown_error(fields: dict[str, list[str]]) -> Invalid:
     """The 422 for ids the policy does not know, each named in `fields`."""
     return Invalid("The request names something the policy does not know.", fields=fields)
@@ -635,8 +655,11 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         for pid in sale:
             if pid not in purposes:
                 raise PolicyError(f"{path}sale_sharing_purposes: unknown purpose {pid!r}")
-        jurisdictions[jid] = Jurisdiction(jid, _get(raw, "label", path, str, False, jid), basis,
-                                          _get(raw, "gpc", path, bool, False, True), tuple(sale))
+        jurisdictions[jid] = Jurisdiction(
+            jid, _get(raw, "label", path, str, False, jid), basis,
+            _get(raw, "gpc", path, bool, False, True), tuple(sale),
+            _duration(raw, "request_due", path, DEFAULT_REQUEST_DUE),
+            _duration(raw, "request_extension", path, DEFAULT_REQUEST_EXTENSION))
     default_jurisdiction = _get(data, "default_jurisdiction", "", str)
     if default_jurisdiction not in jurisdictions:
         raise PolicyError(f"default_jurisdiction: unknown jurisdiction {default_jurisdiction!r}")

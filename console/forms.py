@@ -13,6 +13,12 @@ import marshmallow as ma
 from audit.schemas import AccessExportCreateSchema, EntriesQuerySchema, ExportCreateSchema
 from consentry.errors import flatten_messages
 from consentry.fields import SubjectId, Timestamp
+from governance.privacy_requests import OPEN_FILTER, STATUSES, TYPES
+from governance.request_schemas import (
+    RequestCreateSchema,
+    RequestExtendSchema,
+    RequestTransitionSchema,
+)
 from retention.schemas import HoldRequestSchema
 
 
@@ -52,3 +58,28 @@ def load_form(schema: ma.Schema, data) -> tuple[dict | None, dict[str, list[str]
         return schema.load(dict(data.items())), {}
     except ma.ValidationError as exc:
         return None, flatten_messages(exc.messages)
+
+
+class RequestForm(_Form, RequestCreateSchema):
+    """A privacy request taken by staff: `received_at` from a `datetime-local` (UTC)."""
+
+    source = ma.fields.String(load_default="console", validate=ma.validate.Length(1, 64))
+    received_at = Timestamp(load_default=None, default_timezone=UTC)
+
+
+class RequestTransitionForm(_Form, RequestTransitionSchema):
+    pass
+
+
+class RequestExtendForm(_Form, RequestExtendSchema):
+    pass
+
+
+class RequestQueueForm(_Form, ma.Schema):
+    """The queue's filters: `open` requests unless a status is chosen (`all`: any)."""
+
+    status = ma.fields.String(load_default=OPEN_FILTER,
+                              validate=ma.validate.OneOf((*STATUSES, OPEN_FILTER, "all")))
+    type = ma.fields.String(load_default=None, validate=ma.validate.OneOf(TYPES))
+    jurisdiction = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64))
+    cursor = ma.fields.String(load_default=None)

@@ -27,6 +27,7 @@ from consentry.fields import is_subject_id
 from consentry.policy import BASE_LANGUAGE, get_policy
 from consentry.secretstore import get_keys
 from console.views import Refused, _may, _render, _store_names, bp, page
+from governance import privacy_requests
 from governance.access import ERASED_NOTE
 from pages import text as words
 from retention import service as retention
@@ -115,6 +116,11 @@ def subject_page(signed, subject_id):
                  for h in retention.subject_holds(session, subject_id)]
         erasures = [retention.erasure_document(e)
                     for e in retention.subject_erasures(session, keys, subject_id)]
+    requests = None
+    if _may(signed, ("requests:read",)):
+        now = utcnow()
+        requests = [privacy_requests.request_document(session, r, now=now, with_history=False)
+                    for r in privacy_requests.subject_requests(session, subject_id)]
     entries = None
     if _may(signed, ("audit:read",)):
         found, _ = audit_service.list_entries(session, keys, subject_id=subject_id,
@@ -123,7 +129,10 @@ def subject_page(signed, subject_id):
     return _render("console/subject.html", subject_id=subject_id, state=described,
                    known=state is not None or bool(events), rows=rows, events=events,
                    receipts=receipts, decisions=recent, holds=holds, erasures=erasures,
-                   entries=entries, may_export=_may(signed, ("audit:export",)),
+                   entries=entries, requests=requests,
+                   request_types=privacy_requests.TYPES,
+                   may_request=_may(signed, ("requests:write",)),
+                   may_export=_may(signed, ("audit:export",)),
                    may_hold=_may(signed, ("retention:admin",)),
                    may_erase=_may(signed, ("erasure:write",)))
 

@@ -71,6 +71,7 @@ PAGES = (
     Page("console.retention_page", "Retention", ("retention:admin",)),
     Page("console.decisions_page", "Decisions", ("explanations:read",)),
     Page("console.reports", "Reports", ("reports:read",)),
+    Page("console.requests_page", "Requests", ("requests:read",)),  # console/request_pages.py
 )
 
 

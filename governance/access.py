@@ -34,6 +34,7 @@ from consent.explain import LANGUAGES
 from consentry.clock import rfc3339, utcnow
 from consentry.policy import BASE_LANGUAGE, Policy
 from consentry.secretstore import SecretStore
+from governance import privacy_requests
 from retention import service as retention
 
 FOLDER = "subject/"  # RECEIPTS and ERASURES are named in audit/verify.py, which checks them
@@ -42,6 +43,7 @@ EVENTS = f"{FOLDER}consent_events.json"
 DECISIONS = f"{FOLDER}decisions.json"
 EXPLANATIONS = f"{FOLDER}explanations.json"
 HOLDS = f"{FOLDER}holds.json"
+REQUESTS = f"{FOLDER}requests.json"
 
 CONTENTS = {
     SUMMARY: "what the service holds about the person: counts, their current consent "
@@ -53,6 +55,8 @@ CONTENTS = {
     EXPLANATIONS: "each decision explained in plain words, per language",
     HOLDS: "the legal holds naming the person (their reasons withheld)",
     ERASURES: "the erasures of the person, with each signed erasure certificate",
+    REQUESTS: "the person's privacy requests: when each was received and due, and each "
+              "step, with the reasons the person is owed (an extension's, a rejection's)",
 }
 RECEIPT_CONTENT = ("a consent receipt as issued to the person, with its Ed25519 "
                    "signature (checks against the published keys on its own)")
@@ -62,15 +66,15 @@ EVIDENCE_NOTE = ("Evidence is kept protected: the user agent as sent, the IP add
                  "hash (ip_hash) that cannot be turned back into the address, by the "
                  "service either.")
 WITHHELD_NOTE = (f"Free text staff wrote about the case (a legal hold's or an "
-                 f"erasure's reason) is not included: it may concern others or be "
-                 f"privileged. It reads {WITHHELD!r}, also in entries.csv.")
+                 f"erasure's reason, a request's note) is not included: it may concern "
+                 f"others or be privileged. It reads {WITHHELD!r}, also in entries.csv.")
 ERASED_NOTE = ("The person's data was erased (GDPR Art. 17): consent events stay as proof "
                "of consent and withdrawal (Art. 7(1), 17(3)(e)) without their evidence; "
                "receipts and decisions were deleted; the personal fields of their audit "
                "entries are shredded (entries.csv reads '[shredded]'), their proofs hold.")
 ERASED_EVIDENCE = "removed by erasure, if any was recorded"
 NOTHING_NOTE = ("The service holds no consent records, receipts, decisions, holds, "
-                "erasures or audit entries about this subject.")
+                "erasures, requests or audit entries about this subject.")
 
 
 def subject_files(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
@@ -91,17 +95,19 @@ def subject_files(session: Session, keys: SecretStore, policy: Policy, subject_i
                          for language in LANGUAGES}} for d in rows]
     holds = [_hold(h, now) for h in retention.subject_holds(session, subject_id)]
     erased = [_erasure(e) for e in erasures]
+    requests = [_request(session, r)
+                for r in privacy_requests.subject_requests(session, subject_id)]
     state = ledger.load_state(session, subject_id)
     counts = {"consent_events": len(events), "receipts": len(receipts),
               "decisions": len(rows), "holds": len(holds), "erasures": len(erased),
-              "audit_entries": entries}
+              "requests": len(requests), "audit_entries": entries}
     nothing = not any(counts.values())
     notes = [NOTHING_NOTE] if nothing else []
     if erased_from is not None:
         notes.append(ERASED_NOTE)
     if any(e["evidence"] for e in events):
         notes.append(EVIDENCE_NOTE)
-    if holds or erased:
+    if holds or erased or requests:
         notes.append(WITHHELD_NOTE)
     summary = {"subject_id": subject_id, "subject_ref": keys.subject_ref(subject_id),
                "controller": policy.controller, "policy_version": policy.version,
@@ -115,7 +121,7 @@ def subject_files(session: Session, keys: SecretStore, policy: Policy, subject_i
     }
     files = {SUMMARY: _json(document), EVENTS: _json(events), DECISIONS: _json(
         [_decision(d) for d in rows]), EXPLANATIONS: _json(explanations),
-        HOLDS: _json(holds), ERASURES: _json(erased)}
+        HOLDS: _json(holds), ERASURES: _json(erased), REQUESTS: _json(requests)}
     contents = dict(CONTENTS)
     for receipt in receipts:
         name = f"{RECEIPTS}{receipt['receipt_id']}.json"
@@ -155,6 +161,24 @@ def _hold(hold, now: datetime) -> dict:
             "lifted_at": rfc3339(hold.lifted_at),
             "active": hold.lifted_at is None and (hold.until is None or hold.until > now),
             "reason": WITHHELD}
+
+
+# The reasons a controller must give the person (GDPR Art. 12(3) an extension's, 12(4)
+# a refusal's); other steps' reasons and the note are staff's working text, withheld.
+TOLD_REASONS = (privacy_requests.EXTENDED, privacy_requests.REJECTED)
+
+
+def _request(session: Session, row) -> dict:
+    return {"request_id": row.id, "type": row.type, "status": row.status,
+            "jurisdiction": row.jurisdiction, "source": row.source,
+            "received_at": rfc3339(row.received_at), "due_at": rfc3339(row.due_at),
+            "extended": row.extended, "closed_at": rfc3339(row.closed_at),
+            "export_id": row.export_id, "erasure_id": row.erasure_id,
+            "note": WITHHELD if row.note else None,
+            "history": [{"status": t.status, "at": rfc3339(t.at),
+                         "reason": t.reason if t.status in TOLD_REASONS
+                         else (WITHHELD if t.reason else None)}
+                        for t in privacy_requests.history(session, row.id)]}
 
 
 def _erasure(erasure) -> dict:

@@ -46,6 +46,9 @@ VALID_BODIES = {
         "version": "2026-11", "url": "https://example.com/privacy", "sha256": "0" * 64,
         "material": True},
     ("POST", "/v1/subjects/{subject_id}/access-exports"): {"reason": "DSAR-1"},
+    ("POST", "/v1/requests"): {"subject_id": SUBJECT, "type": "access", "source": "api"},
+    ("POST", "/v1/requests/{request_id}/transition"): {"to": "in_progress"},
+    ("POST", "/v1/requests/{request_id}/extend"): {"reason": "complex"},
 }
 
 
@@ -134,10 +137,14 @@ def html_routes(app):
 
 @pytest.fixture
 def known_ids(client, admin):
-    """Path values that name something real (a decision of SUBJECT), where "x" would 404."""
+    """Path values that name something real (a decision of SUBJECT, a privacy request),
+    where "x" would 404."""
     r = client.post("/v1/decisions", headers=admin, json={
         "subject_id": SUBJECT, "surface": "home", "item": {"id": "sku-1"}, "decided_at": NOW})
-    return {"decision_id": r.get_json()["decision_id"]}
+    request = client.post("/v1/requests", headers=admin, json={
+        "subject_id": SUBJECT, "type": "objection", "source": "api"})
+    return {"decision_id": r.get_json()["decision_id"],
+            "request_id": request.get_json()["request_id"]}
 
 
 def openapi_path(rule) -> str:

@@ -24,7 +24,9 @@ IDEMPOTENT = {("put", "/v1/subjects/{subject_id}/consents"),
               ("post", "/v1/decisions"), ("post", "/v1/decisions/batch"),
               ("post", "/v1/retention/runs"),
               ("post", "/v1/retention/holds"), ("delete", "/v1/retention/holds/{hold_id}"),
-              ("post", "/v1/subjects/{subject_id}/erasure")}
+              ("post", "/v1/subjects/{subject_id}/erasure"),
+              ("post", "/v1/requests"), ("post", "/v1/requests/{request_id}/transition"),
+              ("post", "/v1/requests/{request_id}/extend")}
 CONSENT_WRITES = {("put", "/v1/subjects/{subject_id}/consents"),
                   ("post", "/v1/subjects/{subject_id}/opt-out"),
                   ("delete", "/v1/subjects/{subject_id}/opt-out")}

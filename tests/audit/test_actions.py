@@ -10,7 +10,7 @@ from pathlib import Path
 from audit.actions import ACTIONS, action_prefixes
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = [p for d in ("consentry", "consent", "retention", "audit", "console")
+CODE = [p for d in ("consentry", "consent", "retention", "audit", "governance", "console")
         for p in (ROOT / d).rglob("*.py")]
 
 
