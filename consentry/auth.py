@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
@@ -250,6 +251,57 @@ def scoped(*scopes: str):
     return decorator
 
 
+class _SharedRateLimiter(_RateLimiter):
+    """The same token bucket, kept in Redis, so that every process on every host draws
+    from one bucket per name (CONSENTRY_RATE_LIMIT_STORE). The bucket is updated
+    atomically by a script on the Redis server, on the server's clock. While Redis cannot
+    be reached, each process falls back to its own bucket (and logs it): limited, not
+    stopped."""
+
+    # KEYS[1]: the bucket; ARGV: rate, burst. Returns the wait in microseconds (0: go).
+    SCRIPT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or t
+tokens = math.min(burst, tokens + math.max(0, t - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(t))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return math.floor(wait * 1e6)
+"""
+
+    def __init__(self, rate: float, url: str, prefix: str = "consentry:ratelimit:"):
+        super().__init__(rate)
+        import redis  # only deployments with a shared store need it
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.25,
+                                           socket_connect_timeout=0.25)
+        self._script = self._redis.register_script(self.SCRIPT)
+        self._prefix = prefix
+        self._errors = (redis.RedisError, OSError)
+
+    def retry_after(self, name: str) -> float:
+        if self.rate <= 0:
+            return 0.0
+        try:
+            wait = self._script(keys=[self._prefix + name], args=[self.rate, self.burst])
+        except self._errors:
+            logging.getLogger("consentry.auth").warning(
+                "rate limit store unreachable: this process counts on its own")
+            return super().retry_after(name)
+        return int(wait) / 1e6
+
+
+def rate_limiter(rate: float, store: str | None) -> _RateLimiter:
+    """The limiter every rate limit uses: in this process, or shared through `store`."""
+    return _SharedRateLimiter(rate, store) if store and rate > 0 else _RateLimiter(rate)
+
+
 def init_app(app) -> None:
     app.extensions["consentry.keycache"] = _KeyCache()
-    app.extensions["consentry.ratelimit"] = _RateLimiter(float(app.config["RATE_LIMIT_PER_SECOND"]))
+    app.extensions["consentry.ratelimit"] = rate_limiter(
+        float(app.config["RATE_LIMIT_PER_SECOND"]), app.config["RATE_LIMIT_STORE"])

@@ -75,6 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
     # how often a process looks for a rotated signing key (see docs/keys.md)
     Setting("KEY_RELOAD_SECONDS", float, 5.0),
     Setting("RATE_LIMIT_PER_SECOND", float, 0.0),
+    # redis://host:6379/0: one bucket per key across every process and host
+    Setting("RATE_LIMIT_STORE", _optional, None),
     Setting("RETENTION_CRON", str, "0 3 * * *"),
     Setting("SCHEDULER_POLL_SECONDS", float, 2.0),
     # seconds a runner's lease lasts without renewal; a dead runner's work is
