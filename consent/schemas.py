@@ -16,6 +16,8 @@ from consentry.fastload import FastLoad
 from consentry.fields import (
     NOTICE_VERSION_PATTERN,
     NOTICE_VERSION_RULE,
+    SHA256_PATTERN,
+    FullMatch,
     QueryList,
     SignatureSchema,
     SubjectId,
@@ -755,15 +757,16 @@ class TransparencySchema(ma.Schema):
 
 
 class NoticeWriteSchema(StrictSchema):
-    version = ma.fields.String(required=True, validate=ma.validate.Regexp(
-        f"^{NOTICE_VERSION_PATTERN}$", error=NOTICE_VERSION_RULE))
+    version = ma.fields.String(required=True,
+                               validate=FullMatch(NOTICE_VERSION_PATTERN, NOTICE_VERSION_RULE),
+                               metadata={"pattern": f"^{NOTICE_VERSION_PATTERN}$"})
     url = ma.fields.String(required=True, validate=[
         ma.validate.Length(max=2048),
         ma.validate.URL(schemes={"http", "https"}, require_tld=False)],
         metadata={"description": "Where the person reads this version"})
-    sha256 = ma.fields.String(required=True, validate=ma.validate.Regexp(
-        "^[0-9a-f]{64}$", error="Must be 64 lowercase hexadecimal digits: the SHA-256 of the "
-                                "notice's text as shown."))
+    sha256 = ma.fields.String(required=True, validate=FullMatch(
+        SHA256_PATTERN, "Must be 64 lowercase hexadecimal digits: the SHA-256 of the "
+                        "notice's text as shown."), metadata={"pattern": f"^{SHA256_PATTERN}$"})
     material = ma.fields.Boolean(required=True, metadata={
         "description": "Whether the change is material: true asks everyone who chose under "
                        "an older version to consent again (`reconsent_needed`)"})

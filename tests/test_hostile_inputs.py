@@ -296,3 +296,30 @@ def test_every_route_survives_hostile_headers(app, client, admin, html_routes):
             if "Authorization" in extra and path.startswith("/v1/"):
                 assert r.status_code == 401, (method, path)
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_trailing_newline_never_passes_an_id_or_version_rule(app, client, admin, spec,
+                                                               known_ids):
+    # `$` matches before a final newline, so `re.match("^...$")` let "v1\n" through: every
+    # field the document gives a pattern refuses its valid value with "\n" appended.
+    checked = []
+    for method, path in sorted(VALID_BODIES):
+        schema = body_schema(spec, method, path)
+        for name, prop in schema.get("properties", {}).items():
+            value = VALID_BODIES[method, path].get(name)
+            if "pattern" not in resolve(spec, prop) or not isinstance(value, str):
+                continue
+            r = client.open(concrete(path, **known_ids), method=method, headers=admin,
+                            json={**VALID_BODIES[method, path], name: value + "\n"})
+            error = assert_envelope_4xx(r, (method, path, name))
+            assert r.status_code == 422 and name in error["fields"], (method, path, name)
+            checked.append((path, name))
+    assert {("/v1/notices/{notice_id}", "version"), ("/v1/notices/{notice_id}", "sha256"),
+            ("/v1/decisions", "subject_id")} <= set(checked)
+    recipe = VALID_BODIES["PUT", "/v1/recipes/{recipe_id}"]
+    for path in ("/v1/recipes/r-1%0A", "/v1/notices/n-1%0A", f"/v1/subjects/{SUBJECT}%0A/consents"):
+        r = client.put(path, headers=admin, json=recipe if "recipes" in path else
+                       VALID_BODIES["PUT", "/v1/notices/{notice_id}"] if "notices" in path
+                       else VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"])
+        assert r.status_code == 422, (path, r.get_json())
+    assert client.get("/v1/recipes/r-1%0A", headers=admin).status_code in (404, 422)
