@@ -323,3 +323,36 @@ def test_a_trailing_newline_never_passes_an_id_or_version_rule(app, client, admi
                        else VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"])
         assert r.status_code == 422, (path, r.get_json())
     assert client.get("/v1/recipes/r-1%0A", headers=admin).status_code in (404, 422)
+
+
+@pytest.mark.parametrize("bad, why", [
+    (b"h-3,2024-01-03T00:00:00Z,EU,old\x00cmp,marketing,granted\n", "holds a NUL character"),
+    (b"h-3,2024-01-03T00:00:00Z,EU,old\xffcmp,marketing,granted\n", "not UTF-8 text"),
+    (b"h-3,2024-01-03T00:00:00Z,EU,\xed\xa0\x80,marketing,granted\n", "not UTF-8 text"),
+])
+def test_a_csv_import_names_a_line_that_is_not_text_and_keeps_the_good_ones(
+        runner, client, admin, tmp_path, bad, why):
+    header = b"subject_id,recorded_at,jurisdiction,source,purpose,status\n"
+    good = [f"h-{i},2024-01-0{i}T00:00:00Z,EU,old_cmp,marketing,granted\n".encode()
+            for i in (1, 2)]
+    path = tmp_path / "old.csv"
+    path.write_bytes(header + good[0] + good[1] + bad + good[0])
+    result = runner.invoke(args=["consents", "import", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"line 4: {why}" in result.output and "Traceback" not in result.output
+    assert "imported 2 records" in result.output  # the lines before it are kept
+    for subject in ("h-1", "h-2"):
+        state = client.get(f"/v1/subjects/{subject}/consents/history", headers=admin)
+        assert len(state.get_json()["events"]) == 1
+
+
+def test_a_csv_import_reads_a_byte_order_mark_as_excel_writes_it(runner, client, admin,
+                                                                 tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfsubject_id,recorded_at,jurisdiction,source,purpose,status\r\n"
+                     b"bom-1,2024-01-01T00:00:00Z,EU,old_cmp,marketing,granted\r\n")
+    result = runner.invoke(args=["consents", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 records" in result.output
+    history = client.get("/v1/subjects/bom-1/consents/history", headers=admin).get_json()
+    assert [e["purpose"] for e in history["events"]] == ["marketing"]
