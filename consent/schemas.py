@@ -385,8 +385,9 @@ class ReceiptSchema(ma.Schema):
                                                   "`policy_version`, `vendor_list_version` and "
                                                   "optional `segments`"})
     gpp = ma.fields.Dict(metadata={"description": "When the write carried a GPP string: "
-                                                  "`gpp_string` as received, `section_ids` and "
-                                                  "`ignored_sections` (id, name, section)"})
+                                                  "`gpp_string` as received (every section "
+                                                  "in it) and `sections`, the names of the "
+                                                  "sections decoded"})
     imported = ma.fields.Boolean(metadata={
         "description": "Present (true) on a receipt of an imported historical record"})
     recorded_at = ma.fields.String(metadata={
@@ -458,14 +459,15 @@ class IgnoredSectionSchema(ma.Schema):
     id = ma.fields.Integer(metadata={"description": "The GPP section id"})
     name = ma.fields.String(allow_none=True, metadata={"description": "Its API prefix "
                                                                       "(usva, tcfeuv2 …)"})
-    section = ma.fields.String(metadata={"description": "The section as received"})
 
 
 class ConsentWriteResultSchema(ConsentStateSchema):
     receipt = ma.fields.Nested(ReceiptSchema)
     ignored_sections = ma.fields.List(ma.fields.Nested(IgnoredSectionSchema), metadata={
-        "description": "With a GPP string: the sections not decoded (other than usnat and "
-                       "usca), kept in the receipt as received"})
+        "description": "With a GPP string: the first 32 sections not decoded (other than "
+                       "usnat and usca); the receipt keeps them in its `gpp_string`"})
+    ignored_section_count = ma.fields.Integer(metadata={
+        "description": "With a GPP string: how many sections were not decoded"})
     kept = ma.fields.List(ma.fields.Nested(KeptSwitchSchema), metadata={
         "description": "On an undo (`DELETE .../opt-out`): the switches left on, and why "
                        "(a request carrying GPC cannot undo the sale/sharing opt-out)"})

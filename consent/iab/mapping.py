@@ -16,6 +16,7 @@ TCF_SOURCE = "tcf"
 GPP_SOURCE = "gpp"
 # the GPP opt-outs that set the sale/sharing switch (usca has no targeted-advertising one)
 GPP_OPT_OUTS = ("SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut")
+MAX_LISTED_IGNORED = 32  # ignored GPP sections a write's answer names (it counts them all)
 
 
 @dataclass
@@ -26,7 +27,6 @@ class StandardSignals:
     shown: list[dict] = field(default_factory=list)
     receipt: dict = field(default_factory=dict)
     gpc: bool = False
-    ignored_sections: list[dict] = field(default_factory=list)
 
     def add(self, event: dict) -> None:
         self.events.append(event)
@@ -53,6 +53,15 @@ def decode_strings(tc_string: str | None, gpp_string: str | None
     if errors:
         raise Invalid("A standard consent string is malformed.", fields=errors)
     return decoded_tc, decoded_gpp
+
+
+def ignored_sections(gpp_string: str) -> dict:
+    """What a write's answer says of the sections of a (well-formed) GPP string it did
+    not decode: `ignored_sections`, the first MAX_LISTED_IGNORED (`id`, `name`), and
+    `ignored_section_count`, all of them."""
+    decoded = gpp.decode(gpp_string)
+    return {"ignored_sections": decoded.ignored_sections[:MAX_LISTED_IGNORED],
+            "ignored_section_count": len(decoded.ignored)}
 
 
 def standard_signals(policy: Policy, tc_string: str | None = None,
@@ -121,7 +130,8 @@ def _add_gpp(signals: StandardSignals, policy: Policy, text: str, decoded: gpp.G
             signals.add({"kind": "choice", "purpose": purpose, "category": category,
                          "channel": None, "status": status, "source": GPP_SOURCE,
                          "evidence": evidence})
-    signals.ignored_sections = [{**s, "section": decoded.ignored[s["id"]]}
-                                for s in decoded.ignored_sections]
-    signals.receipt["gpp"] = {"gpp_string": text, "section_ids": list(decoded.section_ids),
-                              "ignored_sections": signals.ignored_sections}
+    # The receipt keeps the string once, as received (every section is in it), and the
+    # names of the sections it decoded: a string may list thousands of sections it
+    # does not decode, and a copy of each (or of their ids) made the receipt many times
+    # the string's size. The write's answer names a few of them (`ignored_sections`).
+    signals.receipt["gpp"] = {"gpp_string": text, "sections": [s.name for s in sections]}

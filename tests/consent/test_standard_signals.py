@@ -1,6 +1,7 @@
 """TCF and GPP strings made by the IAB Tech Lab's libraries, posted as a CMP would, change
 the gate's answers as the policy's [tcf] and [gpp] tables say."""
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -198,14 +199,46 @@ def test_other_sections_are_kept_and_listed_as_ignored(post_strings, client, wri
                                                        ignored):
     text = gpp(name)
     body = post_strings("us-4", gpp_string=text, jurisdiction="DEFAULT").get_json()
-    listed = [{"id": s["id"], "name": s["name"]} for s in body["ignored_sections"]]
-    assert listed == ignored
+    assert body["ignored_sections"] == ignored
+    assert body["ignored_section_count"] == len(ignored)
     receipt = client.get(f"/v1/subjects/us-4/receipts/{body['receipt']['receipt_id']}",
                          headers=writer).get_json()
-    assert receipt["gpp"]["gpp_string"] == text
-    assert receipt["gpp"]["ignored_sections"] == body["ignored_sections"]
-    for section in receipt["gpp"]["ignored_sections"]:
-        assert section["section"] in text.split("~")
+    assert receipt["gpp"]["gpp_string"] == text  # every section, as received, once
+    assert receipt["gpp"]["sections"] == [n for n in ("usnat",) if n in name]
+
+
+def _fibonacci(n: int) -> str:
+    """n Fibonacci-coded as GPP headers carry it (Zeckendorf, least significant first,
+    ended by an extra 1)."""
+    fibs = [1, 2]
+    while fibs[-1] <= n:
+        fibs.append(fibs[-1] + fibs[-2])
+    bits = ["0"] * len(fibs)
+    for i in range(len(fibs) - 1, -1, -1):
+        if fibs[i] <= n:
+            bits[i], n = "1", n - fibs[i]
+    return "".join(bits).rstrip("0") + "1"
+
+
+def test_a_string_of_thousands_of_ignored_sections_is_stored_once(post_strings, session):
+    # one header range entry: sections 9..3008, none decoded, each a single character
+    count = 3000
+    bits = (format(3, "06b") + format(1, "06b") + format(1, "012b") + "1"
+            + _fibonacci(9) + _fibonacci(count - 1))
+    bits += "0" * (-len(bits) % 6)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    header = "".join(alphabet[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
+    text = header + "~A" * count
+    r = post_strings("us-big", gpp_string=text, jurisdiction="DEFAULT",
+                     choices=[{"purpose": "marketing", "status": "granted"}])
+    body = r.get_json()
+    stored = session.get(Receipt, body["receipt"]["receipt_id"]).body
+    assert len(orjson.dumps(stored)) < len(text) + 6_000  # the string, and the rest as ever
+    assert len(r.get_data()) < len(text) + 20_000
+    assert stored["gpp"] == {"gpp_string": text, "sections": []}
+    assert body["ignored_section_count"] == count
+    assert len(body["ignored_sections"]) == 32 and body["ignored_sections"][0] == {
+        "id": 9, "name": "usva"}
 
 
 def test_tcf_and_gpp_in_one_write_make_one_receipt(post_strings, gate, session):
