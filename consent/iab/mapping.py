@@ -5,6 +5,7 @@ string carries GPC. Pure: a string and a policy in, events out."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from consent.iab import gpp, tcf
 from consent.iab.bits import DecodeError
@@ -16,6 +17,10 @@ TCF_SOURCE = "tcf"
 GPP_SOURCE = "gpp"
 # the GPP opt-outs that set the sale/sharing switch (usca has no targeted-advertising one)
 GPP_OPT_OUTS = ("SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut")
+# A TC string's LastUpdated may lie this far after the service's clock (a CMP's clock).
+TCF_CLOCK_SKEW = timedelta(minutes=5)
+# TCF v2.2 is policy version 4 (v2.3: 5); an older string predates the rules it must meet.
+MIN_TCF_POLICY_VERSION = 4
 MAX_LISTED_IGNORED = 32  # ignored GPP sections a write's answer names (it counts them all)
 
 
@@ -64,10 +69,33 @@ def ignored_sections(gpp_string: str) -> dict:
             "ignored_section_count": len(decoded.ignored)}
 
 
+def check_tc_fresh(policy: Policy, tc: tcf.TCString, now: datetime) -> None:
+    """A 422 on `tcf.tc_string` for a string that cannot stand for a choice made now: its
+    LastUpdated older than the policy's consent validity or more than TCF_CLOCK_SKEW
+    after `now`, or its TcfPolicyVersion below MIN_TCF_POLICY_VERSION."""
+    why = []
+    if tc.policy_version < MIN_TCF_POLICY_VERSION:
+        why.append(f"Its TcfPolicyVersion is {tc.policy_version}; TCF v2.2 (policy version "
+                   f"{MIN_TCF_POLICY_VERSION}) or later is required.")
+    if tc.last_updated > now + TCF_CLOCK_SKEW:
+        why.append(f"Its LastUpdated ({rfc3339(tc.last_updated)}) lies in the future.")
+    elif tc.last_updated < now - timedelta(days=policy.consent_valid_days):
+        why.append(f"Its LastUpdated ({rfc3339(tc.last_updated)}) is older than the "
+                   f"policy's consent validity ({policy.consent_valid_days} days).")
+    if why:
+        raise Invalid("The TC string is stale.", fields={"tcf.tc_string": why})
+
+
 def standard_signals(policy: Policy, tc_string: str | None = None,
-                     gpp_string: str | None = None) -> StandardSignals:
-    """Decode the strings (422 when malformed) and turn them into events by the policy."""
+                     gpp_string: str | None = None,
+                     now: datetime | None = None) -> StandardSignals:
+    """Decode the strings (422 when malformed) and turn them into events by the policy.
+
+    Given `now`, a TC string must be fresh (`check_tc_fresh`); its events are dated by
+    its LastUpdated (`occurred_at`): that is when the person made the choice."""
     decoded_tc, decoded_gpp = decode_strings(tc_string, gpp_string)
+    if decoded_tc is not None and now is not None:
+        check_tc_fresh(policy, decoded_tc, now)
     signals = StandardSignals()
     if decoded_tc is not None:
         _add_tcf(signals, policy, tc_string, decoded_tc)
@@ -88,14 +116,15 @@ def _add_tcf(signals: StandardSignals, policy: Policy, text: str, tc: tcf.TCStri
         granted = all(n in tc.purposes_consent for n in needs)
         signals.add({"kind": "choice", "purpose": purpose, "category": None, "channel": None,
                      "status": "granted" if granted else "denied", "source": TCF_SOURCE,
-                     "evidence": evidence})
+                     "evidence": evidence, "occurred_at": tc.last_updated})
         if not granted:
             continue
         for feature, category in policy.tcf.special_features.items():
             opted_in = feature in tc.special_feature_opt_ins
             signals.add({"kind": "choice", "purpose": purpose, "category": category,
                          "channel": None, "status": "granted" if opted_in else "denied",
-                         "source": TCF_SOURCE, "evidence": evidence})
+                         "source": TCF_SOURCE, "evidence": evidence,
+                         "occurred_at": tc.last_updated})
     signals.receipt["tcf"] = {"tc_string": text, **facts, "segments": tc.segments}
 
 
