@@ -356,3 +356,44 @@ def test_a_csv_import_reads_a_byte_order_mark_as_excel_writes_it(runner, client,
     assert "imported 1 records" in result.output
     history = client.get("/v1/subjects/bom-1/consents/history", headers=admin).get_json()
     assert [e["purpose"] for e in history["events"]] == ["marketing"]
+
+
+def test_a_stale_or_future_tc_string_is_refused_on_its_field(client, admin):
+    from tests.consent.iab.strings import tc
+
+    write = VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"]
+    for text in (tc("all_purposes", last_updated=datetime(1970, 1, 2, tzinfo=UTC)),
+                 tc("all_purposes", policy_version=2),
+                 tc("all_purposes", last_updated=datetime(2999, 1, 1, tzinfo=UTC))):
+        r = client.put(f"/v1/subjects/{SUBJECT}/consents", headers=admin,
+                       json={**write, "jurisdiction": "EU", "tcf": {"tc_string": text}})
+        error = assert_envelope_4xx(r, text)
+        assert r.status_code == 422 and list(error["fields"]) == ["tcf.tc_string"]
+    history = client.get(f"/v1/subjects/{SUBJECT}/consents/history", headers=admin)
+    assert history.get_json()["events"] == []
+
+
+def test_a_gpp_string_of_thousands_of_sections_costs_its_own_size(app, client, admin):
+    # header: type 3, version 1, one range entry, sections 9..4008 (Fibonacci-coded)
+    def fibonacci(n):
+        fibs = [1, 2]
+        while fibs[-1] <= n:
+            fibs.append(fibs[-1] + fibs[-2])
+        bits = ["0"] * len(fibs)
+        for i in range(len(fibs) - 1, -1, -1):
+            if fibs[i] <= n:
+                bits[i], n = "1", n - fibs[i]
+        return "".join(bits).rstrip("0") + "1"
+
+    bits = "000011" + "000001" + format(1, "012b") + "1" + fibonacci(9) + fibonacci(3999)
+    bits += "0" * (-len(bits) % 6)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    text = "".join(alphabet[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
+    text += "~A" * 4000
+    write = VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"]
+    r = client.put(f"/v1/subjects/{SUBJECT}/consents", headers=admin,
+                   json={**write, "gpp": {"gpp_string": text}})
+    assert r.status_code == 200, r.get_json()
+    receipt = client.get(f"/v1/subjects/{SUBJECT}/receipts/{r.get_json()['receipt']['receipt_id']}",
+                         headers=admin)
+    assert len(receipt.get_data()) < len(text) + 8_000
