@@ -384,7 +384,8 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
     # Verified once, here, as a reader would verify it offline; the console shows what was
     # found (verifying a large bundle on every view of its page took seconds each time).
     verification = verification_summary(
-        verify_bundle(str(path), public_keys=keys_by_kid(keys.jwks())), utcnow())
+        verify_bundle(str(path), public_keys=keys_by_kid(keys.jwks())), utcnow(), path,
+        at_build=True)
     record = AuditExport(id=export_id, created_at=created_at, exporter=request.exporter,
                          reason=request.reason, since=request.since, until=request.until,
                          subject_ref=manifest["filter"]["subject_ref"] if filtered else None,
@@ -401,16 +402,39 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
 MAX_FINDINGS_KEPT = 50  # findings a verification keeps word for word (it counts them all)
 
 
-def verification_summary(report, verified_at: datetime) -> dict:
-    """What the verifier found in a bundle, as its record keeps it: `ok`, `count`
-    (entries), `unusable`, the first MAX_FINDINGS_KEPT `findings` and how many `more`,
-    `shredded` (entries of erased subjects), its `notes` and `verified_at`."""
+def verification_summary(report, verified_at: datetime, path: str | os.PathLike,
+                         at_build: bool = False) -> dict:
+    """What the verifier found in the bundle at `path`, as its record keeps it: `ok`,
+    `count` (entries), `unusable`, the first MAX_FINDINGS_KEPT `findings` and how many
+    `more`, `shredded` (entries of erased subjects), its `notes`, `verified_at`, and
+    the file's size and modification time then (`kept_verification` compares them)."""
+    try:
+        stat = os.stat(path)
+        file = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    except OSError:
+        file = None
     return {"ok": report.exit_code == 0 and not report.findings, "count": report.count,
             "unusable": report.unusable,
             "findings": [str(f) for f in report.findings[:MAX_FINDINGS_KEPT]],
             "more": max(0, len(report.findings) - MAX_FINDINGS_KEPT),
             "shredded": len(report.shredded), "notes": list(report.notes),
-            "verified_at": format_ts(verified_at)}
+            "verified_at": format_ts(verified_at), "at_build": at_build, "file": file}
+
+
+def kept_verification(record: AuditExport) -> dict | None:
+    """The verification kept when the bundle was built, while the file on disk is still
+    the one verified (same size and modification time: a stat, not a read); None when
+    it is not (or none was kept): the caller verifies the file as it is now."""
+    kept = record.verification
+    if not kept or not kept.get("file"):
+        return None
+    try:
+        stat = os.stat(record.path)
+    except OSError:
+        return None
+    if (stat.st_size, stat.st_mtime_ns) != (kept["file"]["size"], kept["file"]["mtime_ns"]):
+        return None
+    return kept
 
 
 # The stored rows passed canonical_json's checks when they were appended, so the export

@@ -31,7 +31,12 @@ from werkzeug.exceptions import HTTPException
 
 from audit import checkpoints, export_jobs, service
 from audit.actions import ACTIONS, action_prefixes
-from audit.export import SUBJECT_ACCESS, ExportRequest, verification_summary
+from audit.export import (
+    SUBJECT_ACCESS,
+    ExportRequest,
+    kept_verification,
+    verification_summary,
+)
 from audit.verify import verify_bundle
 from consent import decisions
 from consentry import auth, errors
@@ -365,10 +370,11 @@ def export_page(signed, export_id):
     if document["state"] == "ready":
         record = export_jobs.find_export(session, export_id)
         download_name = export_jobs.download_name(record)
-        # verified once, when it was built; a bundle built before that was kept is
-        # verified here
-        verification = record.verification or verification_summary(
-            verify_bundle(record.path, public_keys=keys_by_kid(get_keys().jwks())), utcnow())
+        # verified once, when it was built; a bundle whose file changed since (or built
+        # before verifications were kept) is verified again here, as it is now
+        verification = kept_verification(record) or verification_summary(
+            verify_bundle(record.path, public_keys=keys_by_kid(get_keys().jwks())), utcnow(),
+            record.path)
     return _render("console/export.html", export=document, verification=verification,
                    keys_url=url_for("ops.Keys"), download_name=download_name)
 

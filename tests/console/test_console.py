@@ -341,7 +341,7 @@ def test_an_export_is_verified_once_when_built_not_on_every_view(app, console, a
         record = session.get(AuditExport, page.rsplit("/", 1)[1])
         kept, count = record.verification, record.count
     assert kept["ok"] is True and kept["count"] == count
-    assert kept["verified_at"] in ready.text
+    assert kept["verified_at"] in ready.text and "when the bundle was built" in ready.text
 
 
 def test_a_subject_access_export_is_requested_built_verified_and_downloaded(app, console,
@@ -426,6 +426,7 @@ def test_a_tampered_bundle_is_shown_as_tampered(app, console, admin):
             z.writestr(n, data)
     html = client.get(page).text
     assert "Tampered:" in html and "modified" in html
+    assert "the file changed since it was built" in html  # not the kept verification
 
 
 def test_an_erased_export_answers_410_saying_why_in_the_console_and_the_api(app, console,
