@@ -34,12 +34,13 @@ from audit.checkpoints import (
 )
 from audit.models import AuditCheckpoint, AuditEntry, AuditExport, SubjectKey
 from audit.service import append_entry, integrate_all
-from audit.verify import SUBJECT_ACCESS
+from audit.verify import SUBJECT_ACCESS, verify_bundle
 from consentry.canonical import b64url_decode, canonical_json
 from consentry.clock import utcnow
 from consentry.db import Database
 from consentry.errors import DomainError, Invalid, NotFound
 from consentry.secretstore import SecretStore
+from consentry.signing import keys_by_kid
 
 BUNDLE_VERSION = 1
 CSV_COLUMNS = ["seq", "ts", "actor", "action", "subject_ref", "details", "personal",
@@ -380,16 +381,60 @@ def create_export(session: Session, keys: SecretStore, request: ExportRequest,
         for leftover in (tmp, csv_tmp):
             if leftover.exists():
                 leftover.unlink()
+    # Verified once, here, as a reader would verify it offline; the console shows what was
+    # found (verifying a large bundle on every view of its page took seconds each time).
+    verification = verification_summary(
+        verify_bundle(str(path), public_keys=keys_by_kid(keys.jwks())), utcnow(), path,
+        at_build=True)
     record = AuditExport(id=export_id, created_at=created_at, exporter=request.exporter,
                          reason=request.reason, since=request.since, until=request.until,
                          subject_ref=manifest["filter"]["subject_ref"] if filtered else None,
                          action=request.action, format=request.format, kind=request.kind,
                          checkpoint_size=size, count=count, path=str(path.resolve()),
-                         sha256=_file_sha256(path), size_bytes=path.stat().st_size)
+                         sha256=_file_sha256(path), size_bytes=path.stat().st_size,
+                         verification=verification)
     if save:
         session.add(record)
         session.flush()
     return record
+
+
+MAX_FINDINGS_KEPT = 50  # findings a verification keeps word for word (it counts them all)
+
+
+def verification_summary(report, verified_at: datetime, path: str | os.PathLike,
+                         at_build: bool = False) -> dict:
+    """What the verifier found in the bundle at `path`, as its record keeps it: `ok`,
+    `count` (entries), `unusable`, the first MAX_FINDINGS_KEPT `findings` and how many
+    `more`, `shredded` (entries of erased subjects), its `notes`, `verified_at`, and
+    the file's size and modification time then (`kept_verification` compares them)."""
+    try:
+        stat = os.stat(path)
+        file = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    except OSError:
+        file = None
+    return {"ok": report.exit_code == 0 and not report.findings, "count": report.count,
+            "unusable": report.unusable,
+            "findings": [str(f) for f in report.findings[:MAX_FINDINGS_KEPT]],
+            "more": max(0, len(report.findings) - MAX_FINDINGS_KEPT),
+            "shredded": len(report.shredded), "notes": list(report.notes),
+            "verified_at": format_ts(verified_at), "at_build": at_build, "file": file}
+
+
+def kept_verification(record: AuditExport) -> dict | None:
+    """The verification kept when the bundle was built, while the file on disk is still
+    the one verified (same size and modification time: a stat, not a read); None when
+    it is not (or none was kept): the caller verifies the file as it is now."""
+    kept = record.verification
+    if not kept or not kept.get("file"):
+        return None
+    try:
+        stat = os.stat(record.path)
+    except OSError:
+        return None
+    if (stat.st_size, stat.st_mtime_ns) != (kept["file"]["size"], kept["file"]["mtime_ns"]):
+        return None
+    return kept
 
 
 # The stored rows passed canonical_json's checks when they were appended, so the export

@@ -124,6 +124,9 @@ class AuditExport(Base):
     path: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # what the verifier found when the bundle was built (`export.verification_summary`);
+    # None for a bundle built before it was kept
+    verification: Mapped[dict[str, Any] | None]
 
 
 class AuditExportJob(QueuedWork, Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import sys
 from collections.abc import Iterator
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import click
 import marshmallow as ma
+from flask import current_app
 from flask.cli import AppGroup
 
-from consent.imports import IMPORT_BATCH, ImportRecord, import_records
+from consent.imports import ERASED_SUBJECTS, IMPORT_BATCH, ImportRecord, import_records
 from consent.ledger import ChoiceInput, check_choices, protect_evidence
+from consent.notices import resolve_notice_version
 from consent.schemas import ImportRecordSchema
 from consentry.clock import utcnow
 from consentry.db import get_db
@@ -39,18 +42,37 @@ class BadRecord(ValueError):
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=IMPORT_BATCH,
               show_default=True, help="Records committed together.")
 def import_command(file: Path, fmt: str | None, batch_size: int) -> None:
-    """Import historical consent records, each keeping its own time; safe to run again."""
+    """Import historical consent records, each keeping its own time; safe to run again.
+
+    A subject with a completed erasure is skipped (and counted), never imported again."""
     fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl")
     db, keys, policy = get_db(), get_keys(), get_policy()
+    erased = current_app.extensions[ERASED_SUBJECTS]
     now = utcnow()
-    imported = found = 0
+    imported = found = skipped = 0
     failure = None
+    notices: dict[str, str | BadRecord] = {}  # each notice_version as the write checks it
+
+    def notice(value: str | None) -> str | None:
+        """The record's notice version as a consent write stores it, else BadRecord."""
+        if value is None:
+            return None
+        if value not in notices:
+            try:
+                with db.transaction(write=False) as session:
+                    notices[value] = resolve_notice_version(session, policy, value)
+            except DomainError as exc:
+                notices[value] = BadRecord(_describe(exc.fields or {}) or exc.message)
+        if isinstance(notices[value], BadRecord):
+            raise notices[value]
+        return notices[value]
 
     def commit(batch: list[ImportRecord]) -> None:
-        nonlocal imported, found
+        nonlocal imported, found, skipped
         with db.transaction() as session:
-            added, known = import_records(session, keys, policy, batch, actor="cli:import")
-        imported, found = imported + added, found + known
+            added, known, gone = import_records(session, keys, policy, batch,
+                                                actor="cli:import", erased=erased)
+        imported, found, skipped = imported + added, found + known, skipped + gone
         batch.clear()
 
     batch: list[ImportRecord] = []
@@ -62,7 +84,7 @@ def import_command(file: Path, fmt: str | None, batch_size: int) -> None:
             if data is None:  # a blank line
                 continue
             try:
-                batch.append(_record(data, policy, keys, now))
+                batch.append(_record(data, policy, keys, now, notice))
             except BadRecord as exc:
                 failure = f"line {line}: {exc}"
                 break
@@ -70,7 +92,8 @@ def import_command(file: Path, fmt: str | None, batch_size: int) -> None:
                 commit(batch)
         if batch:
             commit(batch)  # the good lines before a bad one are kept
-    click.echo(f"imported {imported} records; {found} were in already")
+    click.echo(f"imported {imported} records; {found} were in already; "
+               f"{skipped} skipped: subject erased")
     if failure:
         raise click.ClickException(f"{failure} (the lines before it are imported; fix it "
                                    f"and run the import again)")
@@ -80,6 +103,8 @@ def _json_lines(path: Path) -> Iterator[tuple[int, object, int]]:
     """(line number, parsed JSON or BadRecord or None for a blank line, bytes) a line."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
             if not raw.strip():
                 yield number, None, len(raw)
                 continue
@@ -91,12 +116,46 @@ def _json_lines(path: Path) -> Iterator[tuple[int, object, int]]:
             yield number, data, len(raw)
 
 
+class _BadLine(Exception):
+    """A physical line of a CSV that is not text a row can hold (stops the reader)."""
+
+    def __init__(self, number: int, why: str):
+        super().__init__(why)
+        self.number = number
+
+
+def _text_lines(handle) -> Iterator[str]:
+    """The file's lines as text: UTF-8, a leading byte order mark dropped (Excel writes
+    one: `utf-8-sig`); a line that is not UTF-8 or holds a NUL raises _BadLine."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise _BadLine(number, f"not UTF-8 text (byte {exc.start + 1} of the line is "
+                                   f"{raw[exc.start:exc.start + 1]!r})") from None
+        if "\x00" in text:
+            raise _BadLine(number, "holds a NUL character")
+        yield text
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, object, int]]:
     """Rows of a CSV with a header: subject_id, recorded_at, source, purpose, status and
-    optionally jurisdiction, category, channel, notice_version — one choice a row."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
+    optionally jurisdiction, category, channel, notice_version — one choice a row.
+    UTF-8, with or without a byte order mark; a bad line ends the rows as a BadRecord."""
+    with path.open("rb") as handle:
+        reader = csv.DictReader(_text_lines(handle))
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except _BadLine as exc:
+                yield exc.number, BadRecord(str(exc)), 0
+                return
+            except csv.Error as exc:
+                yield reader.line_num, BadRecord(f"not CSV: {exc}"), 0
+                return
             size = sum(len(v or "") + 1 for v in row.values() if isinstance(v, str))
             if None in row:
                 yield reader.line_num, BadRecord("more values than the header names"), size
@@ -106,7 +165,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, object, int]]:
             yield reader.line_num, record, size
 
 
-def _record(data, policy, keys, now) -> ImportRecord:
+def _record(data, policy, keys, now, notice) -> ImportRecord:
     """Check one record as a consent write is checked; BadRecord says why not."""
     if isinstance(data, BadRecord):
         raise data
@@ -127,7 +186,7 @@ def _record(data, policy, keys, now) -> ImportRecord:
     return ImportRecord(subject_id=loaded["subject_id"], recorded_at=loaded["recorded_at"],
                         source=loaded["source"], choices=choices,
                         jurisdiction=loaded["jurisdiction"],
-                        notice_version=loaded["notice_version"], evidence=evidence)
+                        notice_version=notice(loaded["notice_version"]), evidence=evidence)
 
 
 def _describe(fields: dict[str, list[str]]) -> str:

@@ -22,6 +22,7 @@ from consent.signals import state_shape
 from consent.state import ConsentState
 from consentry.clock import rfc3339, utcnow
 from consentry.errors import Invalid, NotFound
+from consentry.metrics import surface_label
 from consentry.pagination import decode_keyset, encode_keyset
 from consentry.policy import Policy
 from consentry.secretstore import SecretStore
@@ -239,7 +240,11 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
             day[0] += 1
             day[1] += c in violated
             day[2] = max(day[2], decided_at)
-        audits += [(subject_id, {"decision_id": values["decision_id"], "surface": surface,
+        # The audit chain outlives an erasure in clear: a surface the policy does not
+        # list (free text an engine sent, which may name the person) is audited as
+        # `other`, as /metrics counts it; the decision row keeps the surface as sent.
+        audits += [(subject_id, {"decision_id": values["decision_id"],
+                                 "surface": surface_label(policy, surface),
                                  "purpose": purpose, "channel": channel,
                                  "category": v["category"], "reason": v["reason"],
                                  "decided_at": rfc3339(decided_at)}) for v in violations]

@@ -12,6 +12,12 @@ it belongs: the snapshots after it are dropped and the state is folded again. A 
 that takes a subject past a multiple of SNAPSHOT_EVERY writes snapshots its state, as
 live writes do, so `?at=` on a long imported history stays short.
 
+A subject with a completed erasure is never imported again: its records are skipped and
+counted (the receipt ids that marked them imported went with the erasure, so without
+this a re-run would bring the person back). Consent does not import retention: the
+entry passes the check in (`erased`; app.py puts retention's in
+`app.extensions[ERASED_SUBJECTS]`).
+
 Live writes may go on during an import (a batch takes the chain head's lock before it
 reads states, as a live write does). Run one import at a time: two importing the same
 record at once would both try its receipt, and the later batch fails (run it again).
@@ -20,6 +26,7 @@ record at once would both try its receipt, and the later batch fails (run it aga
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +43,9 @@ from consentry.policy import Policy
 from consentry.secretstore import SecretStore
 
 IMPORT_BATCH = 1000  # records a transaction (and a commit) of an import
+# app.extensions key: (session, keys, subject ids) -> those with a completed erasure
+ERASED_SUBJECTS = "consent.erased_subjects"
+Erased = Callable[[Session, SecretStore, Iterable[str]], set[str]]
 
 
 @dataclass(frozen=True)
@@ -60,15 +70,24 @@ def import_id(keys: SecretStore, record: ImportRecord) -> str:
 
 
 def import_records(session: Session, keys: SecretStore, policy: Policy,
-                   records: list[ImportRecord], *, actor: str) -> tuple[int, int]:
+                   records: list[ImportRecord], *, actor: str,
+                   erased: Erased | None = None) -> tuple[int, int, int]:
     """Store the records not imported before, in the caller's transaction; return how
-    many were imported and how many were found already in.
+    many were imported, how many were found already in, and how many were skipped
+    because their subject has a completed erasure (`erased` says which do).
 
-    Records must have passed `ledger.check_choices`. One `consent.imported` audit entry
+    Records must have passed `ledger.check_choices` and carry their notice version as
+    `notices.resolve_notice_version` stores it. One `consent.imported` audit entry
     per subject lists its records' receipts and events; receipts say `imported: true`
     and the record's `recorded_at`.
     """
     conn = session.connection()
+    skipped = 0
+    if erased is not None and records:
+        gone = erased(session, keys, {r.subject_id for r in records})
+        if gone:
+            kept = [r for r in records if r.subject_id not in gone]
+            skipped, records = len(records) - len(kept), kept
     ids = [import_id(keys, r) for r in records]
     known = set(conn.execute(select(Receipt.receipt_id)
                              .where(Receipt.receipt_id.in_(set(ids)))).scalars())
@@ -79,7 +98,7 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
             todo.setdefault(record.subject_id, []).append((record, rid))
     count = sum(len(v) for v in todo.values())
     if not todo:
-        return 0, len(records)
+        return 0, len(records), skipped
     now = utcnow()
     written: dict[str, list[tuple[ImportRecord, str, list[dict]]]] = {}
     audits = []
@@ -170,7 +189,7 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
         conn.execute(insert(StateSnapshot), [{"subject_id": subject_id, "event_id": last.id,
                                               "taken_at": last.occurred_at,
                                               "state": new_state}])
-    return count, len(records) - count
+    return count, len(records) - count, skipped
 
 
 def _event_rows(record: ImportRecord, receipt_id: str, actor: str, now: datetime) -> list[dict]:

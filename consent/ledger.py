@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -99,7 +99,8 @@ def protect_evidence(keys: SecretStore, evidence: dict | None) -> dict | None:
 # and the subject's audit key row (sealing the evidence needs it).
 _STATE_OF = select(*(select(column).where(SubjectState.subject_id == bindparam("sid"))
                      .scalar_subquery().label(column.key)
-                     for column in (SubjectState.state, SubjectState.version)),
+                     for column in (SubjectState.state, SubjectState.version,
+                                    SubjectState.updated_at)),
                    notices_recorded.label("notices_recorded"),
                    *subject_key_columns(bindparam("ref")))
 _NEW_EVENTS = insert(ConsentEvent)
@@ -205,10 +206,18 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
                                              source=source)
         if not rows:  # a request that changed nothing is audited and receipted, no more
             break
+        # Events dated before the subject's latest (a TC string's, by its LastUpdated)
+        # fold into their place: the state is folded again once they are in.
+        earliest = min(r["occurred_at"] for r in rows)
+        refold = stored is not None and stored.updated_at is not None and \
+            earliest < stored.updated_at
         # The subject's row is written first, so its lock (held to the commit) orders
         # the writes of one subject: their events, state and feed rows agree. Nothing
         # else is locked: writes of different subjects never wait for each other.
-        if _store_state(session, conn, subject_id, stored, new_state, now):
+        latest = max(r["occurred_at"] for r in rows)
+        if stored is not None and stored.updated_at is not None:
+            latest = max(latest, stored.updated_at)
+        if _store_state(session, conn, subject_id, stored, new_state, latest):
             break
     else:
         raise RuntimeError(f"subject state kept changing under {MAX_FOLDS} folds")
@@ -225,6 +234,13 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
         personal={"evidence": evidence} if evidence else None)
     if rows:
         conn.execute(_NEW_EVENTS, rows)
+        if refold:  # as the import does: later snapshots no longer hold; fold anew
+            conn.execute(delete(StateSnapshot).where(StateSnapshot.subject_id == subject_id,
+                                                     StateSnapshot.taken_at > earliest))
+            state = replay_state(session, subject_id)
+            new_state = state.to_json()
+            conn.execute(update(SubjectState).where(SubjectState.subject_id == subject_id)
+                         .values(state=new_state))
         version = 1 if stored is None else stored.version + 1
         if version % SNAPSHOT_EVERY == 0:  # one write in SNAPSHOT_EVERY pays for a snapshot
             last_event = conn.execute(_LAST_EVENT, {"sid": subject_id}).scalar_one()
@@ -239,11 +255,12 @@ def _fold_write(stored, events: list[dict], now: datetime, **common):
     """The event rows of a write and the state they make from `stored`: (state, rows,
     the state's JSON or None when there are no rows)."""
     state = ConsentState.from_json(stored.state) if stored else ConsentState()
-    common["received_at"] = now
+    common["received_at"] = common["occurred_at"] = now  # an event may bring its own time
     rows = [{**common, **EVENT_DEFAULTS, **event} for event in events]
     jurisdiction = common["jurisdiction"]
     for row in rows:
-        state = apply(state, Event(kind=row["kind"], received_at=now, jurisdiction=jurisdiction,
+        state = apply(state, Event(kind=row["kind"], received_at=row["occurred_at"],
+                                   jurisdiction=jurisdiction,
                                    purpose=row["purpose"], category=row["category"],
                                    channel=row["channel"], status=row["status"],
                                    switch=row["switch"], source=row["source"]))
@@ -337,7 +354,7 @@ def record_choices(session: Session, keys: SecretStore, policy: Policy, subject_
     unknown = sorted(set(switches) - set(SWITCHES))
     if unknown:
         raise Invalid("Unknown switch.", fields={"switches": [f"Unknown switch {unknown[0]!r}."]})
-    signals = standard_signals(policy, tc_string, gpp_string)
+    signals = standard_signals(policy, tc_string, gpp_string, now=utcnow())
     gpc = gpc or signals.gpc
     check_choices(policy, choices, jurisdiction,
                   gpc or bool(switches) or tc_string is not None or gpp_string is not None)

@@ -16,6 +16,8 @@ from consentry.fastload import FastLoad
 from consentry.fields import (
     NOTICE_VERSION_PATTERN,
     NOTICE_VERSION_RULE,
+    SHA256_PATTERN,
+    FullMatch,
     QueryList,
     SignatureSchema,
     SubjectId,
@@ -391,8 +393,9 @@ class ReceiptSchema(ma.Schema):
                                                   "`policy_version`, `vendor_list_version` and "
                                                   "optional `segments`"})
     gpp = ma.fields.Dict(metadata={"description": "When the write carried a GPP string: "
-                                                  "`gpp_string` as received, `section_ids` and "
-                                                  "`ignored_sections` (id, name, section)"})
+                                                  "`gpp_string` as received (every section "
+                                                  "in it) and `sections`, the names of the "
+                                                  "sections decoded"})
     imported = ma.fields.Boolean(metadata={
         "description": "Present (true) on a receipt of an imported historical record"})
     recorded_at = ma.fields.String(metadata={
@@ -464,14 +467,15 @@ class IgnoredSectionSchema(ma.Schema):
     id = ma.fields.Integer(metadata={"description": "The GPP section id"})
     name = ma.fields.String(allow_none=True, metadata={"description": "Its API prefix "
                                                                       "(usva, tcfeuv2 …)"})
-    section = ma.fields.String(metadata={"description": "The section as received"})
 
 
 class ConsentWriteResultSchema(ConsentStateSchema):
     receipt = ma.fields.Nested(ReceiptSchema)
     ignored_sections = ma.fields.List(ma.fields.Nested(IgnoredSectionSchema), metadata={
-        "description": "With a GPP string: the sections not decoded (other than usnat and "
-                       "usca), kept in the receipt as received"})
+        "description": "With a GPP string: the first 32 sections not decoded (other than "
+                       "usnat and usca); the receipt keeps them in its `gpp_string`"})
+    ignored_section_count = ma.fields.Integer(metadata={
+        "description": "With a GPP string: how many sections were not decoded"})
     kept = ma.fields.List(ma.fields.Nested(KeptSwitchSchema), metadata={
         "description": "On an undo (`DELETE .../opt-out`): the switches left on, and why "
                        "(a request carrying GPC cannot undo the sale/sharing opt-out)"})
@@ -763,15 +767,16 @@ class TransparencySchema(ma.Schema):
 
 
 class NoticeWriteSchema(StrictSchema):
-    version = ma.fields.String(required=True, validate=ma.validate.Regexp(
-        f"^{NOTICE_VERSION_PATTERN}$", error=NOTICE_VERSION_RULE))
+    version = ma.fields.String(required=True,
+                               validate=FullMatch(NOTICE_VERSION_PATTERN, NOTICE_VERSION_RULE),
+                               metadata={"pattern": f"^{NOTICE_VERSION_PATTERN}$"})
     url = ma.fields.String(required=True, validate=[
         ma.validate.Length(max=2048),
         ma.validate.URL(schemes={"http", "https"}, require_tld=False)],
         metadata={"description": "Where the person reads this version"})
-    sha256 = ma.fields.String(required=True, validate=ma.validate.Regexp(
-        "^[0-9a-f]{64}$", error="Must be 64 lowercase hexadecimal digits: the SHA-256 of the "
-                                "notice's text as shown."))
+    sha256 = ma.fields.String(required=True, validate=FullMatch(
+        SHA256_PATTERN, "Must be 64 lowercase hexadecimal digits: the SHA-256 of the "
+                        "notice's text as shown."), metadata={"pattern": f"^{SHA256_PATTERN}$"})
     material = ma.fields.Boolean(required=True, metadata={
         "description": "Whether the change is material: true asks everyone who chose under "
                        "an older version to consent again (`reconsent_needed`)"})

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from consent import ledger, notices
 from consent.explain import pick_language
+from consent.iab.mapping import ignored_sections
 from consent.receipts import controller_record
 from consent.schemas import (
     ConsentQuerySchema,
@@ -150,8 +151,7 @@ class Consents(MethodView):
             idempotency_key=request.headers.get("Idempotency-Key"), language=_language(),
             tc_string=(body["tcf"] or {}).get("tc_string"),
             gpp_string=(body["gpp"] or {}).get("gpp_string"))
-        extra = ({"ignored_sections": receipt["gpp"]["ignored_sections"]}
-                 if "gpp" in receipt else {})
+        extra = ignored_sections(receipt["gpp"]["gpp_string"]) if "gpp" in receipt else {}
         return _state_response(_noticed(ledger.describe_state(
             subject_id, state, policy, utcnow(), language=_language()), subject_id),
             receipt, **extra)

@@ -20,6 +20,7 @@ from audit.views import blp as audit_blp
 from consent.cli import consents_cli
 from consent.decision_views import blp as decisions_blp
 from consent.decisions import RECIPE_LOOKUP
+from consent.imports import ERASED_SUBJECTS
 from consent.notice_views import blp as notices_blp
 from consent.signals_views import FAST_ROUTES as SIGNALS_FAST_ROUTES
 from consent.signals_views import blp as signals_blp
@@ -47,6 +48,7 @@ from pages.link_views import blp as page_links_blp
 from pages.views import bp as pages_bp
 from retention.cli import retention_cli
 from retention.jobs import retention_jobs
+from retention.service import erased_subjects
 from retention.stores import retention_stores
 from retention.views import blp as retention_blp
 
@@ -127,6 +129,8 @@ def _wire_domains(app: Flask) -> None:
     app.extensions[RECIPE_LOOKUP] = recipe_use
     # a subject access export gathers consent and retention files; audit imports neither
     app.extensions[SUBJECT_FILES] = functools.partial(subject_files, recipe_lookup=recipe_use)
+    # an import skips subjects retention erased; consent never imports retention
+    app.extensions[ERASED_SUBJECTS] = erased_subjects
 
 
 def record_policy(app: Flask) -> bool:

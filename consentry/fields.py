@@ -55,6 +55,42 @@ def is_notice_version(value: object) -> bool:
     return isinstance(value, str) and _NOTICE_VERSION.fullmatch(value) is not None
 
 
+# The rule for a recipe id (API.md "Recipes").
+RECIPE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+RECIPE_ID_RULE = (f"Must match {RECIPE_ID_PATTERN} (letters, digits, '.', '_', '-'; "
+                  f"at most 100).")
+_RECIPE_ID = re.compile(RECIPE_ID_PATTERN)
+
+# A SHA-256 as text: 64 lowercase hexadecimal digits (a notice's, a bundle's).
+SHA256_PATTERN = r"[0-9a-f]{64}"
+_SHA256 = re.compile(SHA256_PATTERN)
+
+
+def is_recipe_id(value: object) -> bool:
+    """Whether `value` is a valid recipe id."""
+    return isinstance(value, str) and _RECIPE_ID.fullmatch(value) is not None
+
+
+def is_sha256(value: object) -> bool:
+    """Whether `value` is a SHA-256 as lowercase hexadecimal text."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+class FullMatch(ma.validate.Validator):
+    """A field's value must match `pattern` whole. (`ma.validate.Regexp` uses
+    `re.match`, so `^...$` there lets a trailing newline through: `$` matches before a
+    final newline.) Every pattern check of an id or version goes through `fullmatch`."""
+
+    def __init__(self, pattern: str, error: str):
+        self.regex = re.compile(pattern)
+        self.error = error
+
+    def __call__(self, value: str) -> str:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self.error)
+        return value
+
+
 class SubjectId(ma.fields.String):
     """A subject id in a body or query (the same rule and message as in a path)."""
 

@@ -8,7 +8,6 @@ it may run.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime
 
@@ -23,13 +22,12 @@ from consent.models import SubjectState
 from consent.signals import state_shape
 from consent.state import ConsentState
 from consentry.errors import Conflict, Invalid, NotFound
+from consentry.fields import RECIPE_ID_RULE, is_recipe_id
 from consentry.policy import Policy
 from consentry.secretstore import SecretStore
 from governance.models import CONTENT_FIELDS, RecipeVersion
 
 STATUSES = ("draft", "live", "retired")
-RECIPE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-_RECIPE_ID = re.compile(RECIPE_ID_PATTERN)
 # A denial that stops every category of the purpose at once is counted by its reason
 # alone; any other by "<category>:<reason>".
 PURPOSE_WIDE_REASONS = ("personalization_off", "gpc", "sale_sharing_opt_out",
@@ -67,10 +65,9 @@ def check_recipe(policy: Policy, data: dict) -> None:
 
 
 def check_recipe_id(recipe_id: str) -> None:
-    """A 422 for a recipe id outside RECIPE_ID_PATTERN."""
-    if not _RECIPE_ID.match(recipe_id):
-        raise Invalid("Invalid recipe id.", fields={"recipe_id": [
-            f"Must match {RECIPE_ID_PATTERN} (letters, digits, '.', '_', '-'; at most 100)."]})
+    """A 422 for a recipe id outside `consentry.fields.RECIPE_ID_PATTERN`."""
+    if not is_recipe_id(recipe_id):
+        raise Invalid("Invalid recipe id.", fields={"recipe_id": [RECIPE_ID_RULE]})
 
 
 def _latest(session: Session, recipe_id: str) -> RecipeVersion | None:
@@ -107,7 +104,7 @@ def save_recipe(session: Session, keys: SecretStore, policy: Policy, recipe_id: 
 def get_recipe(session: Session, recipe_id: str, version: int | None = None) -> RecipeVersion:
     """The recipe's latest version, or the given one; else not found."""
     row = None
-    if _RECIPE_ID.match(recipe_id):
+    if is_recipe_id(recipe_id):
         row = (_latest(session, recipe_id) if version is None
                else session.get(RecipeVersion, (recipe_id, version)))
     if row is None:

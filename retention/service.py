@@ -413,6 +413,18 @@ def subject_erasures(session: Session, keys: SecretStore, subject_id: str) -> li
                                 .order_by(Erasure.created_at, Erasure.id)))
 
 
+def erased_subjects(session: Session, keys: SecretStore, subject_ids) -> set[str]:
+    """Those of `subject_ids` with a completed erasure (found by their keyed references:
+    a finished erasure no longer keeps the id). The import skips their records
+    (`consent.imports.ERASED_SUBJECTS`, wired by app.py)."""
+    refs = {keys.subject_ref(s): s for s in set(subject_ids)}
+    if not refs:
+        return set()
+    return {refs[ref] for ref in session.scalars(
+        select(Erasure.subject_ref).where(Erasure.subject_ref.in_(list(refs)),
+                                          Erasure.status == queue.SUCCEEDED))}
+
+
 def get_erasure(session: Session, erasure_id: str) -> Erasure:
     erasure = session.get(Erasure, erasure_id) if len(erasure_id) <= 32 else None
     if erasure is None:

@@ -303,3 +303,104 @@ def test_every_route_survives_hostile_headers(app, client, admin, html_routes):
             if "Authorization" in extra and path.startswith("/v1/"):
                 assert r.status_code == 401, (method, path)
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_trailing_newline_never_passes_an_id_or_version_rule(app, client, admin, spec,
+                                                               known_ids):
+    # `$` matches before a final newline, so `re.match("^...$")` let "v1\n" through: every
+    # field the document gives a pattern refuses its valid value with "\n" appended.
+    checked = []
+    for method, path in sorted(VALID_BODIES):
+        schema = body_schema(spec, method, path)
+        for name, prop in schema.get("properties", {}).items():
+            value = VALID_BODIES[method, path].get(name)
+            if "pattern" not in resolve(spec, prop) or not isinstance(value, str):
+                continue
+            r = client.open(concrete(path, **known_ids), method=method, headers=admin,
+                            json={**VALID_BODIES[method, path], name: value + "\n"})
+            error = assert_envelope_4xx(r, (method, path, name))
+            assert r.status_code == 422 and name in error["fields"], (method, path, name)
+            checked.append((path, name))
+    assert {("/v1/notices/{notice_id}", "version"), ("/v1/notices/{notice_id}", "sha256"),
+            ("/v1/decisions", "subject_id")} <= set(checked)
+    recipe = VALID_BODIES["PUT", "/v1/recipes/{recipe_id}"]
+    for path in ("/v1/recipes/r-1%0A", "/v1/notices/n-1%0A", f"/v1/subjects/{SUBJECT}%0A/consents"):
+        r = client.put(path, headers=admin, json=recipe if "recipes" in path else
+                       VALID_BODIES["PUT", "/v1/notices/{notice_id}"] if "notices" in path
+                       else VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"])
+        assert r.status_code == 422, (path, r.get_json())
+    assert client.get("/v1/recipes/r-1%0A", headers=admin).status_code in (404, 422)
+
+
+@pytest.mark.parametrize("bad, why", [
+    (b"h-3,2024-01-03T00:00:00Z,EU,old\x00cmp,marketing,granted\n", "holds a NUL character"),
+    (b"h-3,2024-01-03T00:00:00Z,EU,old\xffcmp,marketing,granted\n", "not UTF-8 text"),
+    (b"h-3,2024-01-03T00:00:00Z,EU,\xed\xa0\x80,marketing,granted\n", "not UTF-8 text"),
+])
+def test_a_csv_import_names_a_line_that_is_not_text_and_keeps_the_good_ones(
+        runner, client, admin, tmp_path, bad, why):
+    header = b"subject_id,recorded_at,jurisdiction,source,purpose,status\n"
+    good = [f"h-{i},2024-01-0{i}T00:00:00Z,EU,old_cmp,marketing,granted\n".encode()
+            for i in (1, 2)]
+    path = tmp_path / "old.csv"
+    path.write_bytes(header + good[0] + good[1] + bad + good[0])
+    result = runner.invoke(args=["consents", "import", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"line 4: {why}" in result.output and "Traceback" not in result.output
+    assert "imported 2 records" in result.output  # the lines before it are kept
+    for subject in ("h-1", "h-2"):
+        state = client.get(f"/v1/subjects/{subject}/consents/history", headers=admin)
+        assert len(state.get_json()["events"]) == 1
+
+
+def test_a_csv_import_reads_a_byte_order_mark_as_excel_writes_it(runner, client, admin,
+                                                                 tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfsubject_id,recorded_at,jurisdiction,source,purpose,status\r\n"
+                     b"bom-1,2024-01-01T00:00:00Z,EU,old_cmp,marketing,granted\r\n")
+    result = runner.invoke(args=["consents", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 records" in result.output
+    history = client.get("/v1/subjects/bom-1/consents/history", headers=admin).get_json()
+    assert [e["purpose"] for e in history["events"]] == ["marketing"]
+
+
+def test_a_stale_or_future_tc_string_is_refused_on_its_field(client, admin):
+    from tests.consent.iab.strings import tc
+
+    write = VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"]
+    for text in (tc("all_purposes", last_updated=datetime(1970, 1, 2, tzinfo=UTC)),
+                 tc("all_purposes", policy_version=2),
+                 tc("all_purposes", last_updated=datetime(2999, 1, 1, tzinfo=UTC))):
+        r = client.put(f"/v1/subjects/{SUBJECT}/consents", headers=admin,
+                       json={**write, "jurisdiction": "EU", "tcf": {"tc_string": text}})
+        error = assert_envelope_4xx(r, text)
+        assert r.status_code == 422 and list(error["fields"]) == ["tcf.tc_string"]
+    history = client.get(f"/v1/subjects/{SUBJECT}/consents/history", headers=admin)
+    assert history.get_json()["events"] == []
+
+
+def test_a_gpp_string_of_thousands_of_sections_costs_its_own_size(app, client, admin):
+    # header: type 3, version 1, one range entry, sections 9..4008 (Fibonacci-coded)
+    def fibonacci(n):
+        fibs = [1, 2]
+        while fibs[-1] <= n:
+            fibs.append(fibs[-1] + fibs[-2])
+        bits = ["0"] * len(fibs)
+        for i in range(len(fibs) - 1, -1, -1):
+            if fibs[i] <= n:
+                bits[i], n = "1", n - fibs[i]
+        return "".join(bits).rstrip("0") + "1"
+
+    bits = "000011" + "000001" + format(1, "012b") + "1" + fibonacci(9) + fibonacci(3999)
+    bits += "0" * (-len(bits) % 6)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    text = "".join(alphabet[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
+    text += "~A" * 4000
+    write = VALID_BODIES["PUT", "/v1/subjects/{subject_id}/consents"]
+    r = client.put(f"/v1/subjects/{SUBJECT}/consents", headers=admin,
+                   json={**write, "gpp": {"gpp_string": text}})
+    assert r.status_code == 200, r.get_json()
+    receipt = client.get(f"/v1/subjects/{SUBJECT}/receipts/{r.get_json()['receipt']['receipt_id']}",
+                         headers=admin)
+    assert len(receipt.get_data()) < len(text) + 8_000

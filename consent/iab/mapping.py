@@ -5,6 +5,7 @@ string carries GPC. Pure: a string and a policy in, events out."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from consent.iab import gpp, tcf
 from consent.iab.bits import DecodeError
@@ -16,6 +17,11 @@ TCF_SOURCE = "tcf"
 GPP_SOURCE = "gpp"
 # the GPP opt-outs that set the sale/sharing switch (usca has no targeted-advertising one)
 GPP_OPT_OUTS = ("SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut")
+# A TC string's LastUpdated may lie this far after the service's clock (a CMP's clock).
+TCF_CLOCK_SKEW = timedelta(minutes=5)
+# TCF v2.2 is policy version 4 (v2.3: 5); an older string predates the rules it must meet.
+MIN_TCF_POLICY_VERSION = 4
+MAX_LISTED_IGNORED = 32  # ignored GPP sections a write's answer names (it counts them all)
 
 
 @dataclass
@@ -26,7 +32,6 @@ class StandardSignals:
     shown: list[dict] = field(default_factory=list)
     receipt: dict = field(default_factory=dict)
     gpc: bool = False
-    ignored_sections: list[dict] = field(default_factory=list)
 
     def add(self, event: dict) -> None:
         self.events.append(event)
@@ -55,10 +60,42 @@ def decode_strings(tc_string: str | None, gpp_string: str | None
     return decoded_tc, decoded_gpp
 
 
+def ignored_sections(gpp_string: str) -> dict:
+    """What a write's answer says of the sections of a (well-formed) GPP string it did
+    not decode: `ignored_sections`, the first MAX_LISTED_IGNORED (`id`, `name`), and
+    `ignored_section_count`, all of them."""
+    decoded = gpp.decode(gpp_string)
+    return {"ignored_sections": decoded.ignored_sections[:MAX_LISTED_IGNORED],
+            "ignored_section_count": len(decoded.ignored)}
+
+
+def check_tc_fresh(policy: Policy, tc: tcf.TCString, now: datetime) -> None:
+    """A 422 on `tcf.tc_string` for a string that cannot stand for a choice made now: its
+    LastUpdated older than the policy's consent validity or more than TCF_CLOCK_SKEW
+    after `now`, or its TcfPolicyVersion below MIN_TCF_POLICY_VERSION."""
+    why = []
+    if tc.policy_version < MIN_TCF_POLICY_VERSION:
+        why.append(f"Its TcfPolicyVersion is {tc.policy_version}; TCF v2.2 (policy version "
+                   f"{MIN_TCF_POLICY_VERSION}) or later is required.")
+    if tc.last_updated > now + TCF_CLOCK_SKEW:
+        why.append(f"Its LastUpdated ({rfc3339(tc.last_updated)}) lies in the future.")
+    elif tc.last_updated < now - timedelta(days=policy.consent_valid_days):
+        why.append(f"Its LastUpdated ({rfc3339(tc.last_updated)}) is older than the "
+                   f"policy's consent validity ({policy.consent_valid_days} days).")
+    if why:
+        raise Invalid("The TC string is stale.", fields={"tcf.tc_string": why})
+
+
 def standard_signals(policy: Policy, tc_string: str | None = None,
-                     gpp_string: str | None = None) -> StandardSignals:
-    """Decode the strings (422 when malformed) and turn them into events by the policy."""
+                     gpp_string: str | None = None,
+                     now: datetime | None = None) -> StandardSignals:
+    """Decode the strings (422 when malformed) and turn them into events by the policy.
+
+    Given `now`, a TC string must be fresh (`check_tc_fresh`); its events are dated by
+    its LastUpdated (`occurred_at`): that is when the person made the choice."""
     decoded_tc, decoded_gpp = decode_strings(tc_string, gpp_string)
+    if decoded_tc is not None and now is not None:
+        check_tc_fresh(policy, decoded_tc, now)
     signals = StandardSignals()
     if decoded_tc is not None:
         _add_tcf(signals, policy, tc_string, decoded_tc)
@@ -79,14 +116,15 @@ def _add_tcf(signals: StandardSignals, policy: Policy, text: str, tc: tcf.TCStri
         granted = all(n in tc.purposes_consent for n in needs)
         signals.add({"kind": "choice", "purpose": purpose, "category": None, "channel": None,
                      "status": "granted" if granted else "denied", "source": TCF_SOURCE,
-                     "evidence": evidence})
+                     "evidence": evidence, "occurred_at": tc.last_updated})
         if not granted:
             continue
         for feature, category in policy.tcf.special_features.items():
             opted_in = feature in tc.special_feature_opt_ins
             signals.add({"kind": "choice", "purpose": purpose, "category": category,
                          "channel": None, "status": "granted" if opted_in else "denied",
-                         "source": TCF_SOURCE, "evidence": evidence})
+                         "source": TCF_SOURCE, "evidence": evidence,
+                         "occurred_at": tc.last_updated})
     signals.receipt["tcf"] = {"tc_string": text, **facts, "segments": tc.segments}
 
 
@@ -121,7 +159,8 @@ def _add_gpp(signals: StandardSignals, policy: Policy, text: str, decoded: gpp.G
             signals.add({"kind": "choice", "purpose": purpose, "category": category,
                          "channel": None, "status": status, "source": GPP_SOURCE,
                          "evidence": evidence})
-    signals.ignored_sections = [{**s, "section": decoded.ignored[s["id"]]}
-                                for s in decoded.ignored_sections]
-    signals.receipt["gpp"] = {"gpp_string": text, "section_ids": list(decoded.section_ids),
-                              "ignored_sections": signals.ignored_sections}
+    # The receipt keeps the string once, as received (every section is in it), and the
+    # names of the sections it decoded: a string may list thousands of sections it
+    # does not decode, and a copy of each (or of their ids) made the receipt many times
+    # the string's size. The write's answer names a few of them (`ignored_sections`).
+    signals.receipt["gpp"] = {"gpp_string": text, "sections": [s.name for s in sections]}

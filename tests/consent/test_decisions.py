@@ -4,12 +4,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import tomli_w
 from sqlalchemy import select
 
 from audit.models import AuditEntry
 from consent.models import Decision
 from consent.stores import erase_decisions
 from consentry.db import get_db
+from consentry.policy import load_policy
 from consentry.stores import Held
 
 
@@ -105,6 +107,39 @@ def test_violation_is_stored_audited_counted_and_explained_truthfully(
     assert [r["category"] for r in ex["reasons"]] == ["behavioral", "location_precise"]
     assert ex["reasons"][1]["allowed_at_the_time"] is False and ex["reasons"][1]["note"]
     assert ex["conformant"] is False
+
+
+def test_audit_names_only_the_surfaces_the_policy_lists(make_app, make_key, tmp_path,
+                                                        session):
+    # The audit chain keeps its details in clear after an erasure: an engine's own surface
+    # text (which may name the person) is audited as `other`, as /metrics counts it.
+    data = load_policy().to_dict()
+    data["surfaces"] = ["homepage_hero"]
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(tomli_w.dumps(data))
+    client = make_app(POLICY_FILE=str(policy_file)).test_client()
+    key = make_key("decisions:write", "explanations:read")
+    signals = [{"category": "location_precise", "summary": "near the store"}]
+    listed = decide(client, key, subject="u-s1", signals=signals).get_json()
+    mine = decide(client, key, subject="u-s1", signals=signals,
+                  surface="profile-of-jane.doe@example.com").get_json()
+    batch = client.post("/v1/decisions/batch", headers=key, json={"decisions": [
+        {"subject_id": "u-s2", "surface": "inbox:jane.doe", "purpose": "personalization",
+         "item": {"id": "sku-1"}, "signals_used": signals,
+         "decided_at": iso(datetime.now(UTC))}]})
+    assert batch.status_code == 201, batch.get_json()
+    batch_id = batch.get_json()["results"][0]["decision_id"]
+    surfaces = {a.details["decision_id"]: a.details["surface"] for a in session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "decision.violation"))}
+    assert surfaces == {listed["decision_id"]: "homepage_hero",
+                        mine["decision_id"]: "other", batch_id: "other"}
+    entries = session.scalars(select(AuditEntry)).all()
+    assert not any("jane" in repr(e.details) for e in entries)
+    # the decision itself (erased with the subject) keeps what the engine sent
+    assert client.get(f"/v1/subjects/u-s1/explanations/{mine['decision_id']}",
+                      headers=key).status_code == 200
+    assert session.get(Decision, mine["decision_id"]).surface == \
+        "profile-of-jane.doe@example.com"
 
 
 def test_conformance_is_judged_at_decided_at(client, engine, put_consents):

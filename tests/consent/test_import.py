@@ -10,6 +10,7 @@ from audit.models import AuditEntry
 from audit.verify import verify_bundle
 from consent.models import ConsentEvent, Receipt
 from consentry.signing import keys_by_kid, verify_document
+from retention.runner import Runner
 from tests.audit.helpers import make_bundle, published_keys
 
 
@@ -212,3 +213,73 @@ def test_a_long_imported_history_is_snapshotted(runner, session, tmp_path, monke
         assert ledger.replay_state(session, "long-1", at) == expected, at
         # from a snapshot (one a batch that crosses SNAPSHOT_EVERY), not the whole history
         assert len(read) <= (0 if at is None else ledger.SNAPSHOT_EVERY + 30), at
+
+
+def erase_now(app, client, key, subject):
+    """Request the subject's erasure over HTTP and carry it out in this process."""
+    r = client.post(f"/v1/subjects/{subject}/erasure", headers=key, json={"reason": "DSR-9"})
+    assert r.status_code == 202, r.get_json()
+    worker = Runner(app, "test-erasure")
+    assert worker.acquire()
+    try:
+        with app.app_context():
+            worker.process_queue(budget_seconds=30)
+    finally:
+        worker.release()
+    status = client.get(f"/v1/erasures/{r.get_json()['erasure_id']}", headers=key).get_json()
+    assert status["status"] == "succeeded", status
+
+
+CSV_HEADER = "subject_id,recorded_at,jurisdiction,source,purpose,status,notice_version\n"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_import_never_brings_an_erased_person_back(runner, app, client, reader, session,
+                                                      make_key, tmp_path, fmt):
+    records = [record("gone-1", "2024-01-10T09:00:00Z"),
+               record("gone-1", "2024-02-10T09:00:00Z", purpose="advertising"),
+               record("stays-1", "2024-01-10T09:00:00Z")]
+    if fmt == "csv":
+        path = tmp_path / "old.csv"
+        path.write_text(CSV_HEADER + "".join(
+            f"{r['subject_id']},{r['recorded_at']},EU,old_cmp,{r['choices'][0]['purpose']},"
+            f"granted,\n" for r in records))
+    else:
+        path = write_lines(tmp_path / "old.jsonl", records)
+    assert run_import(runner, path).exit_code == 0
+    assert allowed(client, reader, "gone-1", "marketing") is True
+    erase_now(app, client, make_key("erasure:write"), "gone-1")
+    session.rollback()
+    events = select(func.count()).select_from(ConsentEvent).where(
+        ConsentEvent.subject_id == "gone-1")
+    kept = session.scalar(events)  # the ledger keeps its events, their evidence erased
+    again = run_import(runner, path)  # the receipts that marked them imported are gone
+    assert again.exit_code == 0, again.output
+    assert "imported 0 records; 1 were in already; 2 skipped: subject erased" in again.output
+    session.rollback()
+    assert session.scalar(events) == kept
+    assert session.scalar(select(func.count()).select_from(Receipt)
+                          .where(Receipt.subject_id == "gone-1")) == 0
+    assert allowed(client, reader, "gone-1", "marketing") is False
+
+
+def test_an_import_checks_notice_versions_as_the_write_does(runner, client, reader, admin,
+                                                            session, tmp_path):
+    notice = {"version": "v1", "url": "https://example.com/privacy", "sha256": "0" * 64,
+              "material": False}
+    assert client.put("/v1/notices/privacy", json=notice, headers=admin).status_code in (200, 201)
+    refused = client.put("/v1/subjects/n-0/consents", headers=reader, json={
+        "source": "x", "notice_version": "v9",
+        "choices": [{"purpose": "marketing", "status": "granted"}]})
+    assert refused.status_code == 422  # the API refuses it: so must the import
+    path = write_lines(tmp_path / "old.jsonl", [
+        record("n-1", "2024-01-10T09:00:00Z", notice_version="v1"),
+        record("n-2", "2024-01-10T09:00:00Z", notice_version="privacy@v1"),
+        record("n-3", "2024-01-10T09:00:00Z", notice_version="v9"),
+        record("n-4", "2024-01-10T09:00:00Z")])
+    result = run_import(runner, path)
+    assert result.exit_code != 0
+    assert "line 3: notice_version: No version 'v9' of notice 'privacy'" in result.output
+    assert "imported 2 records" in result.output
+    history = client.get("/v1/subjects/n-1/consents/history", headers=reader).get_json()
+    assert history["events"][0]["notice_version"] == "privacy@v1"  # stored as the write does

@@ -1,10 +1,14 @@
 """TCF and GPP strings made by the IAB Tech Lab's libraries, posted as a CMP would, change
 the gate's answers as the policy's [tcf] and [gpp] tables say."""
 
+from datetime import UTC, datetime, timedelta
+
+import orjson
 import pytest
 from sqlalchemy import func, select
 
 from consent.models import ConsentEvent, Receipt
+from consentry.clock import rfc3339
 from consentry.policy import load_policy
 from tests.consent.iab.strings import gpp, tc
 
@@ -94,7 +98,10 @@ def test_special_feature_1_turns_precise_location_on_and_off(post_strings, gate)
 
 
 def test_events_carry_the_strings_facts_and_the_receipt_keeps_it(post_strings, client, writer):
-    text = tc("policy_version_4")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    created = today - timedelta(days=40) + timedelta(hours=10, minutes=11, seconds=12.3)
+    updated = today - timedelta(seconds=0.1)
+    text = tc("policy_version_4", last_updated=updated, created=created)
     receipt = post_strings("eu-6", tc_string=text, jurisdiction="EU").get_json()["receipt"]
     assert receipt["tcf"]["tc_string"] == text
     assert receipt["tcf"]["policy_version"] == 4 and receipt["tcf"]["cmp_id"] == 300
@@ -109,9 +116,54 @@ def test_events_carry_the_strings_facts_and_the_receipt_keeps_it(post_strings, c
         ("advertising", "", "denied"), ("analytics", "", "granted"),
         ("analytics", "location_precise", "denied"), ("personalization", "", "denied")]
     facts = tcf_events[0]["evidence"]["tcf"]
-    assert facts == {"created": "2023-05-02T10:11:12.300000Z",
-                     "last_updated": "2023-06-30T23:59:59.900000Z", "cmp_id": 300,
-                     "cmp_version": 7, "policy_version": 4, "vendor_list_version": 48}
+    assert facts == {"created": rfc3339(created), "last_updated": rfc3339(updated),
+                     "cmp_id": 300, "cmp_version": 7, "policy_version": 4,
+                     "vendor_list_version": 48}
+    # dated by the string's LastUpdated, not by when the service received it
+    assert {e["occurred_at"] for e in tcf_events} == {rfc3339(updated)}
+    assert all(e["received_at"] > e["occurred_at"] for e in tcf_events)
+
+
+def _ago(**delta):
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+@pytest.mark.parametrize("text, says", [
+    (lambda: tc("all_purposes", last_updated=datetime(1970, 1, 2, tzinfo=UTC)),
+     "older than the policy's consent validity (395 days)"),
+    (lambda: tc("all_purposes", last_updated=_ago(days=396)), "consent validity"),
+    (lambda: tc("all_purposes", last_updated=_ago(minutes=-6)), "lies in the future"),
+    (lambda: tc("all_purposes", policy_version=2), "TcfPolicyVersion is 2"),
+    (lambda: tc("all_purposes", policy_version=3), "TcfPolicyVersion is 3"),
+])
+def test_a_stale_tc_string_is_refused_and_nothing_is_recorded(post_strings, session,
+                                                              text, says):
+    r = post_strings("eu-stale", tc_string=text(), jurisdiction="EU", status=422)
+    messages = r.get_json()["error"]["fields"]["tcf.tc_string"]
+    assert any(says in m for m in messages), messages
+    assert _count(session, ConsentEvent, "eu-stale") == 0
+    assert _count(session, Receipt, "eu-stale") == 0
+
+
+def test_a_string_from_a_minute_ahead_or_a_year_ago_is_accepted(post_strings):
+    post_strings("eu-skew", tc_string=tc("all_purposes", last_updated=_ago(minutes=-4)),
+                 jurisdiction="EU")
+    post_strings("eu-year", tc_string=tc("all_purposes", last_updated=_ago(days=390)),
+                 jurisdiction="EU")
+
+
+def test_a_tc_string_older_than_a_live_choice_folds_into_its_place(
+        post_strings, put_consents, client, writer, gate):
+    put_consents("eu-late", [{"purpose": "analytics", "status": "denied"}], jurisdiction="EU")
+    # the CMP's string says yesterday; the person denied analytics here since then
+    post_strings("eu-late", tc_string=tc("all_purposes", last_updated=_ago(days=1)))
+    assert gate("eu-late", "analytics", "behavioral") == "purpose_denied"
+    assert gate("eu-late", "advertising", "behavioral") == "allowed"
+    now = client.get("/v1/subjects/eu-late/consents", headers=writer).get_json()
+    replayed = client.get("/v1/subjects/eu-late/consents", headers=writer, query_string={
+        "at": rfc3339(datetime.now(UTC))}).get_json()
+    assert [(e["purpose"], e["category"], e["allowed"]) for e in now["entries"]] == \
+        [(e["purpose"], e["category"], e["allowed"]) for e in replayed["entries"]]
 
 
 def test_optional_segments_are_decoded_and_named_in_the_receipt(post_strings, gate):
@@ -198,14 +250,46 @@ def test_other_sections_are_kept_and_listed_as_ignored(post_strings, client, wri
                                                        ignored):
     text = gpp(name)
     body = post_strings("us-4", gpp_string=text, jurisdiction="DEFAULT").get_json()
-    listed = [{"id": s["id"], "name": s["name"]} for s in body["ignored_sections"]]
-    assert listed == ignored
+    assert body["ignored_sections"] == ignored
+    assert body["ignored_section_count"] == len(ignored)
     receipt = client.get(f"/v1/subjects/us-4/receipts/{body['receipt']['receipt_id']}",
                          headers=writer).get_json()
-    assert receipt["gpp"]["gpp_string"] == text
-    assert receipt["gpp"]["ignored_sections"] == body["ignored_sections"]
-    for section in receipt["gpp"]["ignored_sections"]:
-        assert section["section"] in text.split("~")
+    assert receipt["gpp"]["gpp_string"] == text  # every section, as received, once
+    assert receipt["gpp"]["sections"] == [n for n in ("usnat",) if n in name]
+
+
+def _fibonacci(n: int) -> str:
+    """n Fibonacci-coded as GPP headers carry it (Zeckendorf, least significant first,
+    ended by an extra 1)."""
+    fibs = [1, 2]
+    while fibs[-1] <= n:
+        fibs.append(fibs[-1] + fibs[-2])
+    bits = ["0"] * len(fibs)
+    for i in range(len(fibs) - 1, -1, -1):
+        if fibs[i] <= n:
+            bits[i], n = "1", n - fibs[i]
+    return "".join(bits).rstrip("0") + "1"
+
+
+def test_a_string_of_thousands_of_ignored_sections_is_stored_once(post_strings, session):
+    # one header range entry: sections 9..3008, none decoded, each a single character
+    count = 3000
+    bits = (format(3, "06b") + format(1, "06b") + format(1, "012b") + "1"
+            + _fibonacci(9) + _fibonacci(count - 1))
+    bits += "0" * (-len(bits) % 6)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    header = "".join(alphabet[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
+    text = header + "~A" * count
+    r = post_strings("us-big", gpp_string=text, jurisdiction="DEFAULT",
+                     choices=[{"purpose": "marketing", "status": "granted"}])
+    body = r.get_json()
+    stored = session.get(Receipt, body["receipt"]["receipt_id"]).body
+    assert len(orjson.dumps(stored)) < len(text) + 6_000  # the string, and the rest as ever
+    assert len(r.get_data()) < len(text) + 20_000
+    assert stored["gpp"] == {"gpp_string": text, "sections": []}
+    assert body["ignored_section_count"] == count
+    assert len(body["ignored_sections"]) == 32 and body["ignored_sections"][0] == {
+        "id": 9, "name": "usva"}
 
 
 def test_tcf_and_gpp_in_one_write_make_one_receipt(post_strings, gate, session):

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select, update
 
+from audit.models import AuditExport
 from consentry import auth
 from consentry.db import get_db
 from console.models import ConsoleSession
@@ -317,6 +318,32 @@ def test_an_export_is_requested_seen_building_then_verified_and_downloaded(app, 
     assert export_id in listing and name in listing and "DSAR 41" in listing
 
 
+def test_an_export_is_verified_once_when_built_not_on_every_view(app, console, admin,
+                                                                  monkeypatch):
+    write_consent(app.test_client(), admin, "alice")
+    client, _ = console("audit:export")
+    r = post_form(client, "/console/exports", "/console/exports",
+                  {"subject_id": "", "reason": "audit 7", "since": "", "until": ""})
+    page = r.headers["Location"]
+    assert run_exports(app) == 1
+    views = []
+
+    def verify_on_view(*args, **kwargs):
+        views.append(args)
+        raise AssertionError("the page verified the bundle again")
+
+    monkeypatch.setattr("console.views.verify_bundle", verify_on_view)
+    for _ in range(3):
+        ready = client.get(page)
+        assert ready.status_code == 200 and "Verified: intact." in ready.text
+    assert views == []
+    with app.app_context(), get_db(app).transaction(write=False) as session:
+        record = session.get(AuditExport, page.rsplit("/", 1)[1])
+        kept, count = record.verification, record.count
+    assert kept["ok"] is True and kept["count"] == count
+    assert kept["verified_at"] in ready.text and "when the bundle was built" in ready.text
+
+
 def test_a_subject_access_export_is_requested_built_verified_and_downloaded(app, console,
                                                                             admin):
     import io
@@ -399,6 +426,7 @@ def test_a_tampered_bundle_is_shown_as_tampered(app, console, admin):
             z.writestr(n, data)
     html = client.get(page).text
     assert "Tampered:" in html and "modified" in html
+    assert "the file changed since it was built" in html  # not the kept verification
 
 
 def test_an_erased_export_answers_410_saying_why_in_the_console_and_the_api(app, console,
