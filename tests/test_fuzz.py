@@ -114,6 +114,7 @@ def test_no_operation_answers_5xx_or_off_its_schema(app, admin):
                      schemathesis.GenerationMode.NEGATIVE):
             _fuzz(operation, mode, run)
     _stateful(schema, run)
+    print(f"schemathesis cases per phase: {dict(run.sent)}, {sum(run.sent.values())} in all")
     assert run.failures == {}
     # Every phase ran, and the budget was really spent.
     assert {"examples", "coverage", "fuzzing positive", "fuzzing negative",
