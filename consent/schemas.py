@@ -443,6 +443,17 @@ class KantaraReceiptSchema(ma.Schema):
     spiCat = ma.fields.List(ma.fields.String())
 
 
+# The two shapes of a receipt, told apart by their required `version` (each also requires
+# a property the other lacks: `receipt_id` and `signature`, or `consentReceiptID`), so a
+# body matches exactly one of them.
+ReceiptOrKantara = {
+    "oneOf": [ReceiptSchema, KantaraReceiptSchema],
+    "discriminator": {"propertyName": "version", "mapping": {
+        **{version: "#/components/schemas/Receipt" for version in RECEIPT_VERSIONS},
+        KANTARA_VERSION: "#/components/schemas/KantaraReceipt"}},
+}
+
+
 class ReceiptQuerySchema(ma.Schema):
     format = ma.fields.String(load_default="iso27560", validate=ma.validate.OneOf(FORMATS),
                               metadata={"description": "`iso27560` (the signed record) or "

@@ -8,19 +8,18 @@ from flask_smorest import Blueprint
 
 from consent import ledger, notices
 from consent.explain import pick_language
-from consent.receipts import KANTARA_VERSION, RECEIPT_VERSIONS, controller_record
+from consent.receipts import controller_record
 from consent.schemas import (
     ConsentQuerySchema,
     ConsentStateSchema,
     ConsentWriteResultSchema,
     ConsentWriteSchema,
     HistorySchema,
-    KantaraReceiptSchema,
     OptOutQuerySchema,
     OptOutSchema,
     PolicySchema,
+    ReceiptOrKantara,
     ReceiptQuerySchema,
-    ReceiptSchema,
 )
 from consent.state import ConsentState
 from consentry.auth import current_principal, scoped
@@ -34,15 +33,6 @@ from consentry.policy import RECIPIENT_ROLES, get_policy
 from consentry.secretstore import get_keys
 
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
-# The two shapes of a receipt, told apart by their required `version` (each also requires
-# a property the other lacks: `receipt_id` and `signature`, or `consentReceiptID`), so a
-# body matches exactly one of them.
-RECEIPT_OR_KANTARA = {
-    "oneOf": [ReceiptSchema, KantaraReceiptSchema],
-    "discriminator": {"propertyName": "version", "mapping": {
-        **{version: "#/components/schemas/Receipt" for version in RECEIPT_VERSIONS},
-        KANTARA_VERSION: "#/components/schemas/KantaraReceipt"}},
-}
 CONTENT_LANGUAGE = {"Content-Language": {"schema": {"type": "string"},
                                          "description": "The language of the labels"}}
 
@@ -204,7 +194,7 @@ class ConsentHistory(MethodView):
 class ReceiptView(MethodView):
     @scoped("preferences:read")
     @blp.arguments(ReceiptQuerySchema(), location="query")
-    @blp.alt_response(200, schema=RECEIPT_OR_KANTARA, success=True,
+    @blp.alt_response(200, schema=ReceiptOrKantara, success=True,
                       description="The signed consent record (`Receipt`), or with "
                       "`?format=kantara` its Kantara Consent Receipt v1.1 view "
                       "(`KantaraReceipt`, derived and unsigned); `version` tells which")
