@@ -206,11 +206,10 @@ class GateClient:
             try:
                 body = self._request("GET", f"/v1/subjects/{urllib.parse.quote(subject_id)}"
                                             f"/allowed-signals?{urllib.parse.urlencode(query)}")
-            finally:
+            except BaseException:
                 with self._lock:
-                    pending.count -= 1
-                    if pending.count == 0 and self._pending.get(subject_id) is pending:
-                        del self._pending[subject_id]
+                    self._arrived(subject_id, pending)
+                raise
         except GateUnavailable as exc:
             return self.unavailable(subject_id, purpose, channel, jurisdiction, str(exc))
         except ConsentryError as exc:
@@ -221,12 +220,19 @@ class GateClient:
                         tuple((d["category"], d["reason"]) for d in body["denied"]),
                         body["policy_version"], body.get("token"))
         expires = time.monotonic() + float(body.get("max_age", DEFAULT_MAX_AGE))
-        with self._lock:
+        with self._lock:  # one hold: no sync can slip between the check and the store
+            self._arrived(subject_id, pending)
             # An answer the feed said changed while it was on its way: returned, not cached.
             if not pending.stale:
                 self._cache.answers[key] = (answer, expires)
                 self._cache.by_subject.setdefault(subject_id, set()).add(key)
         return answer
+
+    def _arrived(self, subject_id: str, pending: _Pending) -> None:
+        """One lookup of `subject_id` is no longer on its way (call with the lock held)."""
+        pending.count -= 1
+        if pending.count == 0 and self._pending.get(subject_id) is pending:
+            del self._pending[subject_id]
 
     def check_batch(self, subjects: list[str], purpose: str, channel: str | None = None,
                     categories: list[str] | None = None,
