@@ -21,6 +21,7 @@ from consentry.policy import (
 )
 
 RECEIPT_VERSION = "consentry-receipt/2"
+RECEIPT_VERSIONS = ("consentry-receipt/1", RECEIPT_VERSION)  # every one still served
 KANTARA_VERSION = "KI-CR-v1.1.0"
 FORMATS = ("iso27560", "kantara")
 # A category's sensitivity as a DPV personal-data concept.

@@ -10,7 +10,7 @@ import marshmallow as ma
 from consent.decisions import MAX_BATCH_DECISIONS, MAX_EXPLANATIONS_PAGE, RECIPE_REASONS
 from consent.gate import REASONS
 from consent.ledger import CHOICE_STATUSES, MAX_CHOICES, MAX_IAB_STRING, OPT_OUT_SCOPES
-from consent.receipts import FORMATS
+from consent.receipts import FORMATS, KANTARA_VERSION, RECEIPT_VERSIONS
 from consent.signals import MAX_BATCH_SUBJECTS
 from consentry.fastload import FastLoad
 from consentry.fields import (
@@ -364,9 +364,11 @@ class ReceiptSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-    version = ma.fields.String(metadata={"description": "consentry-receipt/2 (1: before "
-                                                        "the 27560 fields)"})
-    receipt_id = ma.fields.String()
+    version = ma.fields.String(required=True, metadata={
+        "enum": list(RECEIPT_VERSIONS),
+        "description": "consentry-receipt/2 (1: before the 27560 fields); tells a receipt "
+                       "from its Kantara view (`KI-CR-v1.1.0`)"})
+    receipt_id = ma.fields.String(required=True)
     issued_at = ma.fields.String()
     subject_id = ma.fields.String()
     jurisdiction = ma.fields.String()
@@ -401,7 +403,7 @@ class ReceiptSchema(ma.Schema):
     recorded_at = ma.fields.String(metadata={
         "description": "On an imported record: when its choices were made (`issued_at` is "
                        "when it was imported)"})
-    signature = ma.fields.Nested(SignatureSchema,
+    signature = ma.fields.Nested(SignatureSchema, required=True,
                                  metadata={"description": "Ed25519 over the RFC 8785 (JCS) "
                                                           "canonical JSON of the receipt "
                                                           "without `signature`; keys at "
@@ -437,11 +439,11 @@ class KantaraControllerSchema(ma.Schema):
 class KantaraReceiptSchema(ma.Schema):
     """The Kantara Consent Receipt v1.1 view of a receipt: derived, not signed."""
 
-    version = ma.fields.String(metadata={"enum": ["KI-CR-v1.1.0"]})
+    version = ma.fields.String(required=True, metadata={"enum": [KANTARA_VERSION]})
     jurisdiction = ma.fields.String()
     consentTimestamp = ma.fields.Integer(metadata={"description": "Seconds since the epoch"})
     collectionMethod = ma.fields.String()
-    consentReceiptID = ma.fields.String()
+    consentReceiptID = ma.fields.String(required=True)
     publicKey = ma.fields.String(metadata={"description": "The signing key (JWK `x`)"})
     language = ma.fields.String()
     piiPrincipalId = ma.fields.String()
@@ -450,6 +452,17 @@ class KantaraReceiptSchema(ma.Schema):
     services = ma.fields.List(ma.fields.Nested(KantaraServiceSchema))
     sensitive = ma.fields.Boolean()
     spiCat = ma.fields.List(ma.fields.String())
+
+
+# The two shapes of a receipt, told apart by their required `version` (each also requires
+# a property the other lacks: `receipt_id` and `signature`, or `consentReceiptID`), so a
+# body matches exactly one of them.
+ReceiptOrKantara = {
+    "oneOf": [ReceiptSchema, KantaraReceiptSchema],
+    "discriminator": {"propertyName": "version", "mapping": {
+        **{version: "#/components/schemas/Receipt" for version in RECEIPT_VERSIONS},
+        KANTARA_VERSION: "#/components/schemas/KantaraReceipt"}},
+}
 
 
 class ReceiptQuerySchema(ma.Schema):

@@ -16,12 +16,11 @@ from consent.schemas import (
     ConsentWriteResultSchema,
     ConsentWriteSchema,
     HistorySchema,
-    KantaraReceiptSchema,
     OptOutQuerySchema,
     OptOutSchema,
     PolicySchema,
+    ReceiptOrKantara,
     ReceiptQuerySchema,
-    ReceiptSchema,
 )
 from consent.state import ConsentState
 from consentry.auth import current_principal, scoped
@@ -195,10 +194,10 @@ class ConsentHistory(MethodView):
 class ReceiptView(MethodView):
     @scoped("preferences:read")
     @blp.arguments(ReceiptQuerySchema(), location="query")
-    @blp.alt_response(200, schema={"oneOf": [ReceiptSchema, KantaraReceiptSchema]},
-                      success=True, description="The signed consent record (`Receipt`), or "
-                      "with `?format=kantara` its Kantara Consent Receipt v1.1 view "
-                      "(`KantaraReceipt`, derived and unsigned)")
+    @blp.alt_response(200, schema=ReceiptOrKantara, success=True,
+                      description="The signed consent record (`Receipt`), or with "
+                      "`?format=kantara` its Kantara Consent Receipt v1.1 view "
+                      "(`KantaraReceipt`, derived and unsigned); `version` tells which")
     def get(self, args, subject_id, receipt_id):
         """A consent receipt again: an ISO/IEC TS 27560 record in W3C DPV terms, whose
         signature verifies with /.well-known/consentry-keys; `?format=kantara` answers the

@@ -32,7 +32,8 @@ export interface Answer {
   readonly maxAge: number | null;
   /** The signed consent token (null from a batch check or a degraded answer). */
   readonly token: string | null;
-  /** The service could not be reached: a cached answer within its max_age, or nothing allowed. */
+  /** Not the service's answer of the moment: the service could not be reached (a cached
+   *  answer within its max_age, or nothing allowed) or refused the lookup (nothing allowed). */
   readonly degraded: boolean;
   /** Why the answer is degraded. */
   readonly reason: string | null;
@@ -81,8 +82,12 @@ export interface GateClientOptions {
   timeoutMs?: number;
   /** A lookup follows the change feed first when the last sync is older (default 1000 ms). */
   syncIntervalMs?: number;
-  /** When given, `verify` refuses a token whose `iss` differs (the deployment's URL). */
+  /** `verify` refuses a token whose `iss` differs (the deployment's `CONSENTRY_PUBLIC_URL`);
+   *  default: the base URL, so a token is never taken unchecked. */
   issuer?: string;
+  /** Reject with ConsentryHTTPError when the service refuses a lookup (4xx) instead of
+   *  answering nothing allowed, degraded (default false). */
+  throwOnRefusal?: boolean;
   /** The fetch to use (default: globalThis.fetch). */
   fetch?: typeof globalThis.fetch;
   /** A monotonic clock in milliseconds (default: performance.now). */
@@ -111,7 +116,8 @@ export class GateClient {
   apiKey: string;
   timeoutMs: number;
   syncIntervalMs: number;
-  issuer: string | undefined;
+  issuer: string;
+  throwOnRefusal: boolean;
 
   /** Which categories may be used; never rejects because the service is away. */
   allowedSignals(subjectId: string, purpose: string, channel?: string | null,
@@ -126,12 +132,16 @@ export class GateClient {
   /** The fail-closed answer: the cached one marked degraded, else nothing allowed. */
   unavailable(subjectId: string, purpose: string, channel: string | null,
               jurisdiction: string | null, reason: string): Answer;
+  /** The answer to a refused lookup: nothing allowed, degraded, the refusal as its reason. */
+  refused(subjectId: string, purpose: string, channel: string | null,
+          jurisdiction: string | null, error: ConsentryHTTPError): Answer;
   /** Batch check, 1,000 subjects a request; answers without tokens; the cache is left alone. */
   checkSignals(subjectIds: Iterable<string>, purpose: string, channel?: string | null,
                options?: LookupOptions & { categories?: string[] | null }
   ): Promise<Map<string, Answer>>;
-  /** Verify a consent token offline against the service's published keys. */
-  verify(token: string): Promise<TokenClaims>;
+  /** Verify a consent token offline against the service's published keys, the issuer,
+   *  and the subject and purpose it must be for. */
+  verify(token: string, subjectId: string, purpose: string): Promise<TokenClaims>;
   /** Record one decision now. */
   recordDecision(decision: Decision, options?: { idempotencyKey?: string }
   ): Promise<DecisionResult>;

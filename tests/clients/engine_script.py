@@ -43,7 +43,7 @@ second = gate.allowed_signals("venv-1", "personalization", "web")
 out["second_allowed"] = list(second.allowed)
 claims = verify_token(second.token, jwks, issuer=issuer)
 out["token_claims"] = {k: claims[k] for k in ("iss", "sub", "allowed")}
-out["gate_verify"] = gate.verify(second.token)["sub"]
+out["gate_verify"] = gate.verify(second.token, "venv-1", "personalization")["sub"]
 try:
     verify_token(second.token, jwks, issuer="https://someone-else.example")
     out["wrong_issuer_refused"] = False

@@ -42,11 +42,12 @@ def node():
     return path
 
 
-def test_js_client_against_a_served_consentry(node, live_server, make_key):
+def test_js_client_against_a_served_consentry(node, app, live_server, make_key):
     key = make_key("signals:read", "preferences:write", "decisions:write", "explanations:read",
                    name="js-engine")["Authorization"].removeprefix("Bearer ")
+    # The served tokens' `iss` is CONSENTRY_PUBLIC_URL, not the address the tests use.
     env = {**os.environ, "CONSENTRY_URL": live_server, "CONSENTRY_API_KEY": key,
-           "NO_COLOR": "1"}
+           "CONSENTRY_ISSUER": app.config["PUBLIC_URL"], "NO_COLOR": "1"}
     run = subprocess.run([node, "--test", "--test-reporter=tap", "test/"], cwd=CLIENT,
                          env=env, capture_output=True, text=True, timeout=600, check=False)
     report = run.stdout + run.stderr

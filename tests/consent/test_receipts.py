@@ -348,3 +348,26 @@ def test_a_batch_memo_builds_the_very_record_built_alone(jurisdiction):
         assert list(receipt_record(policy, **args, memo=memo)["choices"][0]) == list(
             alone["choices"][0])
     assert memo  # not vacuous: the parts were shared
+
+
+def test_each_receipt_format_matches_exactly_one_documented_schema(
+        put_consents, client, writer):
+    # Issue 21: both bodies matched both schemas of the operation's `oneOf`, so a strict
+    # client could not tell a signed record from its Kantara view.
+    from openapi_schema_validator import OAS30Validator
+
+    spec = client.get("/openapi.json").get_json()
+    answer = spec["paths"]["/v1/subjects/{subject_id}/receipts/{receipt_id}"]["get"][
+        "responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["discriminator"]["propertyName"] == "version"
+    receipt = receipt_of(put_consents("u-one", EU_CHOICES, jurisdiction="EU"))
+    url = f"/v1/subjects/u-one/receipts/{receipt['receipt_id']}"
+    bodies = {"Receipt": client.get(url, headers=writer).get_json(),
+              "KantaraReceipt": kantara(client, writer, "u-one",
+                                        receipt["receipt_id"]).get_json()}
+    for name, body in bodies.items():
+        matches = [ref["$ref"].rsplit("/", 1)[1] for ref in answer["oneOf"]
+                   if OAS30Validator({**ref, "components": spec["components"]}).is_valid(body)]
+        assert matches == [name]
+        assert answer["discriminator"]["mapping"][body["version"]].endswith("/" + name)
+        OAS30Validator({**answer, "components": spec["components"]}).validate(body)

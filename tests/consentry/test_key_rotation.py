@@ -92,17 +92,19 @@ def test_the_engine_client_fetches_the_keys_again_for_a_new_key_id(make_app, mak
     thread.start()
     try:
         key = make_key("signals:read")["Authorization"].removeprefix("Bearer ")
-        gate = GateClient(f"http://127.0.0.1:{server.server_port}", key)
+        gate = GateClient(f"http://127.0.0.1:{server.server_port}", key,
+                          issuer=app.config["PUBLIC_URL"])
         before = gate.allowed_signals("u-1", "analytics").token
-        assert gate.verify(before)["sub"] == "u-1"
+        assert gate.verify(before, "u-1", "analytics")["sub"] == "u-1"
         get_keys(app).rotate_signing_key()
         after = gate.allowed_signals("u-2", "analytics").token
         assert _kid(after) != _kid(before)
         with pytest.raises(UnknownKeyError):  # keys fetched a moment ago: not again yet
-            gate.verify(after)
+            gate.verify(after, "u-2", "analytics")
         monkeypatch.setattr(gate_module, "KEYS_REFETCH_SECONDS", 0.0)
-        assert gate.verify(after)["sub"] == "u-2"
-        assert gate.verify(before)["sub"] == "u-1"  # the old key stays published
+        assert gate.verify(after, "u-2", "analytics")["sub"] == "u-2"
+        # the old key stays published
+        assert gate.verify(before, "u-1", "analytics")["sub"] == "u-1"
     finally:
         server.shutdown()
         thread.join()

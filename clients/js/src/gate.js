@@ -12,13 +12,23 @@
  * older than that. A cached answer also expires after the `max_age` the service gave it.
  * **It fails closed.** While the service cannot be reached (a lookup or a sync fails), a
  * cached answer is still served until its `max_age` runs out, marked `degraded`; a subject
- * with no valid cached answer gets nothing allowed (also `degraded`). The cache is never
+ * with no valid cached answer gets nothing allowed (also `degraded`). A lookup the service
+ * refuses (a 4xx: a revoked key, a missing scope, an unknown purpose) answers nothing
+ * allowed, `degraded`, with the refusal as its `reason`, unless the client was made with
+ * `throwOnRefusal: true`, when it rejects with ConsentryHTTPError. The cache is never
  * dropped because the service is away, and the client never guesses from defaults.
+ *
+ * `verify(token, subjectId, purpose)` checks a token offline: signed by the published keys,
+ * unexpired, issued by `issuer` (by default the base URL: pass the deployment's
+ * `CONSENTRY_PUBLIC_URL` when the client reaches it by another address), and for the
+ * subject and purpose the caller expects.
  *
  * Needs only `fetch`, `AbortSignal.timeout` and WebCrypto: Node 20 or any edge runtime.
  */
 
-import { ConsentryHTTPError, GateUnavailable, UnknownKeyError } from "./errors.js";
+import {
+  ConsentryHTTPError, GateUnavailable, SignatureError, UnknownKeyError,
+} from "./errors.js";
 import { importJwks, verifyToken } from "./token.js";
 
 /** Seconds an answer is cached when the service does not say (as the Python client). */
@@ -91,7 +101,9 @@ export class GateClient {
     this.apiKey = apiKey;
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
-    this.issuer = options.issuer;
+    // `verify` checks each token's `iss` against it: never unchecked.
+    this.issuer = options.issuer ?? this.baseUrl;
+    this.throwOnRefusal = options.throwOnRefusal ?? false;
     this._fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this._clock = options.clock ?? (() => performance.now());
     /** @type {Map<string, {answer: Answer, expires: number}>} */
@@ -269,6 +281,9 @@ export class GateClient {
       if (error instanceof GateUnavailable) {
         return this.unavailable(subjectId, purpose, channel, jurisdiction, error.message);
       }
+      if (error instanceof ConsentryHTTPError && !this.throwOnRefusal) {
+        return this.refused(subjectId, purpose, channel, jurisdiction, error);
+      }
       throw error;
     } finally {
       if (pending && --pending.count === 0) this._inFlight.delete(subjectId);
@@ -287,6 +302,19 @@ export class GateClient {
       subjectId, purpose, channel, jurisdiction: jurisdiction ?? null, allowed: [], denied: [],
       limits: {}, policyVersion: "", evaluatedAt: null, maxAge: null, token: null,
       degraded: true, reason,
+    });
+  }
+
+  /**
+   * Fail closed on a refusal (4xx): nothing allowed, degraded, the cache not consulted (a
+   * revoked key must not go on being answered from it).
+   * @returns {Answer}
+   */
+  refused(subjectId, purpose, channel, jurisdiction, error) {
+    return frozen({
+      subjectId, purpose, channel, jurisdiction: jurisdiction ?? null, allowed: [], denied: [],
+      limits: {}, policyVersion: "", evaluatedAt: null, maxAge: null, token: null,
+      degraded: true, reason: `refused: ${error.message}`,
     });
   }
 
@@ -320,6 +348,12 @@ export class GateClient {
             subject, purpose, channel, null));
         }
       } catch (error) {
+        if (error instanceof ConsentryHTTPError && !this.throwOnRefusal) {
+          for (const subject of chunk) {
+            answers.set(subject, this.refused(subject, purpose, channel, jurisdiction, error));
+          }
+          continue;
+        }
         if (!(error instanceof GateUnavailable)) throw error;
         for (const subject of subjects.slice(start)) {
           answers.set(subject,
@@ -353,22 +387,34 @@ export class GateClient {
   }
 
   /**
-   * Verify a consent token offline; resolves with its claims. The keys are fetched once,
-   * and again for a key id they lack (the service rotated its key), at most every
-   * KEYS_REFETCH_MS.
-   * @param {string} token
+   * Verify a consent token offline; resolves with its claims: signed by the service's keys,
+   * unexpired, issued by `issuer`, and for `subjectId` and `purpose` (a SignatureError for a
+   * token about anyone or anything else). The keys are fetched once, and again for a key
+   * id they lack (the service rotated its key), at most every KEYS_REFETCH_MS.
+   * @param {string} token @param {string} subjectId @param {string} purpose
    * @returns {Promise<Record<string, any>>}
    */
-  async verify(token) {
+  async verify(token, subjectId, purpose) {
+    if (typeof subjectId !== "string" || typeof purpose !== "string") {
+      throw new TypeError("verify(token, subjectId, purpose): say whose token, for what");
+    }
     const options = { issuer: this.issuer };
     const keys = this._keys ?? await this._fetchKeys();
+    let claims;
     try {
-      return await verifyToken(token, { keys, ...options });
+      claims = await verifyToken(token, { keys, ...options });
     } catch (error) {
       if (!(error instanceof UnknownKeyError)
           || this._clock() - this._keysFetched < KEYS_REFETCH_MS) throw error;
-      return verifyToken(token, { keys: await this._fetchKeys(), ...options });
+      claims = await verifyToken(token, { keys: await this._fetchKeys(), ...options });
     }
+    if (claims.sub !== subjectId) {
+      throw new SignatureError(`token for another subject ${JSON.stringify(claims.sub)}`);
+    }
+    if (claims.purpose !== purpose) {
+      throw new SignatureError(`token for another purpose ${JSON.stringify(claims.purpose)}`);
+    }
+    return claims;
   }
 
   // -- decisions ---------------------------------------------------------------------

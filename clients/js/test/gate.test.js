@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { ConsentryHTTPError, GateClient } from "../src/index.js";
+import { ConsentryHTTPError, GateClient, SignatureError } from "../src/index.js";
 import {
-  API_KEY, BASE_URL, call, deadUrl, manualClock, putConsents, recordingFetch, served,
+  API_KEY, BASE_URL, ISSUER, call, deadUrl, manualClock, putConsents, recordingFetch, served,
   servedTyp, subject,
 } from "./helpers.js";
 
@@ -17,7 +17,7 @@ describe("allowedSignals", served, () => {
     const id = subject("look");
     await putConsents(id, [{ purpose: "personalization", category: "location_precise",
                              status: "granted" }], { jurisdiction: "EU" });
-    const gate = new GateClient(BASE_URL, API_KEY);
+    const gate = new GateClient(BASE_URL, API_KEY, { issuer: ISSUER });
     const answer = await gate.allowedSignals(id, "personalization", "web");
     const direct = await call("GET", `/v1/subjects/${id}/allowed-signals?purpose=personalization&channel=web`);
     assert.equal(answer.degraded, false);
@@ -30,7 +30,7 @@ describe("allowedSignals", served, () => {
     assert.equal(answer.policyVersion, direct.policy_version);
     assert.equal(answer.maxAge, direct.max_age);
     servedTyp(answer.token);
-    const verified = await gate.verify(answer.token);
+    const verified = await gate.verify(answer.token, id, "personalization");
     assert.equal(verified.sub, id);
     assert.equal(verified.purpose, "personalization");
     assert.equal(verified.channel, "web");
@@ -67,11 +67,52 @@ describe("allowedSignals", served, () => {
     assert.throws(() => { first.allowed.push("health"); }, TypeError);  // cached, so frozen
   });
 
-  test("a request the service refuses is an error, not a degraded answer", async () => {
-    const gate = new GateClient(BASE_URL, API_KEY);
+  test("verify checks the issuer by default, and the subject and purpose", async () => {
+    const id = subject("iss");
+    await putConsents(id, [{ purpose: "personalization", status: "granted" }]);
+    const byDefault = new GateClient(BASE_URL, API_KEY);
+    assert.equal(byDefault.issuer, BASE_URL);  // never unchecked
+    const { token } = await byDefault.allowedSignals(id, "personalization", "web");
+    // The service signs as its CONSENTRY_PUBLIC_URL, which is not the address used here.
+    await assert.rejects(byDefault.verify(token, id, "personalization"), /issuer/);
+    const gate = new GateClient(BASE_URL, API_KEY, { issuer: ISSUER });
+    assert.equal((await gate.verify(token, id, "personalization")).sub, id);
+    await assert.rejects(gate.verify(token, subject("other"), "personalization"),
+                         (error) => error instanceof SignatureError && /subject/.test(error.message));
+    await assert.rejects(gate.verify(token, id, "marketing"),
+                         (error) => error instanceof SignatureError && /purpose/.test(error.message));
+    await assert.rejects(gate.verify(token), TypeError);  // whose, for what: not optional
+  });
+
+  test("a request the service refuses answers nothing allowed, degraded", async () => {
+    const id = subject("bad");
+    await putConsents(id, [{ purpose: "personalization", status: "granted" }]);
+    const gate = new GateClient(BASE_URL, API_KEY, { syncIntervalMs: HOUR });
+    const refused = await gate.allowedSignals(id, "telepathy", "web");
+    assert.equal(refused.degraded, true);
+    assert.deepEqual(refused.allowed, []);
+    assert.equal(refused.token, null);
+    assert.match(refused.reason, /^refused: HTTP 422/);
+    const batch = await gate.checkSignals([id, subject("bad")], "telepathy", "web");
+    assert.ok([...batch.values()].every((a) => a.degraded && a.allowed.length === 0));
+    assert.ok((await gate.allowedSignals(id, "personalization", "web")).allowed
+      .includes("behavioral"));
+    // A key the service no longer knows: nothing allowed, even with an answer cached.
+    gate.apiKey = "csk_not_a_key";
+    gate.syncIntervalMs = 0;  // the next lookup syncs first, and the sync is refused
+    const revoked = await gate.allowedSignals(id, "personalization", "web");
+    assert.equal(revoked.degraded, true);
+    assert.deepEqual(revoked.allowed, []);
+    assert.match(revoked.reason, /^refused: HTTP 401/);
+  });
+
+  test("with throwOnRefusal a refused request rejects instead", async () => {
+    const gate = new GateClient(BASE_URL, API_KEY, { throwOnRefusal: true });
     await assert.rejects(gate.allowedSignals(subject("bad"), "telepathy", "web"),
                          (error) => error instanceof ConsentryHTTPError && error.status === 422);
-    const stranger = new GateClient(BASE_URL, "csk_not_a_key");
+    await assert.rejects(gate.checkSignals([subject("bad")], "telepathy", "web"),
+                         (error) => error instanceof ConsentryHTTPError && error.status === 422);
+    const stranger = new GateClient(BASE_URL, "csk_not_a_key", { throwOnRefusal: true });
     await assert.rejects(stranger.allowedSignals(subject("bad"), "personalization", "web"),
                          (error) => error instanceof ConsentryHTTPError && error.status === 401);
   });

@@ -7,6 +7,8 @@ import { b64url } from "../src/token.js";
 
 export const BASE_URL = process.env.CONSENTRY_URL;
 export const API_KEY = process.env.CONSENTRY_API_KEY;
+/** The `iss` of the served tokens (its CONSENTRY_PUBLIC_URL), which is not BASE_URL. */
+export const ISSUER = process.env.CONSENTRY_ISSUER;
 
 /** Options for `describe`: skip (and say how to run) without a served Consentry. */
 export const served = {

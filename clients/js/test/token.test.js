@@ -10,7 +10,7 @@ import {
 } from "../src/index.js";
 import { b64url } from "../src/token.js";
 import {
-  API_KEY, BASE_URL, claims, manualClock, ownSigner, recordingFetch, served, servedTyp,
+  API_KEY, BASE_URL, ISSUER, claims, manualClock, ownSigner, recordingFetch, served, servedTyp,
   subject,
 } from "./helpers.js";
 
@@ -72,23 +72,24 @@ describe("served tokens", served, () => {
   test("an unknown key id fetches the keys again, at most every 5 s", async (t) => {
     const clock = manualClock();
     const { fetch, requests } = recordingFetch();
-    const gate = new GateClient(BASE_URL, API_KEY, { clock, fetch });
-    const answer = await gate.allowedSignals(subject("kid"), "personalization", "web");
+    const gate = new GateClient(BASE_URL, API_KEY, { clock, fetch, issuer: ISSUER });
+    const id = subject("kid");
+    const answer = await gate.allowedSignals(id, "personalization", "web");
     servedTyp(answer.token);
     const keyFetches = () => requests.filter((r) => r.path === "/.well-known/consentry-keys")
       .length;
-    assert.ok(await gate.verify(answer.token));
+    assert.ok(await gate.verify(answer.token, id, "personalization"));
     assert.equal(keyFetches(), 1);
     const stranger = await ownSigner("not-served");
     const foreign = await stranger.sign(claims());
-    await assert.rejects(gate.verify(foreign), UnknownKeyError);
+    await assert.rejects(gate.verify(foreign, "u-1", "personalization"), UnknownKeyError);
     assert.equal(keyFetches(), 1);  // fetched just now: not again
     clock.advance(KEYS_REFETCH_MS);
-    await assert.rejects(gate.verify(foreign), UnknownKeyError);
+    await assert.rejects(gate.verify(foreign, "u-1", "personalization"), UnknownKeyError);
     assert.equal(keyFetches(), 2);  // the service may have rotated: asked once more
-    await assert.rejects(gate.verify(foreign), UnknownKeyError);
+    await assert.rejects(gate.verify(foreign, "u-1", "personalization"), UnknownKeyError);
     assert.equal(keyFetches(), 2);
-    assert.ok(await gate.verify(answer.token));  // known keys need no fetch
+    assert.ok(await gate.verify(answer.token, id, "personalization"));  // known keys need no fetch
     assert.equal(keyFetches(), 2);
   });
 });

@@ -13,11 +13,21 @@ cached answer is never older than that plus the feed's own lag: a change enters
 answer also expires after the `max_age` the service gave it (the policy's token
 lifetime), so a client that was cut off from the feed for longer than the feed is
 kept still cannot serve stale answers.
+An answer that was on its way while a `sync()` saw its subject change is returned but
+not cached (it may predate the change).
+
 **It fails closed.** While the service cannot be reached (a lookup or a sync fails),
 a cached answer is still served until its `max_age` runs out, marked `degraded`; a
-subject with no valid cached answer gets nothing allowed (also `degraded`). The cache
-is never dropped because the service is away, and the client never guesses from
-defaults.
+subject with no valid cached answer gets nothing allowed (also `degraded`). A lookup the
+service refuses (a 4xx: a revoked key, a missing scope, an unknown purpose) answers
+nothing allowed, `degraded`, with the refusal as its `reason`, unless the client was made
+with `raise_on_refusal=True`, when it raises ConsentryError. The cache is never dropped
+because the service is away, and the client never guesses from defaults.
+
+`verify(token, subject_id, purpose)` checks a token offline: signed by the service's
+published keys, unexpired, issued by `issuer` (by default the base URL: pass the
+deployment's `CONSENTRY_PUBLIC_URL` when the client reaches it by another address), and
+for the subject and purpose the caller expects.
 
 `check_batch` asks for many subjects in one call (fail-closed alike), `record_decision`
 records what an engine showed, and `decisions()` buffers decisions and sends them in
@@ -38,7 +48,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from consentry_client.signing import UnknownKeyError
+from consentry_client.signing import SignatureError, UnknownKeyError
 from consentry_client.tokens import verify_token
 
 DEFAULT_MAX_AGE = 300.0  # seconds, when an answer does not say
@@ -78,6 +88,14 @@ class Answer:
 
 
 @dataclass
+class _Pending:
+    """Lookups of one subject on their way; `stale` once a sync dropped the subject."""
+
+    count: int = 0
+    stale: bool = False
+
+
+@dataclass
 class _Cache:
     answers: dict[tuple, tuple[Answer, float]] = field(default_factory=dict)  # (answer, expiry)
     by_subject: dict[str, set[tuple]] = field(default_factory=dict)
@@ -87,13 +105,17 @@ class GateClient:
     """A cached, fail-closed client of Consentry's signal gate."""
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 2.0,
-                 sync_interval: float = 1.0, issuer: str | None = None):
+                 sync_interval: float = 1.0, issuer: str | None = None,
+                 raise_on_refusal: bool = False):
         self.base_url = base_url.rstrip("/")
-        self.issuer = issuer  # when given, `verify` checks each token's `iss` against it
+        # `verify` checks each token's `iss` against it: never unchecked.
+        self.issuer = issuer if issuer is not None else self.base_url
+        self.raise_on_refusal = raise_on_refusal  # a 4xx raises instead of a degraded answer
         self.api_key = api_key
         self.timeout = timeout
         self.sync_interval = sync_interval
         self._cache = _Cache()
+        self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
         self._cursor: str | None = None
         self._last_sync = 0.0
@@ -133,6 +155,8 @@ class GateClient:
             self._last_sync = time.monotonic()
             with self._lock:  # nothing cached from before we knew the head can be trusted
                 self._cache = _Cache()
+                for pending in self._pending.values():
+                    pending.stale = True
             return 0
         seen = 0
         while True:
@@ -142,6 +166,9 @@ class GateClient:
                 for change in page["changes"]:
                     for key in self._cache.by_subject.pop(change["subject_id"], ()):
                         self._cache.answers.pop(key, None)
+                    pending = self._pending.get(change["subject_id"])
+                    if pending is not None:  # an answer on its way may predate the change
+                        pending.stale = True
             seen += len(page["changes"])
             self._cursor = page["next"]
             if len(page["changes"]) < 1000:
@@ -173,18 +200,39 @@ class GateClient:
                 query["channel"] = channel
             if jurisdiction:
                 query["jurisdiction"] = jurisdiction
-            body = self._request("GET", f"/v1/subjects/{urllib.parse.quote(subject_id)}"
-                                        f"/allowed-signals?{urllib.parse.urlencode(query)}")
+            with self._lock:
+                pending = self._pending.setdefault(subject_id, _Pending())
+                pending.count += 1
+            try:
+                body = self._request("GET", f"/v1/subjects/{urllib.parse.quote(subject_id)}"
+                                            f"/allowed-signals?{urllib.parse.urlencode(query)}")
+            except BaseException:
+                with self._lock:
+                    self._arrived(subject_id, pending)
+                raise
         except GateUnavailable as exc:
             return self.unavailable(subject_id, purpose, channel, jurisdiction, str(exc))
+        except ConsentryError as exc:
+            if self.raise_on_refusal:
+                raise
+            return self.refused(subject_id, purpose, channel, exc)
         answer = Answer(subject_id, purpose, channel, tuple(body["allowed"]),
                         tuple((d["category"], d["reason"]) for d in body["denied"]),
                         body["policy_version"], body.get("token"))
         expires = time.monotonic() + float(body.get("max_age", DEFAULT_MAX_AGE))
-        with self._lock:
-            self._cache.answers[key] = (answer, expires)
-            self._cache.by_subject.setdefault(subject_id, set()).add(key)
+        with self._lock:  # one hold: no sync can slip between the check and the store
+            self._arrived(subject_id, pending)
+            # An answer the feed said changed while it was on its way: returned, not cached.
+            if not pending.stale:
+                self._cache.answers[key] = (answer, expires)
+                self._cache.by_subject.setdefault(subject_id, set()).add(key)
         return answer
+
+    def _arrived(self, subject_id: str, pending: _Pending) -> None:
+        """One lookup of `subject_id` is no longer on its way (call with the lock held)."""
+        pending.count -= 1
+        if pending.count == 0 and self._pending.get(subject_id) is pending:
+            del self._pending[subject_id]
 
     def check_batch(self, subjects: list[str], purpose: str, channel: str | None = None,
                     categories: list[str] | None = None,
@@ -201,6 +249,12 @@ class GateClient:
                     "jurisdiction": jurisdiction, "categories": categories}
             try:
                 page = self._request("POST", "/v1/signals/check", body)
+            except ConsentryError as exc:
+                if self.raise_on_refusal:
+                    raise
+                for sid in chunk:
+                    answers[sid] = self.refused(sid, purpose, channel, exc)
+                continue
             except GateUnavailable as exc:
                 for sid in chunk:
                     answer = self.unavailable(sid, purpose, channel, jurisdiction, str(exc))
@@ -260,6 +314,14 @@ class GateClient:
             return replace(hit, degraded=True, reason=reason)
         return Answer(subject_id, purpose, channel, (), (), "", degraded=True, reason=reason)
 
+    @staticmethod
+    def refused(subject_id: str, purpose: str, channel: str | None,
+                error: ConsentryError) -> Answer:
+        """Fail closed on a refusal (4xx): nothing allowed, degraded, the cache not
+        consulted (a revoked key must not go on being answered from it)."""
+        return Answer(subject_id, purpose, channel, (), (), "", degraded=True,
+                      reason=f"refused: {error}")
+
     def _fetch_keys(self) -> dict:
         request = urllib.request.Request(self.base_url + "/.well-known/consentry-keys")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -267,16 +329,25 @@ class GateClient:
         self._jwks_fetched = time.monotonic()
         return self._jwks
 
-    def verify(self, token: str) -> dict:
-        """Verify a consent token offline. The keys are fetched once, and again for a key id
-        they lack (the service rotated its key), at most every KEYS_REFETCH_SECONDS."""
+    def verify(self, token: str, subject_id: str, purpose: str) -> dict:
+        """Verify a consent token offline: signed by the service's keys, unexpired, issued
+        by `issuer`, and for `subject_id` and `purpose` (SignatureError for a token about
+        anyone or anything else). The keys are fetched once, and again for a key id they
+        lack (the service rotated its key), at most every KEYS_REFETCH_SECONDS."""
         jwks = self._jwks if self._jwks is not None else self._fetch_keys()
         try:
-            return verify_token(token, jwks, issuer=self.issuer)
+            claims = verify_token(token, jwks, issuer=self.issuer)
         except UnknownKeyError:
             if time.monotonic() - self._jwks_fetched < KEYS_REFETCH_SECONDS:
                 raise
-            return verify_token(token, self._fetch_keys(), issuer=self.issuer)
+            claims = verify_token(token, self._fetch_keys(), issuer=self.issuer)
+        if claims.get("sub") != subject_id:
+            raise SignatureError(f"token for another subject: {claims.get('sub')!r}, "
+                                 f"not {subject_id!r}")
+        if claims.get("purpose") != purpose:
+            raise SignatureError(f"token for another purpose: {claims.get('purpose')!r}, "
+                                 f"not {purpose!r}")
+        return claims
 
 
 def decision_body(subject_id: str, surface: str, item: dict, *,
