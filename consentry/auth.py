@@ -63,6 +63,21 @@ class Principal:
         return scope == ANY_SCOPE or "admin" in self.scopes or scope in self.scopes
 
 
+# What people are shown instead of who wrote: key and staff names are for the audit log.
+ROLE_LABELS = (("page-link:", "preference_page"), ("scheduler", "scheduler"),
+               ("gpc", "global_privacy_control"))
+
+
+def role_label(actor: str | None) -> str | None:
+    """The role a person is shown for an actor (a key's name, `staff:<email>`, a page
+    link's `page-link:<key>`): `preference_page`, `scheduler`, or `staff` for everyone
+    who works for the company. The audit log keeps the name."""
+    if actor is None:
+        return None
+    return next((label for prefix, label in ROLE_LABELS if actor.startswith(prefix)),
+                "staff")
+
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 

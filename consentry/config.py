@@ -51,6 +51,13 @@ def _public_url(raw: str) -> str:
     return url
 
 
+def _host_list(raw: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    if any("/" in h or " " in h for h in hosts):
+        raise ValueError("host names separated by commas, such as consent.example.com")
+    return hosts
+
+
 def _optional(raw: str) -> str | None:
     return raw or None
 
@@ -70,6 +77,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRETS_DIR", str, _var("secrets")),
     # the deployment's own URL: the `iss` of its tokens, the origin of its checkpoints
     Setting("PUBLIC_URL", _public_url, DEFAULT_PUBLIC_URL),
+    # host names this service answers to (comma-separated); any other Host header: 400
+    Setting("ALLOWED_HOSTS", _host_list, ()),
     Setting("MAX_CONTENT_LENGTH", int, 1024 * 1024, env="CONSENTRY_MAX_BODY_BYTES"),
     Setting("API_KEY_CACHE_SECONDS", float, 5.0),
     # how often a process looks for a rotated signing key (see docs/keys.md)
@@ -138,6 +147,11 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     config.update({s.key: s.read(environ) for s in SETTINGS})
     if overrides:
         config.update(overrides)
+    # Links start with the public URL only when it was given (else: the request's host).
+    config["PUBLIC_URL_GIVEN"] = bool(environ.get("CONSENTRY_PUBLIC_URL")) or \
+        "PUBLIC_URL" in (overrides or {})
+    # Flask refuses a request whose Host is not listed (400), before any view runs.
+    config["TRUSTED_HOSTS"] = list(config["ALLOWED_HOSTS"]) or None
     config["RETENTION_BATCH_ROWS"] = min(int(config["RETENTION_BATCH_ROWS"]),
                                          MAX_RETENTION_BATCH_ROWS)
     return config

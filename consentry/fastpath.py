@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import SecurityError
+from werkzeug.wsgi import get_host
 
 from consentry import auth, metrics
 from consentry.db import Database, get_db
@@ -108,6 +110,12 @@ class FastPaths:
         started = time.perf_counter()
         if not subject_id.isascii() or not is_subject_id(subject_id):
             return None
+        trusted = self.app.config.get("TRUSTED_HOSTS")
+        if trusted:  # Flask refuses a Host not on the list (400): let it
+            try:
+                get_host(environ, trusted)
+            except SecurityError:
+                return None
         args = plain_query(environ.get("QUERY_STRING", ""), route.fields, route.required)
         key = auth.bearer_key(environ.get("HTTP_AUTHORIZATION", ""))
         if args is None or key is None:

@@ -132,6 +132,12 @@ def check_request() -> None:
                           code="validation_error", fields=fields)
     if request.blueprint in current_app.extensions.get(FORM_BLUEPRINTS, ()) \
             and request.mimetype in FORM_TYPES:
+        fields = {name.replace("\x00", "\\0"): [NUL_RULE]
+                  for name, values in request.form.lists()
+                  if any("\x00" in v for v in [name, *values])}
+        if fields:
+            raise DomainError(f"A form field holds a NUL character: {', '.join(fields)}.",
+                              status=422, code="validation_error", fields=fields)
         return
     data = request.get_data(cache=True)
     if not data:

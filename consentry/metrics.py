@@ -8,6 +8,7 @@ label is public on `/metrics` and each distinct value is a new series kept forev
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import TYPE_CHECKING
 
@@ -30,11 +31,14 @@ OTHER = "other"
 request_log = logging.getLogger("consentry.request")
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
 def request_id_for(incoming: str) -> str:
-    """The request's id: the client's `X-Request-Id` when it is 1-128 printable
-    characters, else a new one. Every answer carries it back; errors quote it."""
-    valid = 0 < len(incoming) <= 128 and incoming.isprintable()
-    return incoming if valid else uuid.uuid4().hex
+    """The request's id: the client's `X-Request-Id` when it is 1-128 of
+    `[A-Za-z0-9._-]` (nothing that could forge a log line), else a new one. Every answer
+    carries it back; errors quote it."""
+    return incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
 def record_request(app: Flask, method: str, route: str, status: int, seconds: float,

@@ -210,7 +210,7 @@ def _signed_in_quietly() -> None:
 
 def _safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path on this site, else the console home."""
-    if target:
+    if target and target.isprintable():  # a CR or LF would split the Location header
         target = target.rstrip("?")
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith("/console/") \

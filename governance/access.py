@@ -31,6 +31,7 @@ from audit.export import WITHHELD, Attachments
 from audit.verify import ERASURES, RECEIPTS, SUBJECT_ACCESS
 from consent import decisions, ledger
 from consent.explain import LANGUAGES
+from consentry.auth import role_label
 from consentry.clock import rfc3339, utcnow
 from consentry.policy import BASE_LANGUAGE, Policy
 from consentry.secretstore import SecretStore
@@ -142,7 +143,8 @@ def _event(row, erased_from: datetime | None) -> dict:
             "channel": row.channel, "switch": row.switch, "status": row.status,
             "jurisdiction": row.jurisdiction, "source": row.source,
             "notice_version": row.notice_version, "receipt_id": row.receipt_id,
-            "recorded_by": row.actor, "evidence": row.evidence, "evidence_status": status}
+            "recorded_by": role_label(row.actor), "evidence": row.evidence,
+            "evidence_status": status}
 
 
 def _decision(row) -> dict:
@@ -152,12 +154,12 @@ def _decision(row) -> dict:
             "signals_used": row.signals_used, "rule": row.rule,
             "recipe_id": row.recipe_id, "recipe_version": row.recipe_version,
             "conformant": row.conformant, "violations": row.violations,
-            "policy_version": row.policy_version, "recorded_by": row.actor}
+            "policy_version": row.policy_version, "recorded_by": role_label(row.actor)}
 
 
 def _hold(hold, now: datetime) -> dict:
     return {"hold_id": hold.id, "created_at": rfc3339(hold.created_at),
-            "created_by": hold.created_by, "until": rfc3339(hold.until),
+            "created_by": role_label(hold.created_by), "until": rfc3339(hold.until),
             "lifted_at": rfc3339(hold.lifted_at),
             "active": hold.lifted_at is None and (hold.until is None or hold.until > now),
             "reason": WITHHELD}
@@ -183,7 +185,8 @@ def _request(session: Session, row) -> dict:
 
 def _erasure(erasure) -> dict:
     document = retention.erasure_document(erasure)
-    return {**document, "reason": WITHHELD if document["reason"] else None}
+    return {**document, "reason": WITHHELD if document["reason"] else None,
+            "requested_by": role_label(document["requested_by"])}
 
 
 def _json(value) -> bytes:

@@ -10,10 +10,10 @@ from consent import decisions
 from consentry.auth import current_principal, scoped
 from consentry.clock import rfc3339, utcnow
 from consentry.db import get_session
-from consentry.errors import Invalid
+from consentry.errors import DomainError, Invalid
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
-from pages.links import issue_link
+from pages.links import NEEDS, issue_link
 from pages.schemas import LinkRequestSchema, LinkSchema
 from pages.urls import page_url
 
@@ -26,10 +26,15 @@ def _issue(body: dict, *, page: str, subject_id: str, decision_id: str | None = 
         raise Invalid("return_url is not on an origin the policy lists under page_origins.",
                       fields={"return_url": ["Must be an http(s) URL on one of the policy's "
                                              "page_origins."]})
+    principal = current_principal()
+    if not principal.has(NEEDS[page]):
+        raise DomainError(f"A link made with this key could do nothing on its page: it needs "
+                          f"{NEEDS[page]} as well.", status=403, code="forbidden")
     link = issue_link(get_keys(), page=page, subject_id=subject_id, now=utcnow(),
                       seconds=current_app.config["PAGE_LINK_SECONDS"],
-                      issued_by=current_principal().name, decision_id=decision_id,
-                      language=body["language"], return_url=return_url)
+                      issued_by=principal.name, decision_id=decision_id,
+                      language=body["language"], return_url=return_url,
+                      key_id=None if principal.key_id is None else str(principal.key_id))
     return {"url": page_url(link), "expires_at": rfc3339(link.expires_at)}
 
 
@@ -41,9 +46,12 @@ class PreferenceLink(MethodView):
     def post(self, body, subject_id):
         """A short-lived URL of the person's preference page, for their browser.
 
-        The page needs no API key: the URL carries a signed token bound to this subject,
-        valid for `CONSENTRY_PAGE_LINK_SECONDS`. The URL is absolute, on the scheme and
-        host of this request: call the service by the name browsers reach it by.
+        The page needs no API key: the URL carries an opaque token bound to this subject,
+        valid for `CONSENTRY_PAGE_LINK_SECONDS`. The page does only what this key may:
+        it shows state and receipts with `preferences:read` (without it the link could do
+        nothing: 403), saves with `preferences:write`, and lists explanations with
+        `explanations:read`; it opens nothing once the key is revoked. The URL starts with
+        `CONSENTRY_PUBLIC_URL` when set, else the scheme and host of this request.
         """
         return _issue(body, page="preferences", subject_id=subject_id)
 
@@ -56,8 +64,8 @@ class ExplanationLink(MethodView):
     def post(self, body, subject_id, decision_id):
         """A short-lived URL of the "Why am I seeing this?" page of one decision.
 
-        Another subject's decision is a 404. The URL is absolute, on the scheme and host
-        of this request.
+        Another subject's decision is a 404. The page's buttons (which write consent)
+        appear and act only when this key has `preferences:write`.
         """
         decisions.get_decision(get_session(), subject_id, decision_id)
         return _issue(body, page="explanation", subject_id=subject_id,

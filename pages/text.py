@@ -73,6 +73,11 @@ TEXT = {
         "not_found_text": "This is no longer available.",
         "error_title": "Something went wrong",
         "error_text": "Nothing was changed. Please try again in a moment.",
+        "limited_title": "Please wait a moment",
+        "limited_text": "Too many changes were sent from here in a short time, so nothing "
+                        "was changed. Wait a few seconds, then open the page again.",
+        "read_only": "This page shows your choices; changing them is not offered here.",
+        "fields_refused": "What could not be read:",
         # why a control is in its state
         "why:explicit_grant": "On: you allowed this on {date}.",
         "why:explicit_denial": "Off: you turned this off on {date}.",
@@ -159,6 +164,12 @@ TEXT = {
         "not_found_text": "Dies ist nicht mehr verfügbar.",
         "error_title": "Etwas ist schiefgegangen",
         "error_text": "Es wurde nichts geändert. Bitte versuchen Sie es gleich noch einmal.",
+        "limited_title": "Bitte warten Sie einen Moment",
+        "limited_text": "Von hier wurden in kurzer Zeit zu viele Änderungen gesendet, daher "
+                        "wurde nichts geändert. Warten Sie einige Sekunden und öffnen Sie die "
+                        "Seite dann erneut.",
+        "read_only": "Diese Seite zeigt Ihre Einstellungen; ändern lassen sie sich hier nicht.",
+        "fields_refused": "Was nicht gelesen werden konnte:",
         "why:explicit_grant": "An: Sie haben dies am {date} erlaubt.",
         "why:explicit_denial": "Aus: Sie haben dies am {date} ausgeschaltet.",
         "why:withdrawn": "Aus: Sie haben Ihre Erlaubnis am {date} widerrufen.",

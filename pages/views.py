@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -19,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from consent import decisions, ledger, notices
 from consent.explain import explain, pick_language
 from consent.state import ConsentState
+from consentry import auth
 from consentry.clock import utcnow
 from consentry.db import get_session
 from consentry.errors import DomainError, NotFound, handle_unexpected
@@ -26,8 +28,9 @@ from consentry.html import CSRF_FIELD, csrf_token, csrf_valid
 from consentry.policy import get_policy
 from consentry.secretstore import get_keys
 from pages import form
-from pages.links import Link, LinkRefused, open_link, reissue
+from pages.links import PAGE_SCOPES, Link, LinkRefused, open_link, reissue
 from pages.text import TEXT, format_date
+from retention import service as retention
 
 bp = Blueprint("pages", __name__, url_prefix="/pages", template_folder="templates")
 log = logging.getLogger("consentry.pages")
@@ -54,6 +57,7 @@ def opened_by_link(page: str):
         @functools.wraps(view)
         def wrapper(token: str, **kwargs):
             link = open_link(get_keys(), token, page, utcnow())
+            g.link_scopes = _link_scopes(link)
             g.page_language = link.language or pick_language(request.accept_languages)
             return view(link, **kwargs)
 
@@ -63,8 +67,59 @@ def opened_by_link(page: str):
     return decorator
 
 
+def _link_scopes(link: Link) -> frozenset[str]:
+    """What the link may do on its page: what its minting key may, read again now (a
+    revoked key's links open nothing), and nothing once its subject was erased after it
+    was issued. A link made by an operator at the shell (no key) may do all."""
+    session = get_session()
+    if link.key_id is None:
+        scopes = frozenset(PAGE_SCOPES)
+    else:
+        try:
+            principal = auth.principal_of_key(session, int(link.key_id))
+        except ValueError:
+            principal = None
+        if principal is None:
+            raise LinkRefused("its key is revoked")
+        scopes = frozenset(s for s in PAGE_SCOPES if principal.has(s))
+    erased = [e.finished_at for e in retention.subject_erasures(session, get_keys(),
+                                                                 link.subject_id)
+              if e.status == "succeeded" and e.finished_at is not None]
+    if link.issued_at is not None and any(at >= link.issued_at for at in erased):
+        raise LinkRefused("its subject was erased after it was issued")
+    return scopes
+
+
+def may(scope: str) -> bool:
+    """Whether the link this request opened may `scope` (`links.PAGE_SCOPES`)."""
+    return scope in g.get("link_scopes", frozenset())
+
+
+def _require(scope: str) -> None:
+    if not may(scope):
+        raise PageError(403, "refused")
+
+
 def _language() -> str:
     return g.get("page_language") or pick_language(request.accept_languages)
+
+
+class PageLimited(Exception):
+    """A page POST over the rate limit: nothing was written."""
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def _limit(link: Link) -> None:
+    """Page POSTs are limited per link and per client address, in the API's limiter
+    (CONSENTRY_RATE_LIMIT_PER_SECOND): a 429 page, and nothing written."""
+    limiter = current_app.extensions["consentry.ratelimit"]
+    wait = max(limiter.retry_after("page-link:" + get_keys().keyed_hash("link", link.token)),
+               limiter.retry_after(f"page-address:{request.remote_addr or '-'}"))
+    if wait > 0:
+        raise PageLimited(wait)
 
 
 def _check_csrf(link: Link) -> None:
@@ -73,7 +128,8 @@ def _check_csrf(link: Link) -> None:
 
 
 def _actor(link: Link) -> str:
-    """Who wrote, for the audit log: the person, through a link the named key asked for."""
+    """Who wrote, for the audit log: the person, through a link the named key asked for.
+    People are shown the role instead (`consentry.auth.role_label`)."""
     return f"page-link:{link.issued_by}"[:100]
 
 
@@ -112,6 +168,7 @@ def _receipt_shown(subject_id: str) -> dict | None:
 @opened_by_link("preferences")
 def preferences(link: Link):
     """The person's preference page: every choice, why it stands, recent explanations."""
+    _require("preferences:read")
     language, policy, session = _language(), get_policy(), get_session()
     now = utcnow()
     state = ledger.load_state(session, link.subject_id) or ConsentState()
@@ -123,7 +180,7 @@ def preferences(link: Link):
     notice = notices.notice_status(session, policy, link.subject_id)
     recent = []
     page, _ = decisions.recent_decisions(session, link.subject_id, None, RECENT_EXPLANATIONS,
-                                         None)
+                                         None) if may("explanations:read") else ([], None)
     for decision in page:
         explanation_link = reissue(get_keys(), link, page="explanation",
                                    decision_id=decision.decision_id, now=now)
@@ -138,7 +195,7 @@ def preferences(link: Link):
         gpc_in_receipt=bool(receipt) and any(c.get("source") == "gpc"
                                              for c in receipt["choices"]),
         recent=recent, notice=notice["notice"], reconsent=notice["reconsent_needed"],
-        notice_field=form.NOTICE_FIELD)
+        notice_field=form.NOTICE_FIELD, may_save=may("preferences:write"))
 
 
 @bp.post("/preferences/<token>")
@@ -146,6 +203,8 @@ def preferences(link: Link):
 def save_preferences(link: Link):
     """Record every box the person changed, in one write with one receipt."""
     _check_csrf(link)
+    _require("preferences:write")
+    _limit(link)
     if form.SHOWN_FIELD not in request.form:
         raise PageError(400, "bad_form")
     policy, session = get_policy(), get_session()
@@ -188,7 +247,7 @@ def explanation(link: Link):
         if control["action"] in ACTIONS and _button_name(control) == pressed:
             done = _done_text(control, answer, language)
     buttons = [{**c, "name": _button_name(c)} for c in answer["controls"]
-               if c["action"] in ACTIONS]
+               if c["action"] in ACTIONS] if may("preferences:write") else []
     links = [c for c in answer["controls"] if c["action"] == "open_preference_center"]
     return _render("pages/explanation.html", link, explanation=answer, buttons=buttons,
                    links=links, done=done, receipt=_receipt_shown(link.subject_id))
@@ -199,6 +258,8 @@ def explanation(link: Link):
 def act_on_explanation(link: Link):
     """Record the choice of the button pressed (source `explanation_page`)."""
     _check_csrf(link)
+    _require("preferences:write")
+    _limit(link)
     session, policy = get_session(), get_policy()
     decision = decisions.get_decision(session, link.subject_id, link.decision_id or "")
     controls = {_button_name(c): c for c in explain(decision, policy, _language())["controls"]
@@ -243,6 +304,7 @@ def _done_text(control: dict, answer: dict, language: str) -> str:
 @opened_by_link("preferences")
 def preference_receipt(link: Link, receipt_id: str):
     """The signed receipt of a write, as a JSON download."""
+    _require("preferences:read")
     return _receipt_download(link, receipt_id)
 
 
@@ -270,10 +332,10 @@ def _private(response):
     return response
 
 
-def _error_page(status: int, key: str):
+def _error_page(status: int, key: str, fields: tuple[str, ...] = ()):
     t = TEXT[_language()]
     return _render("pages/error.html", status=status, title=t[f"{key}_title"],
-                   text=t[f"{key}_text"])
+                   text=t[f"{key}_text"], fields=fields)
 
 
 @bp.errorhandler(LinkRefused)
@@ -287,12 +349,19 @@ def _page_error(error: PageError):
     return _error_page(error.status, error.key)
 
 
+@bp.errorhandler(PageLimited)
+def _limited(error: PageLimited):
+    body, status, headers = _error_page(429, "limited")
+    return body, status, {**headers, "Retry-After": str(max(1, math.ceil(error.seconds)))}
+
+
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
     if error.status == 404:
         return _error_page(404, "not_found")
     return _error_page(error.status if 400 <= error.status < 500 else 500,
-                       "bad_form" if error.status < 500 else "error")
+                       "bad_form" if error.status < 500 else "error",
+                       tuple(error.fields or ()))
 
 
 @bp.errorhandler(HTTPException)

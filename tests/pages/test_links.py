@@ -10,7 +10,7 @@ from consentry.canonical import b64url, b64url_decode, canonical_json
 from consentry.clock import utcnow
 from consentry.secretstore import get_keys
 from consentry.signing import sign_jws
-from pages.links import HEADER_TYPE, issue_link
+from pages.links import HEADER_TYPE, issue_link, seal, unseal
 from tests.pages.conftest import path_of
 
 REFUSED = "This link can't be used"
@@ -47,7 +47,7 @@ def _key(app):
     from consentry import auth
     from consentry.db import get_db
     with app.app_context(), get_db(app).transaction() as s:
-        return auth.create_key(s, "short-links", ["preferences:write"])
+        return auth.create_key(s, "short-links", ["preferences:write", "preferences:read"])
 
 
 def test_links_take_the_scopes_of_what_they_open(client, make_key, decide):
@@ -121,11 +121,12 @@ def _refused(response) -> None:
 
 
 def _tokens_that_open_nothing(app, client, backend, preference_path, decide):
+    keys = get_keys(app)
     token = preference_path.rsplit("/", 1)[1]
-    header, body, signature = token.split(".")
+    signed = unseal(keys, token)  # the JWS inside the opaque token
+    header, body, signature = signed.split(".")
     claims = __import__("json").loads(b64url_decode(body))
     altered = b64url(canonical_json({**claims, "sub": "u-43"}))
-    keys = get_keys(app)
     forged = sign_jws(Ed25519PrivateKey.generate(), keys.active_kid, claims, HEADER_TYPE)
     # the link's claims, genuinely signed, but typed as a consent token (RFC 8725 §3.11)
     mistyped = keys.sign_token(claims)
@@ -135,11 +136,13 @@ def _tokens_that_open_nothing(app, client, backend, preference_path, decide):
                                headers=backend).get_json()["token"]
     explanation = issue_link(keys, page="explanation", subject_id="u-42", now=utcnow(),
                              seconds=60, issued_by="t", decision_id=decide()).token
-    return {"altered": f"{header}.{altered}.{signature}", "forged": forged,
-            "typed as a consent token": mistyped,
+    flipped = token[:20] + ("A" if token[20] != "A" else "B") + token[21:]
+    return {"altered": seal(keys, f"{header}.{altered}.{signature}"),
+            "forged": seal(keys, forged), "typed as a consent token": seal(keys, mistyped),
+            "the signed link unsealed": signed, "a sealed byte flipped": flipped,
             "expired": expired, "consent token": consent_token,
             "explanation link": explanation, "garbage": "not-a-token",
-            "truncated": token[:-5], "huge": token + "A" * 5000}
+            "truncated": token[:-5], "huge": token + "A" * 7000}
 
 
 def test_expired_forged_or_altered_tokens_get_a_403_page_naming_no_one(
