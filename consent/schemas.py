@@ -31,6 +31,9 @@ class PolicyCategorySchema(ma.Schema):
     description = ma.fields.String()
     sensitivity = ma.fields.String(metadata={"enum": list(SENSITIVITIES)})
     retention_class = ma.fields.String()
+    not_for = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Purposes this category is never used for, whatever was granted "
+                       "(the gate answers `not_permitted_for_purpose`)"})
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                             metadata={"description": "The label in every language (`label` is "
                                                      "the one `Accept-Language` asked for)"})
@@ -43,6 +46,8 @@ class PolicyPurposeSchema(ma.Schema):
     label = ma.fields.String()
     description = ma.fields.String()
     dpv = ma.fields.String(allow_none=True, metadata={"description": "The W3C DPV purpose"})
+    per_channel = ma.fields.Boolean(metadata={
+        "description": "The person chooses this purpose per channel"})
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                             metadata={"description": "The label in every language (`label` is "
                                                      "the one `Accept-Language` asked for)"})
