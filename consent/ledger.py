@@ -46,6 +46,20 @@ class ChoiceInput:
     channel: str | None = None
 
 
+def reject_all_choices(policy: Policy) -> list[ChoiceInput]:
+    """"Reject all": a denial of every purpose. A purpose-level choice covers every channel
+    and, being the newest, overrides every narrower grant (consent/gate.py)."""
+    return [ChoiceInput(pid, "denied") for pid in policy.purposes]
+
+
+def allow_all_choices(policy: Policy) -> list[ChoiceInput]:
+    """"Allow all": a grant of every `standard` category of every purpose (not one the
+    policy says is `not_for` it). Sensitive and special ones keep their own state."""
+    return [ChoiceInput(pid, "granted", cid) for pid in policy.purposes
+            for cid, c in policy.categories.items()
+            if c.sensitivity == "standard" and pid not in c.not_for]
+
+
 def gpc_signal(values: list[str]) -> bool:
     """Whether a request's `Sec-GPC` header values carry the signal: any `1` counts, also
     among repeated headers or a comma-folded list (`0, 1`)."""

@@ -203,6 +203,17 @@ class ConsentWriteSchema(FastLoad, StrictSchema):
                        "`ignored_sections`"})
 
 
+class RejectAllSchema(StrictSchema):
+    """`POST /consents/reject-all`: every purpose denied on every channel, one receipt."""
+
+    jurisdiction = ma.fields.String(load_default=None, allow_none=True,
+                                    validate=ma.validate.Length(max=32))
+    source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    notice_version = ma.fields.String(load_default=None, allow_none=True,
+                                      validate=ma.validate.Length(max=64), metadata={
+                                          "description": "As for `PUT /consents`"})
+
+
 class ImportRecordSchema(FastLoad, StrictSchema):
     """One line of `flask consents import`: a subject's choices made together, then."""
 

@@ -59,7 +59,9 @@ def test_all_purposes_grants_each_mapped_purpose_and_precise_location(post_strin
     for purpose in ("advertising", "personalization", "analytics"):
         assert gate("eu-1", purpose, "behavioral") == "allowed"
         assert gate("eu-1", purpose, "location_precise") == "allowed"
-        assert gate("eu-1", purpose, "health") == "requires_explicit_consent"
+        assert gate("eu-1", purpose, "health") == (
+            "not_permitted_for_purpose" if purpose == "advertising"  # the policy's not_for
+            else "requires_explicit_consent")
     # marketing is mapped to no TCF purpose: the EU's opt-in basis still rules it
     assert gate("eu-1", "marketing", "behavioral") == "requires_explicit_consent"
 
