@@ -348,3 +348,15 @@ def test_a_batch_memo_builds_the_very_record_built_alone(jurisdiction):
         assert list(receipt_record(policy, **args, memo=memo)["choices"][0]) == list(
             alone["choices"][0])
     assert memo  # not vacuous: the parts were shared
+
+
+def test_a_receipt_never_lists_a_category_the_policy_keeps_out_of_a_purpose(put_consents):
+    receipt = receipt_of(put_consents("u-nf", [{"purpose": "advertising", "status": "granted"},
+                                               {"purpose": "personalization",
+                                                "status": "granted"}], jurisdiction="EU"))
+    purposes = by_purpose(receipt)
+    for cid in ("health", "financial"):  # not_for = ["advertising"]
+        assert cid not in purposes["advertising"]["categories"]
+        assert cid not in purposes["advertising"]["explicit_consent_categories"]
+        assert cid in purposes["personalization"]["explicit_consent_categories"]
+    assert "location_precise" in purposes["advertising"]["explicit_consent_categories"]
