@@ -53,11 +53,14 @@ def reject_all_choices(policy: Policy) -> list[ChoiceInput]:
 
 
 def allow_all_choices(policy: Policy) -> list[ChoiceInput]:
-    """"Allow all": a grant of every `standard` category of every purpose (not one the
-    policy says is `not_for` it). Sensitive and special ones keep their own state."""
-    return [ChoiceInput(pid, "granted", cid) for pid in policy.purposes
-            for cid, c in policy.categories.items()
-            if c.sensitivity == "standard" and pid not in c.not_for]
+    """"Allow all": a grant of every purpose and of every `standard` category of it (not
+    one the policy says is `not_for` it), so it also undoes an earlier "reject all".
+    Sensitive and special categories keep their own state (a purpose grant never covers
+    them), and so do denials narrowed to a channel (a broader grant never widens them)."""
+    return [choice for pid in policy.purposes for choice in (
+        ChoiceInput(pid, "granted"),
+        *(ChoiceInput(pid, "granted", cid) for cid, c in policy.categories.items()
+          if c.sensitivity == "standard" and pid not in c.not_for))]
 
 
 def gpc_signal(values: list[str]) -> bool:
