@@ -46,6 +46,23 @@ class ChoiceInput:
     channel: str | None = None
 
 
+def reject_all_choices(policy: Policy) -> list[ChoiceInput]:
+    """"Reject all": a denial of every purpose. A purpose-level choice covers every channel
+    and, being the newest, overrides every narrower grant (consent/gate.py)."""
+    return [ChoiceInput(pid, "denied") for pid in policy.purposes]
+
+
+def allow_all_choices(policy: Policy) -> list[ChoiceInput]:
+    """"Allow all": a grant of every purpose and of every `standard` category of it (not
+    one the policy says is `not_for` it), so it also undoes an earlier "reject all".
+    Sensitive and special categories keep their own state (a purpose grant never covers
+    them), and so do denials narrowed to a channel (a broader grant never widens them)."""
+    return [choice for pid in policy.purposes for choice in (
+        ChoiceInput(pid, "granted"),
+        *(ChoiceInput(pid, "granted", cid) for cid, c in policy.categories.items()
+          if c.sensitivity == "standard" and pid not in c.not_for))]
+
+
 def gpc_signal(values: list[str]) -> bool:
     """Whether a request's `Sec-GPC` header values carry the signal: any `1` counts, also
     among repeated headers or a comma-folded list (`0, 1`)."""

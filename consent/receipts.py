@@ -44,11 +44,23 @@ KANTARA_CONSENT_TYPE = {"opt_in": "EXPLICIT", "opt_out": "IMPLICIT"}
 def own_grant_categories(policy: Policy, juris: Jurisdiction, purpose: str,
                          now: datetime) -> list[str]:
     """The categories of `purpose` that a purpose-level grant does not cover, each used
-    only with its own grant (explicit consent), as the gate decides them."""
+    only with its own grant (explicit consent), as the gate decides them. A category the
+    policy says is `not_for` the purpose is not among them: it is never used for it."""
+    return [v.category for v in _under_purpose_grant(policy, juris, purpose, now)
+            if not v.allowed and v.reason != "not_permitted_for_purpose"]
+
+
+def not_permitted_categories(policy: Policy, juris: Jurisdiction, purpose: str,
+                             now: datetime) -> list[str]:
+    """The categories the gate never allows for `purpose` (the policy's `not_for`)."""
+    return [v.category for v in _under_purpose_grant(policy, juris, purpose, now)
+            if v.reason == "not_permitted_for_purpose"]
+
+
+def _under_purpose_grant(policy: Policy, juris: Jurisdiction, purpose: str, now: datetime):
     granted = ConsentState(jurisdiction=juris.id,
                            choices={(purpose, None, None): Choice("granted", now)})
-    return [v.category for v in evaluate(granted, policy, purpose, None, None, now).verdicts
-            if not v.allowed]
+    return evaluate(granted, policy, purpose, None, None, now).verdicts
 
 
 def switch_purposes(policy: Policy, juris: Jurisdiction, switch: str,
@@ -82,6 +94,7 @@ def _purpose(policy: Policy, juris: Jurisdiction, pid: str, language: str,
     purpose = policy.purposes[pid]
     basis = juris.basis.get(pid, "opt_in")
     own_grant = own_grant_categories(policy, juris, pid, now)
+    never = set(not_permitted_categories(policy, juris, pid, now))
     return {
         "purpose": pid,
         "label": purpose.label_in(language),
@@ -91,7 +104,8 @@ def _purpose(policy: Policy, juris: Jurisdiction, pid: str, language: str,
         "lawful_basis": LAWFUL_BASES[basis],
         "right_to_object": basis == "opt_out",
         "sale_sharing": pid in juris.sale_sharing_purposes,
-        "categories": [cid for cid in policy.categories if cid not in own_grant],
+        "categories": [cid for cid in policy.categories
+                       if cid not in own_grant and cid not in never],
         "explicit_consent_categories": own_grant,
         "recipients": [r.name for r in policy.recipients if pid in r.purposes],
     }

@@ -33,6 +33,9 @@ class PolicyCategorySchema(ma.Schema):
     description = ma.fields.String()
     sensitivity = ma.fields.String(metadata={"enum": list(SENSITIVITIES)})
     retention_class = ma.fields.String()
+    not_for = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Purposes this category is never used for, whatever was granted "
+                       "(the gate answers `not_permitted_for_purpose`)"})
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                             metadata={"description": "The label in every language (`label` is "
                                                      "the one `Accept-Language` asked for)"})
@@ -45,6 +48,8 @@ class PolicyPurposeSchema(ma.Schema):
     label = ma.fields.String()
     description = ma.fields.String()
     dpv = ma.fields.String(allow_none=True, metadata={"description": "The W3C DPV purpose"})
+    per_channel = ma.fields.Boolean(metadata={
+        "description": "The person chooses this purpose per channel"})
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                             metadata={"description": "The label in every language (`label` is "
                                                      "the one `Accept-Language` asked for)"})
@@ -206,6 +211,17 @@ class ConsentWriteSchema(FastLoad, StrictSchema):
                        "GPC subsection counts as GPC, sensitive-data answers map through the "
                        "policy's `[gpp]` table; other sections are kept and listed as "
                        "`ignored_sections`"})
+
+
+class RejectAllSchema(StrictSchema):
+    """`POST /consents/reject-all`: every purpose denied on every channel, one receipt."""
+
+    jurisdiction = ma.fields.String(load_default=None, allow_none=True,
+                                    validate=ma.validate.Length(max=32))
+    source = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    notice_version = ma.fields.String(load_default=None, allow_none=True,
+                                      validate=ma.validate.Length(max=64), metadata={
+                                          "description": "As for `PUT /consents`"})
 
 
 class ImportRecordSchema(FastLoad, StrictSchema):

@@ -21,6 +21,7 @@ from consent.schemas import (
     PolicySchema,
     ReceiptOrKantara,
     ReceiptQuerySchema,
+    RejectAllSchema,
 )
 from consent.state import ConsentState
 from consentry.auth import current_principal, scoped
@@ -178,6 +179,30 @@ class Consents(MethodView):
                                        _language())
         answer["at"] = at
         return _state_response(_noticed(answer, subject_id, at))
+
+
+@blp.route("/v1/subjects/<subject:subject_id>/consents/reject-all")
+class RejectAll(MethodView):
+    @scoped("preferences:write")
+    @idempotent
+    @reads_header("Accept-Language")
+    @blp.arguments(RejectAllSchema())
+    @blp.response(200, ConsentWriteResultSchema)
+    def post(self, body, subject_id):
+        """Reject all: deny every purpose on every channel, in one write and one receipt.
+
+        Each purpose gets a purpose-level denial, which overrides every earlier grant of
+        it, on any channel and for any category. The global switches are unchanged.
+        Honours `Idempotency-Key`."""
+        policy = get_policy()
+        state, receipt = ledger.record_choices(
+            get_session(), get_keys(), policy, subject_id,
+            choices=ledger.reject_all_choices(policy), source=body["source"],
+            actor=current_principal().name, jurisdiction=body["jurisdiction"],
+            notice_version=body["notice_version"],
+            idempotency_key=request.headers.get("Idempotency-Key"), language=_language())
+        return _state_response(_noticed(ledger.describe_state(
+            subject_id, state, policy, utcnow(), language=_language()), subject_id), receipt)
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consents/history")

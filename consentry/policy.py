@@ -101,6 +101,9 @@ class Category(_Labelled):
     decay_after_days: int | None = None
     max_signal_age_days: int | None = None
     max_age_from_retention: bool = False
+    # purposes this category is never used for, whatever was granted (the gate answers
+    # `not_permitted_for_purpose`; the preference page does not offer it under them)
+    not_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ class Purpose(_Labelled):
     descriptions: dict[str, str] = field(default_factory=dict)
     # the W3C DPV purpose this purpose is an instance of, e.g. "dpv:Personalisation"
     dpv: str | None = None
+    # the person chooses it per channel (the preference page shows a row per channel)
+    per_channel: bool = False
 
 
 @dataclass(frozen=True)
@@ -329,7 +334,8 @@ class Policy:
             data["default_notice"] = self.default_notice
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels),
-                   "descriptions": dict(p.descriptions), **({"dpv": p.dpv} if p.dpv else {})}
+                   "descriptions": dict(p.descriptions), **({"dpv": p.dpv} if p.dpv else {}),
+                   **({"per_channel": True} if p.per_channel else {})}
             for p in self.purposes.values()
         }
         data["channels"] = dict(self.channels)
@@ -450,6 +456,8 @@ def _category_dict(c: Category) -> dict[str, Any]:
                             "sensitivity": c.sensitivity, "retention_class": c.retention_class,
                             "labels": dict(c.labels), "control_labels": dict(c.control_labels),
                             "descriptions": dict(c.descriptions)}
+    if c.not_for:
+        data["not_for"] = list(c.not_for)
     if c.decay_after_days is not None:
         data["decay_after_days"] = c.decay_after_days
     if c.max_age_from_retention:
@@ -600,7 +608,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
                                 _get(raw, "description", path, str, False, ""),
                                 _str_map(raw.get("labels", {}), path + "labels"),
                                 _str_map(raw.get("descriptions", {}), path + "descriptions"),
-                                _get(raw, "dpv", path, str, False))
+                                _get(raw, "dpv", path, str, False),
+                                _get(raw, "per_channel", path, bool, False, False))
     if not purposes:
         raise PolicyError("purposes: at least one purpose is needed")
     channels = _str_map(_get(data, "channels", "", dict), "channels")
@@ -628,6 +637,12 @@ def parse_policy(data: dict, source: str = "") -> Policy:
             raise PolicyError(f"{path}retention_class: unknown class {rclass!r} "
                               f"(known: {', '.join(classes)})")
         decay, max_age, from_retention = _signal_ages(raw, path, rclass, classes)
+        not_for = _get(raw, "not_for", path, list, False, [])
+        for pid in not_for:
+            if not isinstance(pid, str) or pid not in purposes:
+                raise PolicyError(f"{path}not_for: unknown purpose {pid!r}")
+        if len(not_for) != len(set(not_for)):
+            raise PolicyError(f"{path}not_for: purposes must be unique")
         categories[cid] = Category(cid, _get(raw, "label", path, str),
                                    _get(raw, "description", path, str, False, ""),
                                    sensitivity, rclass,
@@ -635,7 +650,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
                                    _str_map(raw.get("control_labels", {}),
                                             path + "control_labels"),
                                    _str_map(raw.get("descriptions", {}), path + "descriptions"),
-                                   decay, max_age, from_retention)
+                                   decay, max_age, from_retention, tuple(not_for))
     jurisdictions = {}
     for jid, raw in _get(data, "jurisdictions", "", dict).items():
         path = f"jurisdictions.{jid}."

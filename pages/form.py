@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consent.ledger import SWITCHES, ChoiceInput
+from consent.ledger import SWITCHES, ChoiceInput, allow_all_choices, reject_all_choices
 from consent.state import ConsentState
 from consentry.policy import Policy
 from pages.text import TEXT, format_date, why
@@ -134,6 +134,19 @@ def changes(policy: Policy, form: dict[str, str], shown: str,
             purpose, _, category = rest.partition(":")
             choices.append(ChoiceInput(purpose, status, category=category))
     return choices, switches
+
+
+REJECT_ALL, ALLOW_ALL = "action:reject_all", "action:allow_all"
+
+
+def bulk_choices(policy: Policy, form: dict[str, str]) -> list[ChoiceInput] | None:
+    """The choices of "Reject all" or "Allow all" when the person pressed one (the boxes
+    are then not read, and the switches are left as they are); else None."""
+    if REJECT_ALL in form:
+        return reject_all_choices(policy)
+    if ALLOW_ALL in form:
+        return allow_all_choices(policy)
+    return None
 
 
 def reaffirmed(state: ConsentState, choices: list[ChoiceInput]) -> list[ChoiceInput]:

@@ -33,6 +33,9 @@ TEXT = {
         "permission": "Only with your permission",
         "permission_help": "Sensitive information: we use it only if you allow it here.",
         "save": "Save my choices",
+        "reject_all": "Reject all",
+        "allow_all": "Allow all",
+        "bulk": "All at once",
         "notice_changed_title": "Our privacy notice has changed.",
         "notice_changed": "Please read it and review your choices below. Saving them "
                           "confirms your choices under the new notice.",
@@ -119,6 +122,9 @@ TEXT = {
         "permission_help": "Sensible Informationen: Wir verwenden sie nur, wenn Sie es hier "
                            "erlauben.",
         "save": "Meine Auswahl speichern",
+        "reject_all": "Alle ablehnen",
+        "allow_all": "Alle erlauben",
+        "bulk": "Alles auf einmal",
         "notice_changed_title": "Unsere Datenschutzhinweise haben sich geändert.",
         "notice_changed": "Bitte lesen Sie sie und prüfen Sie unten Ihre Einstellungen. "
                           "Wenn Sie speichern, bestätigen Sie Ihre Einstellungen unter den "

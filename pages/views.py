@@ -210,12 +210,13 @@ def save_preferences(link: Link):
     policy, session = get_policy(), get_session()
     gpc_now = ledger.gpc_signal(request.headers.getlist("Sec-GPC"))
     locked = frozenset({"switch:sale_sharing_opt_out"}) if gpc_now else frozenset()
-    choices, switches = form.changes(policy, request.form, request.form[form.SHOWN_FIELD],
-                                     locked)
+    bulk = form.bulk_choices(policy, request.form)
+    choices, switches = (bulk, {}) if bulk is not None else form.changes(
+        policy, request.form, request.form[form.SHOWN_FIELD], locked)
     state = ledger.load_state(session, link.subject_id) or ConsentState()
     seen = _notice_seen(policy)
-    if seen is not None and notices.notice_status(session, policy,
-                                                  link.subject_id)["reconsent_needed"]:
+    if bulk is None and seen is not None and notices.notice_status(
+            session, policy, link.subject_id)["reconsent_needed"]:
         choices = form.reaffirmed(state, choices)
     if not (choices or switches or (gpc_now and not state.switch_on("gpc"))):
         return redirect(url_for(".preferences", token=link.token, saved="nothing"), 303)

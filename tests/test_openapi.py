@@ -20,6 +20,7 @@ METHODS = ("get", "put", "post", "delete", "patch")
 # The writes that honour Idempotency-Key (consentry.idempotency.idempotent).
 IDEMPOTENT = {("put", "/v1/subjects/{subject_id}/consents"),
               ("post", "/v1/subjects/{subject_id}/opt-out"),
+              ("post", "/v1/subjects/{subject_id}/consents/reject-all"),
               ("delete", "/v1/subjects/{subject_id}/opt-out"),
               ("post", "/v1/decisions"), ("post", "/v1/decisions/batch"),
               ("post", "/v1/retention/runs"),
@@ -32,6 +33,7 @@ CONSENT_WRITES = {("put", "/v1/subjects/{subject_id}/consents"),
                   ("delete", "/v1/subjects/{subject_id}/opt-out")}
 # The routes that answer in the language Accept-Language asks for.
 LANGUAGE = CONSENT_WRITES | {("get", "/v1/policy"),
+                             ("post", "/v1/subjects/{subject_id}/consents/reject-all"),
                              ("get", "/v1/subjects/{subject_id}/consents"),
                              ("get", "/v1/subjects/{subject_id}/explanations"),
                              ("get", "/v1/subjects/{subject_id}/explanations/{decision_id}")}

@@ -4,7 +4,7 @@
 export type ReasonCode =
   | "explicit_grant" | "explicit_denial" | "withdrawn" | "default_opt_out_basis"
   | "requires_explicit_consent" | "personalization_off" | "sale_sharing_opt_out" | "gpc"
-  | "purpose_denied" | "consent_expired" | "unknown_category";
+  | "purpose_denied" | "consent_expired" | "unknown_category" | "not_permitted_for_purpose";
 
 export interface Denial {
   readonly category: string;

@@ -371,3 +371,15 @@ def test_each_receipt_format_matches_exactly_one_documented_schema(
         assert matches == [name]
         assert answer["discriminator"]["mapping"][body["version"]].endswith("/" + name)
         OAS30Validator({**answer, "components": spec["components"]}).validate(body)
+
+
+def test_a_receipt_never_lists_a_category_the_policy_keeps_out_of_a_purpose(put_consents):
+    receipt = receipt_of(put_consents("u-nf", [{"purpose": "advertising", "status": "granted"},
+                                               {"purpose": "personalization",
+                                                "status": "granted"}], jurisdiction="EU"))
+    purposes = by_purpose(receipt)
+    for cid in ("health", "financial"):  # not_for = ["advertising"]
+        assert cid not in purposes["advertising"]["categories"]
+        assert cid not in purposes["advertising"]["explicit_consent_categories"]
+        assert cid in purposes["personalization"]["explicit_consent_categories"]
+    assert "location_precise" in purposes["advertising"]["explicit_consent_categories"]

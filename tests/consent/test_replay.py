@@ -2,7 +2,7 @@
 
 import threading
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from consent import ledger
+from consent.gate import evaluate
 from consent.models import ConsentEvent, StateSnapshot
 from consent.state import fold
 from consentry.policy import load_policy
+from tests.consent.precedence_model import Said, expected
 
 POLICY = load_policy()
 
@@ -110,3 +112,49 @@ def test_a_replay_starts_from_the_latest_snapshot_before_the_moment(app, client,
             .order_by(ConsentEvent.occurred_at, ConsentEvent.id))
         assert from_snapshot == fold(real(e) for e in events)  # the same as a full replay
     assert ledger.replay_state(session, "snap") == ledger.load_state(session, "snap")
+
+
+_scoped = st.fixed_dictionaries({
+    "purpose": st.sampled_from(["marketing", "advertising"]),
+    "status": st.sampled_from(["granted", "denied", "withdrawn"]),
+}, optional={
+    "category": st.sampled_from(["declared", "behavioral", "health"]),
+    "channel": st.sampled_from(["email", "web"]),
+})
+_writes = st.one_of(
+    st.lists(_scoped, min_size=1, max_size=4,
+             unique_by=lambda c: (c["purpose"], c.get("category"), c.get("channel"))),
+    st.just("reject_all"))
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=st.lists(_writes, min_size=1, max_size=6))
+def test_the_gate_over_replay_state_follows_the_precedence_model(client, writer, session,
+                                                                  sequence):
+    """Random writes through the API; `evaluate` over `replay_state` answers as the
+    independent model of the precedence rule (tests/consent/precedence_model.py) does."""
+    subject = f"s-{uuid.uuid4().hex[:12]}"
+    said = []
+    for n, write in enumerate(sequence):
+        at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)  # writes in order
+        if write == "reject_all":
+            r = client.post(f"/v1/subjects/{subject}/consents/reject-all",
+                            json={"source": "test", "jurisdiction": "EU"}, headers=writer)
+            said += [Said(p, None, None, "denied", at) for p in POLICY.purposes]
+        else:
+            r = client.put(f"/v1/subjects/{subject}/consents", headers=writer,
+                           json={"source": "test", "jurisdiction": "EU", "choices": write})
+            said += [Said(c["purpose"], c.get("category"), c.get("channel"), c["status"], at)
+                     for c in write]
+        assert r.status_code == 200, r.get_json()
+    session.rollback()
+    state = ledger.replay_state(session, subject)
+    now = datetime.now(UTC)
+    for purpose in ("marketing", "advertising"):
+        for channel in (None, "email", "web", "sms"):
+            answer = evaluate(state, POLICY, purpose, channel,
+                              ["declared", "behavioral", "health"], now)
+            for v in answer.verdicts:
+                assert (v.allowed, v.reason) == expected(
+                    said, POLICY, "EU", purpose, v.category, channel)[:2], (purpose, channel)

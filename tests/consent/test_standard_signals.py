@@ -63,7 +63,9 @@ def test_all_purposes_grants_each_mapped_purpose_and_precise_location(post_strin
     for purpose in ("advertising", "personalization", "analytics"):
         assert gate("eu-1", purpose, "behavioral") == "allowed"
         assert gate("eu-1", purpose, "location_precise") == "allowed"
-        assert gate("eu-1", purpose, "health") == "requires_explicit_consent"
+        assert gate("eu-1", purpose, "health") == (
+            "not_permitted_for_purpose" if purpose == "advertising"  # the policy's not_for
+            else "requires_explicit_consent")
     # marketing is mapped to no TCF purpose: the EU's opt-in basis still rules it
     assert gate("eu-1", "marketing", "behavioral") == "requires_explicit_consent"
 
@@ -220,14 +222,16 @@ def test_sensitive_data_fields_map_to_categories(post_strings, gate):
     # usnat v2: health (3, 13) consent, precise geolocation (8) no consent, financial (10)
     post_strings("us-1", gpp_string=gpp("usnat_sensitive_data"), jurisdiction="DEFAULT")
     for purpose in POLICY.gpp.purposes:
-        assert gate("us-1", purpose, "health") == "allowed"
-        assert gate("us-1", purpose, "financial") == "allowed"
+        never = purpose == "advertising"  # the policy's not_for: whatever was granted
+        for cid in ("health", "financial"):
+            assert gate("us-1", purpose, cid) == (
+                "not_permitted_for_purpose" if never else "allowed")
         assert gate("us-1", purpose, "location_precise") == "explicit_denial"
     # usnat v1 layout: health no consent, geolocation consent, financial no consent
     post_strings("us-2", gpp_string=gpp("usnat_v1_sensitive_data"), jurisdiction="DEFAULT")
-    assert gate("us-2", "advertising", "health") == "explicit_denial"
+    assert gate("us-2", "analytics", "health") == "explicit_denial"
     assert gate("us-2", "advertising", "location_precise") == "allowed"
-    assert gate("us-2", "advertising", "financial") == "explicit_denial"
+    assert gate("us-2", "analytics", "financial") == "explicit_denial"
     # usca: opted out of financial and geolocation; "did not opt out" of health is no consent
     post_strings("ca-6", gpp_string=gpp("usca_opted_out"), jurisdiction="US-CA")
     assert gate("ca-6", "analytics", "financial") == "explicit_denial"

@@ -66,6 +66,14 @@ def _raw():
     (lambda d: d.update(surfaces=["home", 3]), "surfaces.1: expected a non-empty string"),
     (lambda d: d.update(surfaces=["home", "home"]), "surfaces: names must be unique"),
     (lambda d: d.update(surfaces="home"), "surfaces: expected list"),
+    (lambda d: d["categories"]["health"].update(not_for=["advertizing"]),
+     "categories.health.not_for: unknown purpose 'advertizing'"),
+    (lambda d: d["categories"]["health"].update(not_for=[{"a": 1}]),
+     "categories.health.not_for: unknown purpose"),
+    (lambda d: d["categories"]["health"].update(not_for="advertising"),
+     "categories.health.not_for: expected list"),
+    (lambda d: d["purposes"]["marketing"].update(per_channel="yes"),
+     "purposes.marketing.per_channel: expected bool"),
 ])
 def test_validation_names_the_key(mutate, message):
     data = _raw()
@@ -90,6 +98,19 @@ def test_get_policy(client, make_key):
     eu = next(j for j in body["jurisdictions"] if j["id"] == "EU")
     assert eu["basis"]["advertising"] == "opt_in"
     assert body["retention"] == {"behavioral": 90, "transactional": 730, "profile": None}
+    assert health["not_for"] == ["advertising"]
+    assert next(c for c in body["categories"] if c["id"] == "behavioral")["not_for"] == []
+    per_channel = {p["id"]: p["per_channel"] for p in body["purposes"]}
+    assert per_channel["marketing"] is True and per_channel["analytics"] is False
+
+
+def test_policy_show_prints_per_channel_and_not_for(runner):
+    data = tomllib.loads(runner.invoke(args=["policy", "show"]).output)
+    assert data["purposes"]["marketing"]["per_channel"] is True
+    assert "per_channel" not in data["purposes"]["analytics"]
+    assert data["categories"]["health"]["not_for"] == ["advertising"]
+    assert data["categories"]["financial"]["not_for"] == ["advertising"]
+    assert "not_for" not in data["categories"]["behavioral"]
 
 
 def test_loading_a_changed_version_is_audited_once(make_app, tmp_path, session):

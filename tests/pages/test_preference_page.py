@@ -39,7 +39,9 @@ def test_every_choice_is_a_labelled_checkbox_switches_first(client, preference_l
     assert form.boxes["category:personalization:behavioral"]["checked"]
     assert not form.boxes["category:personalization:health"]["checked"]
     assert "On: the default for your region." in html
-    assert html.count('type="submit"') == 1
+    assert html.count('type="submit"') == 3  # reject all and allow all, then save
+    assert list(form.buttons) == ["action:reject_all", "action:allow_all"]
+    assert form.buttons == {"action:reject_all": "Reject all", "action:allow_all": "Allow all"}
     assert form.hidden["csrf_token"]
 
 
@@ -206,3 +208,37 @@ def test_recent_explanations_are_listed_with_their_pages(client, preference_link
     link = html.split('href="/pages/explanations/')[1].split('"')[0]
     page = client.get(f"/pages/explanations/{link}")
     assert page.status_code == 200 and "Why am I seeing this?" in page.get_data(as_text=True)
+
+
+def test_reject_all_then_allow_all_from_the_page(client, preference_link, events, gate,
+                                                backend):
+    grant = client.put("/v1/subjects/u-42/consents", headers=backend, json={
+        "source": "api", "jurisdiction": "EU", "choices": [
+            {"purpose": "marketing", "channel": "email", "status": "granted"},
+            {"purpose": "personalization", "category": "health", "status": "granted"}]})
+    assert grant.status_code == 200
+    path = preference_link()
+    _, form = open_form(client, path)
+    before = len(events())
+    r = client.post(path, data=form.submission(button="action:reject_all"))
+    assert r.status_code == 303
+    written = events()[before:]
+    assert len({e["receipt_id"] for e in written}) == 1  # one write, one receipt
+    assert all((e["kind"], e["category"], e["channel"], e["status"])
+               == ("choice", None, None, "denied") for e in written)
+    for purpose in ("personalization", "marketing", "advertising", "analytics"):
+        assert all(reason is not None for reason in gate(purpose=purpose).values()), purpose
+    email = client.get("/v1/subjects/u-42/allowed-signals", headers=backend,
+                       query_string={"purpose": "marketing", "channel": "email"}).get_json()
+    assert email["allowed"] == []  # the API's email grant is withdrawn too
+
+    _, form = open_form(client, path_of(r.headers["Location"]))
+    before = len(events())
+    r = client.post(path, data=form.submission(button="action:allow_all"))
+    assert r.status_code == 303
+    assert not any(e["kind"] == "switch" for e in events()[before:])  # switches untouched
+    answer = gate(purpose="marketing")
+    assert answer["behavioral"] is None and answer["declared"] is None
+    assert answer["health"] == "requires_explicit_consent"  # special: its own tick
+    assert answer["location_precise"] == "requires_explicit_consent"
+    assert gate(purpose="advertising")["health"] == "not_permitted_for_purpose"
