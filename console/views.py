@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -169,7 +170,10 @@ def _render(template: str, status: int = 200, **context) -> Response:
 
 @bp.errorhandler(errors.DomainError)
 def _domain_error(error: errors.DomainError):
-    return _error_page(error.status, error.code, error.message)
+    response = _error_page(error.status, error.code, error.message)
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
 
 
 @bp.errorhandler(HTTPException)
@@ -191,7 +195,7 @@ def _error_page(status: int, code: str, message: str) -> Response:
     if not request.accept_mimetypes.accept_html:
         return errors.envelope(status, message, code)
     titles = {401: "Signed out", 403: "Not allowed", 404: "Not found", 409: "Not ready",
-              410: "Gone", 422: "Check the form"}
+              410: "Gone", 422: "Check the form", 429: "Please wait a moment"}
     _signed_in_quietly()
     return _render("console/error.html", status=status, status_code=status, code=code,
                    message=message, title=titles.get(status, "Something went wrong"))
@@ -229,6 +233,20 @@ def _login_form(error: str | None = None, status: int = 200) -> Response:
     return response
 
 
+def _limit_sign_in(key: str) -> None:
+    """Sign-in attempts are limited per client address and per account (a key is named by
+    its public prefix, `csk_<id>`), in the API's limiter: a 429 page, and no session."""
+    limiter = current_app.extensions["consentry.ratelimit"]
+    account = request.form.get("email", "").strip().lower() or key[:13]
+    wait = max(limiter.retry_after(f"console-login-address:{request.remote_addr or '-'}"),
+               limiter.retry_after("console-login-account:"
+                                   + get_keys().keyed_hash("console-login", account)))
+    if wait > 0:
+        raise Refused("Too many sign-in attempts from here or for this account, so this one "
+                      "was not tried. Wait a few seconds and try again.", code="rate_limited",
+                      status=429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
 @bp.get("/login")
 def login():
     """The sign-in form: an API key in, a console session out."""
@@ -246,6 +264,7 @@ def login_post():
                       "signed in. Reload the page and try again.", code="csrf_failed")
     _check_csrf(f"console-login:{nonce}")
     key = request.form.get("api_key", "").strip()
+    _limit_sign_in(key)
     found = auth.authenticate(key) if key else None
     session = get_session()
     principal = auth.principal_of_key(session, found.key_id) if found is not None else None

@@ -75,3 +75,25 @@ def test_a_nul_in_a_console_form_field_is_a_422_naming_it_and_changes_nothing(ap
                   {"subject_id": "dora", "reason": "litigation\x00 12"})
     assert r.status_code == 422 and "reason" in r.text
     assert app.test_client().get("/v1/retention/holds", headers=admin).get_json()["holds"] == []
+
+
+def test_console_sign_in_is_rate_limited_per_address_and_account_and_opens_no_session(
+        make_app):
+    from sqlalchemy import select
+
+    from consentry.db import get_db
+    from console.models import ConsoleSession
+
+    app = make_app(RATE_LIMIT_PER_SECOND=1.0)
+    key, _ = new_key(app, "audit:read")
+    client = html_client(app)
+    token = csrf_of(client.get("/console/login").text)
+    statuses = [client.post("/console/login", data={"api_key": "csk_00000000_wrong",
+                                                    "csrf_token": token}).status_code
+                for _ in range(3)]
+    assert statuses[:2] == [401, 401] and statuses[2] == 429
+    limited = client.post("/console/login", data={"api_key": key, "csrf_token": token})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert "Too many sign-in attempts" in limited.text
+    with app.app_context(), get_db(app).read_sessions() as s:
+        assert s.scalars(select(ConsoleSession)).all() == []
