@@ -24,6 +24,7 @@ VALID_BODIES = {
     ("PUT", "/v1/subjects/{subject_id}/consents"): {
         "source": "preference_center",
         "choices": [{"purpose": "personalization", "status": "granted"}]},
+    ("POST", "/v1/subjects/{subject_id}/consents/reject-all"): {"source": "preference_center"},
     ("POST", "/v1/subjects/{subject_id}/opt-out"): {"scope": "personalization"},
     ("POST", "/v1/signals/check"): {"purpose": "personalization", "subjects": [SUBJECT]},
     ("POST", "/v1/decisions"): {"subject_id": SUBJECT, "surface": "home",
