@@ -107,6 +107,18 @@ class ReceiptRecipientSchema(ma.Schema):
     country = ma.fields.String(allow_none=True)
 
 
+class PolicyRecipientSchema(ReceiptRecipientSchema):
+    id = ma.fields.String(metadata={"description": "The stable id webhooks and reports use"})
+    categories = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The signal categories it receives (empty: not stated)"})
+    transfer_safeguard = ma.fields.String(allow_none=True, metadata={
+        "description": "The safeguard of a transfer outside the EU/EEA (GDPR Art. 46)"})
+    third_country = ma.fields.Boolean(metadata={
+        "description": "Its country is outside the EU/EEA"})
+    sale_sharing = ma.fields.Boolean(metadata={
+        "description": "Handing data to it is a sale or share under the CCPA"})
+
+
 class PolicySchema(ma.Schema):
     version = ma.fields.String()
     language = ma.fields.String(metadata={"description": "The language of `label` and "
@@ -114,7 +126,7 @@ class PolicySchema(ma.Schema):
     controller = ma.fields.String()
     controller_contact = ma.fields.Nested(ReceiptControllerSchema, allow_none=True, metadata={
         "description": "The policy's `[controller]` table (null: only a name is given)"})
-    recipients = ma.fields.List(ma.fields.Nested(ReceiptRecipientSchema))
+    recipients = ma.fields.List(ma.fields.Nested(PolicyRecipientSchema))
     consent_valid_days = ma.fields.Integer()
     policy_url = ma.fields.String()
     preference_center_url = ma.fields.String(allow_none=True)

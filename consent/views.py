@@ -90,7 +90,8 @@ class PolicyView(MethodView):
             "controller": policy.controller,
             "controller_contact": (controller_record(policy) if policy.controller_contact
                                    else None),
-            "recipients": [{**vars(r), "dpv_role": RECIPIENT_ROLES[r.role]}
+            "recipients": [{**vars(r), "dpv_role": RECIPIENT_ROLES[r.role],
+                            "third_country": r.third_country}
                            for r in policy.recipients],
             "consent_valid_days": policy.consent_valid_days,
             "policy_url": policy.policy_url,

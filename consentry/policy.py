@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,6 +35,12 @@ LAWFUL_BASES = {"opt_in": "dpv:Consent", "opt_out": "dpv:LegitimateInterest"}
 EXPLICIT_CONSENT = "dpv:ExplicitlyExpressedConsent"
 # Who receives data: a processor acts for the controller, a third party for itself.
 RECIPIENT_ROLES = {"processor": "dpv:DataProcessor", "third_party": "dpv:ThirdParty"}
+# The EU and EEA states (ISO 3166-1 alpha-2): a recipient elsewhere is a transfer to a third
+# country (GDPR Chapter V) and must name its safeguard.
+EEA_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
+    "IS LI NO".split())
+_RECIPIENT_ID = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 # How long a consent is asked for before it is asked again: 13 months, as the CNIL
 # recommends (the receipt states it; the gate enforces an age only with consent_max_age_days).
 DEFAULT_CONSENT_VALID_DAYS = 395
@@ -149,6 +156,20 @@ class Recipient:
     role: str  # a key of RECIPIENT_ROLES
     purposes: tuple[str, ...]
     country: str | None = None
+    # the stable id webhooks and reports name it by
+    id: str = ""
+    # the signal categories it receives; empty: not stated
+    categories: tuple[str, ...] = ()
+    # how a transfer outside the EU/EEA is safeguarded (GDPR Art. 46), e.g. standard
+    # contractual clauses; required for such a country
+    transfer_safeguard: str | None = None
+    # handing data to it is a sale or share under the CCPA
+    sale_sharing: bool = False
+
+    @property
+    def third_country(self) -> bool:
+        """Whether handing data to it is a transfer to a third country."""
+        return self.country is not None and self.country.upper() not in EEA_COUNTRIES
 
 
 @dataclass(frozen=True)
@@ -367,8 +388,13 @@ class Policy:
                                     for name, rule in self.consent_mode.items()}
         if self.recipients:
             data["recipients"] = [
-                {k: v for k, v in {"name": r.name, "role": r.role, "purposes": list(r.purposes),
-                                   "country": r.country}.items() if v is not None}
+                {k: v for k, v in {"id": r.id, "name": r.name, "role": r.role,
+                                   "purposes": list(r.purposes),
+                                   "categories": list(r.categories) or None,
+                                   "country": r.country,
+                                   "transfer_safeguard": r.transfer_safeguard,
+                                   "sale_sharing": r.sale_sharing or None}.items()
+                 if v is not None}
                 for r in self.recipients]
         if self.tcf.purposes or self.tcf.special_features:
             data["tcf"] = {"purposes": {k: list(v) for k, v in self.tcf.purposes.items()},
@@ -429,13 +455,22 @@ def _controller(value: Any) -> tuple[str, ControllerContact | None]:
     return _get(value, "name", path, str), contact
 
 
-def _recipients(values: list, purposes: dict) -> tuple[Recipient, ...]:
-    """Validate `[[recipients]]`: each a name, a role and the policy purposes it serves."""
+def _recipients(values: list, purposes: dict, categories: dict) -> tuple[Recipient, ...]:
+    """Validate `[[recipients]]`: each an id, a name, a role and the policy purposes it serves;
+    a recipient outside the EU/EEA names its transfer safeguard."""
     recipients = []
+    seen: set[str] = set()
     for i, raw in enumerate(values):
         path = f"recipients.{i}."
         if not isinstance(raw, dict):
             raise PolicyError(f"recipients.{i}: expected a table")
+        rid = _get(raw, "id", path, str)
+        if not _RECIPIENT_ID.fullmatch(rid):
+            raise PolicyError(f"{path}id: lowercase letters, digits, '_' and '-', starting "
+                              f"with a letter, at most 64; got {rid!r}")
+        if rid in seen:
+            raise PolicyError(f"{path}id: {rid!r} names two recipients")
+        seen.add(rid)
         role = _get(raw, "role", path, str)
         if role not in RECIPIENT_ROLES:
             raise PolicyError(f"{path}role: must be one of {', '.join(RECIPIENT_ROLES)}, "
@@ -446,8 +481,24 @@ def _recipients(values: list, purposes: dict) -> tuple[Recipient, ...]:
                 raise PolicyError(f"{path}purposes: unknown purpose {pid!r}")
         if not served:
             raise PolicyError(f"{path}purposes: name at least one purpose")
-        recipients.append(Recipient(_get(raw, "name", path, str), role, tuple(served),
-                                    _get(raw, "country", path, str, False)))
+        received = _get(raw, "categories", path, list, False, [])
+        for cid in received:
+            if not isinstance(cid, str) or cid not in categories:
+                raise PolicyError(f"{path}categories: unknown category {cid!r}")
+        country = _get(raw, "country", path, str, False)
+        if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+            raise PolicyError(f"{path}country: an ISO 3166-1 alpha-2 code such as 'DE', "
+                              f"got {country!r}")
+        recipient = Recipient(
+            _get(raw, "name", path, str), role, tuple(served), country, id=rid,
+            categories=tuple(received),
+            transfer_safeguard=_get(raw, "transfer_safeguard", path, str, False),
+            sale_sharing=_get(raw, "sale_sharing", path, bool, False, False))
+        if recipient.third_country and not (recipient.transfer_safeguard or "").strip():
+            raise PolicyError(f"{path}transfer_safeguard: {country} is outside the EU/EEA: "
+                              "name the transfer's safeguard (GDPR Art. 46), such as "
+                              "standard contractual clauses")
+        recipients.append(recipient)
     return tuple(recipients)
 
 
@@ -732,7 +783,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         version=version,
         controller=controller,
         controller_contact=contact,
-        recipients=_recipients(_get(data, "recipients", "", list, False, []), purposes),
+        recipients=_recipients(_get(data, "recipients", "", list, False, []), purposes,
+                               categories),
         consent_valid_days=valid_days,
         policy_url=_get(data, "policy_url", "", str, False, ""),
         preference_center_url=_get(data, "preference_center_url", "", str, False),

@@ -120,12 +120,14 @@ address = { street = "Hauptstraße 5", locality = "München", country = "DE" }
 dpo = { email = "dsb@broetchen.example" }
 
 [[recipients]]
+id = "ad_partner"
 name = "Ad Partner SAS"
 role = "third_party"
 purposes = ["advertising"]
 country = "FR"
 
 [[recipients]]
+id = "hosting"
 name = "Hosting AG"
 role = "processor"
 purposes = ["personalization", "advertising"]

@@ -62,6 +62,19 @@ def test_consent_validity_follows_the_gates_maximum_age_when_only_that_is_set():
     (lambda d: d["recipients"][2].update(purposes=[]),
      "recipients.2.purposes: name at least one purpose"),
     (lambda d: d["purposes"]["analytics"].update(dpv=3), "purposes.analytics.dpv: expected str"),
+    (lambda d: d["recipients"][0].pop("id"), "recipients.0.id: missing"),
+    (lambda d: d["recipients"][0].update(id="Has Spaces"), "recipients.0.id: lowercase"),
+    (lambda d: d["recipients"][1].update(id=d["recipients"][0]["id"]),
+     "recipients.1.id: 'analytics' names two recipients"),
+    (lambda d: d["recipients"][1].update(categories=["gossip"]),
+     "recipients.1.categories: unknown category 'gossip'"),
+    (lambda d: d["recipients"][1].update(country="Ireland"), "recipients.1.country: an ISO"),
+    (lambda d: d["recipients"][2].pop("transfer_safeguard"),
+     "recipients.2.transfer_safeguard: US is outside the EU/EEA"),
+    (lambda d: d["recipients"][0].update(country="CH"),
+     "recipients.0.transfer_safeguard: CH is outside the EU/EEA"),
+    (lambda d: d["recipients"][2].update(sale_sharing="yes"),
+     "recipients.2.sale_sharing: expected bool"),
 ])
 def test_validation_names_the_key(mutate, message):
     data = _raw()
@@ -81,6 +94,11 @@ def test_get_policy_answers_the_contact_recipients_and_validity(client, make_key
         ("Example Analytics GmbH", "dpv:DataProcessor"),
         ("Example Mailer Ltd.", "dpv:DataProcessor"),
         ("Example Ad Exchange Inc.", "dpv:ThirdParty")]
+    assert {r["id"]: (r["third_country"], r["sale_sharing"], bool(r["transfer_safeguard"]))
+            for r in body["recipients"]} == {"analytics": (False, False, False),
+                                             "mailer": (False, False, False),
+                                             "ad_exchange": (True, True, True)}
+    assert body["recipients"][1]["categories"] == ["declared", "email_engagement"]
     assert body["consent_valid_days"] == 395
     assert {p["id"]: p["dpv"] for p in body["purposes"]}["analytics"] == \
         "dpv:ServiceUsageAnalytics"
