@@ -210,3 +210,9 @@ def test_validation_of_the_new_keys_names_the_key(mutate, message):
     with pytest.raises(PolicyError) as info:
         parse_policy(data)
     assert message in str(info.value)
+
+
+def test_the_policy_api_names_each_jurisdictions_law(client, make_key):
+    body = client.get("/v1/policy", headers=make_key("policy:read")).get_json()
+    assert {j["id"]: j["law"] for j in body["jurisdictions"]} == {
+        "EU": "gdpr", "US-CA": "ccpa", "DEFAULT": None}
