@@ -73,6 +73,9 @@ class PolicyJurisdictionSchema(ma.Schema):
         attribute="request_extension.text",
         metadata={"description": "By how much a privacy request's due date may be extended, "
                                  "once (ISO 8601 duration)"})
+    law = ma.fields.String(allow_none=True, metadata={
+        "description": "The law whose words name its bases in the records of processing: "
+                       "`gdpr`, `uk_gdpr`, `ccpa`, or null"})
 
 
 class PolicyChannelSchema(ma.Schema):

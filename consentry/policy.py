@@ -8,6 +8,7 @@ entries (views, commands, jobs) get it with `get_policy()` and hand it to servic
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import tomllib
@@ -33,6 +34,32 @@ BASES = ("opt_in", "opt_out")
 # Sensitive and special categories always need their own grant: explicit consent.
 LAWFUL_BASES = {"opt_in": "dpv:Consent", "opt_out": "dpv:LegitimateInterest"}
 EXPLICIT_CONSENT = "dpv:ExplicitlyExpressedConsent"
+# The same bases in the words of the law a jurisdiction follows (its `law`), as a record of
+# processing states them: per basis, `sale_opt_out` for an opt-out purpose that is a sale or
+# share, and the condition for a category used only with its own grant (`sensitive`,
+# `special`). None: a jurisdiction without a named law.
+LAW_WORDS: dict[str | None, dict[str, str]] = {
+    "gdpr": {"opt_in": "GDPR Art. 6(1)(a) consent",
+             "opt_out": "GDPR Art. 6(1)(f) legitimate interest",
+             "sensitive": "GDPR Art. 6(1)(a) consent to the category itself",
+             "special": "GDPR Art. 9(2)(a) explicit consent"},
+    "uk_gdpr": {"opt_in": "UK GDPR Art. 6(1)(a) consent",
+                "opt_out": "UK GDPR Art. 6(1)(f) legitimate interest",
+                "sensitive": "UK GDPR Art. 6(1)(a) consent to the category itself",
+                "special": "UK GDPR Art. 9(2)(a) explicit consent"},
+    "ccpa": {"opt_in": "CCPA opt-in consent (Cal. Civ. Code §1798.140(h))",
+             "opt_out": "CCPA opt-out (Cal. Civ. Code §1798.120)",
+             "sale_opt_out": "CCPA opt-out of sale/sharing (Cal. Civ. Code §1798.120)",
+             "sensitive": "CCPA sensitive personal information, used only with consent "
+                          "(Cal. Civ. Code §1798.121)",
+             "special": "CCPA sensitive personal information, used only with consent "
+                        "(Cal. Civ. Code §1798.121)"},
+    None: {"opt_in": "Consent (opt-in)",
+           "opt_out": "Opt-out (processed until the person objects)",
+           "sensitive": "Consent to the category itself (opt-in)",
+           "special": "Explicit consent to the category itself (opt-in)"},
+}
+NO_LAW = "none"
 # Who receives data: a processor acts for the controller, a third party for itself.
 RECIPIENT_ROLES = {"processor": "dpv:DataProcessor", "third_party": "dpv:ThirdParty"}
 # The EU and EEA states (ISO 3166-1 alpha-2): a recipient elsewhere is a transfer to a third
@@ -124,6 +151,8 @@ class Purpose(_Labelled):
     dpv: str | None = None
     # the person chooses it per channel (the preference page shows a row per channel)
     per_channel: bool = False
+    # the categories of data subjects (GDPR Art. 30(1)(c)) when not the policy's
+    data_subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +212,19 @@ class Jurisdiction:
     # (ISO 8601 durations: GDPR Art. 12(3) one month + two, CCPA 45 days + 45).
     request_due: Duration = DEFAULT_REQUEST_DUE
     request_extension: Duration = DEFAULT_REQUEST_EXTENSION
+    # the law whose words name its bases (a key of LAW_WORDS); None: no named law
+    law: str | None = None
+
+    def basis_in_law(self, purpose: str, own_grant: str | None = None) -> str:
+        """The legal basis of `purpose` here in the words of the law; `own_grant`: the
+        sensitivity of a category used only with its own grant."""
+        words = LAW_WORDS[self.law]
+        if own_grant is not None:
+            return words[own_grant]
+        basis = self.basis[purpose]
+        if basis == "opt_out" and purpose in self.sale_sharing_purposes:
+            return words.get("sale_opt_out", words[basis])
+        return words[basis]
 
 
 @dataclass(frozen=True)
@@ -275,6 +317,11 @@ class Policy:
     consent_valid_days: int = DEFAULT_CONSENT_VALID_DAYS
     tcf: TcfMapping = field(default_factory=TcfMapping)
     gpp: GppMapping = field(default_factory=GppMapping)
+    # the categories of data subjects (GDPR Art. 30(1)(c)); a purpose may name its own
+    data_subjects: tuple[str, ...] = ()
+    # a general description of the security measures (GDPR Art. 30(1)(g), 32)
+    # (left out of the file: the shipped policy's, which describe what Consentry does)
+    security_measures: tuple[str, ...] = ()
     source: str = field(compare=False, default="")
     digest: str = field(compare=False, default="")
 
@@ -292,6 +339,10 @@ class Policy:
         return _origin_key(parsed.scheme, parsed.hostname, port) in {
             _origin_key(o.scheme, o.hostname or "", o.port)
             for o in map(urlsplit, self.page_origins)}
+
+    def data_subjects_of(self, purpose: str) -> tuple[str, ...]:
+        """The categories of data subjects of `purpose`: its own, else the policy's."""
+        return self.purposes[purpose].data_subjects or self.data_subjects
 
     def jurisdiction(self, jurisdiction_id: str | None) -> Jurisdiction:
         """Return a jurisdiction, the policy's default for None or an unknown id."""
@@ -353,10 +404,14 @@ class Policy:
             data["dpia_large_scale_subjects"] = self.dpia_large_scale_subjects
         if self.default_notice is not None:
             data["default_notice"] = self.default_notice
+        if self.data_subjects:
+            data["data_subjects"] = list(self.data_subjects)
+        data["security_measures"] = list(self.security_measures)
         data["purposes"] = {
             p.id: {"label": p.label, "description": p.description, "labels": dict(p.labels),
                    "descriptions": dict(p.descriptions), **({"dpv": p.dpv} if p.dpv else {}),
-                   **({"per_channel": True} if p.per_channel else {})}
+                   **({"per_channel": True} if p.per_channel else {}),
+                   **({"data_subjects": list(p.data_subjects)} if p.data_subjects else {})}
             for p in self.purposes.values()
         }
         data["channels"] = dict(self.channels)
@@ -365,7 +420,8 @@ class Policy:
             j.id: {"label": j.label, "gpc": j.gpc,
                    "sale_sharing_purposes": list(j.sale_sharing_purposes),
                    "basis": dict(j.basis), "request_due": j.request_due.text,
-                   "request_extension": j.request_extension.text}
+                   "request_extension": j.request_extension.text,
+                   "law": j.law or NO_LAW}
             for j in self.jurisdictions.values()
         }
         retention: dict[str, Any] = {
@@ -592,6 +648,48 @@ def _check_consent_mode(policy: Policy) -> None:
             raise PolicyError(f"{key}: {messages[0]}")
 
 
+def _texts(raw: dict, key: str, path: str) -> tuple[str, ...]:
+    """An optional list of distinct, non-empty sentences (`data_subjects`, ...)."""
+    values = _get(raw, key, path, list, False, None)
+    if values is None:
+        return ()
+    if not values:
+        raise PolicyError(f"{path}{key}: name at least one, or leave the key out")
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            raise PolicyError(f"{path}{key}.{i}: expected a non-empty string, got {value!r}")
+    if len(values) != len(set(values)):
+        raise PolicyError(f"{path}{key}: each entry once")
+    return tuple(values)
+
+
+@functools.cache
+def shipped_security_measures() -> tuple[str, ...]:
+    """What Consentry itself does to secure the data it holds (GDPR Art. 32), as the
+    shipped policy describes it: a policy that describes no measures gets these."""
+    data = tomllib.loads(_shipped_text())
+    return tuple(data["security_measures"])
+
+
+def _shipped_text() -> str:
+    return resources.files("consentry").joinpath("default_policy.toml").read_text("utf-8")
+
+
+def _law(raw: dict, jid: str, path: str) -> str | None:
+    """A jurisdiction's `law` (LAW_WORDS, or "none"); left out, the one its id names: the
+    GDPR for `EU`, `EEA` and their states, the UK GDPR for `GB`/`UK`, the CCPA for `US-CA`."""
+    law = _get(raw, "law", path, str, False, None)
+    if law is None:
+        if jid in ("EU", "EEA") or jid in EEA_COUNTRIES:
+            return "gdpr"
+        return {"GB": "uk_gdpr", "UK": "uk_gdpr", "US-CA": "ccpa"}.get(jid)
+    known = [k for k in LAW_WORDS if k is not None]
+    if law != NO_LAW and law not in known:
+        raise PolicyError(f"{path}law: must be one of {', '.join([*known, NO_LAW])}, "
+                          f"got {law!r}")
+    return None if law == NO_LAW else law
+
+
 def _duration(raw: dict, key: str, path: str, default: Duration) -> Duration:
     text = _get(raw, key, path, str, False, None)
     if text is None:
@@ -660,7 +758,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
                                 _str_map(raw.get("labels", {}), path + "labels"),
                                 _str_map(raw.get("descriptions", {}), path + "descriptions"),
                                 _get(raw, "dpv", path, str, False),
-                                _get(raw, "per_channel", path, bool, False, False))
+                                _get(raw, "per_channel", path, bool, False, False),
+                                _texts(raw, "data_subjects", path))
     if not purposes:
         raise PolicyError("purposes: at least one purpose is needed")
     channels = _str_map(_get(data, "channels", "", dict), "channels")
@@ -725,7 +824,8 @@ def parse_policy(data: dict, source: str = "") -> Policy:
             jid, _get(raw, "label", path, str, False, jid), basis,
             _get(raw, "gpc", path, bool, False, True), tuple(sale),
             _duration(raw, "request_due", path, DEFAULT_REQUEST_DUE),
-            _duration(raw, "request_extension", path, DEFAULT_REQUEST_EXTENSION))
+            _duration(raw, "request_extension", path, DEFAULT_REQUEST_EXTENSION),
+            _law(raw, jid, path))
     default_jurisdiction = _get(data, "default_jurisdiction", "", str)
     if default_jurisdiction not in jurisdictions:
         raise PolicyError(f"default_jurisdiction: unknown jurisdiction {default_jurisdiction!r}")
@@ -803,6 +903,9 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         dpia_large_scale_subjects=large_scale,
         default_notice=default_notice,
         consent_mode=_consent_mode(data.get("consent_mode")),
+        data_subjects=_texts(data, "data_subjects", ""),
+        security_measures=(_texts(data, "security_measures", "")
+                           or shipped_security_measures()),
         source=source,
     )
     _check_consent_mode(policy)
@@ -883,7 +986,7 @@ def _gpp_mapping(raw: dict, purposes: dict, categories: dict) -> GppMapping:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate the policy at `path`, or the shipped default."""
     if path is None:
-        text = resources.files("consentry").joinpath("default_policy.toml").read_text("utf-8")
+        text = _shipped_text()
         source = "(shipped default)"
     else:
         try:

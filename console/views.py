@@ -565,6 +565,20 @@ def reports(signed):
                    processing=governance_reports.processing_records(session, policy, now))
 
 
+@bp.get("/reports/processing-records")
+@page("reports:read")
+def processing_records_page(signed):
+    """The record of processing activities (GDPR Art. 30(1)) as a page to print or read on
+    a phone: the controller and DPO, security measures, and per purpose its data subjects,
+    data, legal basis in the law's words, recipients, transfers, retention and DPIA."""
+    policy = get_policy()
+    return _render("console/processing_records.html",
+                   record=governance_reports.processing_records(get_session(), policy,
+                                                                utcnow()),
+                   jurisdictions={j.id: j.label for j in policy.jurisdictions.values()},
+                   channels=policy.channels)
+
+
 @bp.get("/reports/<name>.csv")
 @page("reports:read")
 def report_csv(signed, name: str):

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent.models import DecisionCategoryDay
+from consent.receipts import controller_record, own_grant_categories
 from consentry.clock import rfc3339
-from consentry.policy import Policy
+from consentry.policy import RECIPIENT_ROLES, Policy
 from governance.recipes import list_recipes, reach_of, shape_counts
 
 FINDINGS = ("unused", "declared_unused", "used_undeclared", "ok")
@@ -72,6 +73,28 @@ def minimization(session: Session, policy: Policy, since: datetime | None,
             "policy_version": policy.version, "categories": categories}
 
 
+def _bases_in_law(policy: Policy, pid: str, declared: list[str], now: datetime):
+    """The purpose's legal basis per jurisdiction in the law's words, and each declared
+    category's (its own grant's condition where the gate asks for one)."""
+    purpose_words, category_words = {}, {c: {} for c in declared}
+    for j in policy.jurisdictions.values():
+        purpose_words[j.id] = j.basis_in_law(pid)
+        own = set(own_grant_categories(policy, j, pid, now))
+        for c in declared:
+            category_words[c][j.id] = j.basis_in_law(
+                pid, policy.categories[c].sensitivity if c in own else None)
+    return purpose_words, category_words
+
+
+def _recipients_of(policy: Policy, pid: str) -> list[dict]:
+    """The policy's recipients of a purpose's data (GDPR Art. 30(1)(d))."""
+    return [{"id": r.id, "name": r.name, "role": r.role, "dpv_role": RECIPIENT_ROLES[r.role],
+             "country": r.country, "categories": list(r.categories),
+             "third_country": r.third_country, "transfer_safeguard": r.transfer_safeguard,
+             "sale_sharing": r.sale_sharing}
+            for r in policy.recipients if pid in r.purposes]
+
+
 def processing_records(session: Session, policy: Policy, now: datetime) -> dict:
     """A record of processing activities (GDPR Art. 30(1)) per purpose, with its DPIA
     screening (the EDPB criteria that apply here)."""
@@ -102,16 +125,25 @@ def processing_records(session: Session, policy: Policy, now: datetime) -> dict:
             if reach > policy.dpia_large_scale_subjects:
                 criteria.append({"criterion": "large_scale", "reach": reach,
                                  "threshold": policy.dpia_large_scale_subjects})
+        in_law, category_in_law = _bases_in_law(policy, pid, declared, now)
+        recipients = _recipients_of(policy, pid)
         activities.append({
             "purpose": pid, "label": purpose.label, "description": purpose.description,
             "controller": policy.controller,
+            "data_subjects": list(policy.data_subjects_of(pid)),
             "categories": [{"category": c, "label": policy.categories[c].label,
                             "sensitivity": policy.categories[c].sensitivity,
                             "retention_days": policy.retention_classes[
                                 policy.categories[c].retention_class],
-                            "stored_in": _collected_in(policy, c, False)["targets"]}
+                            "stored_in": _collected_in(policy, c, False)["targets"],
+                            "legal_basis_text": category_in_law[c]}
                            for c in declared],
             "legal_basis": {j.id: j.basis[pid] for j in policy.jurisdictions.values()},
+            "legal_basis_text": in_law,
+            "recipients": recipients,
+            "transfers": [{"id": r["id"], "name": r["name"], "country": r["country"],
+                           "transfer_safeguard": r["transfer_safeguard"]}
+                          for r in recipients if r["third_country"]],
             "recipes": [{"recipe_id": r.recipe_id, "version": r.version, "name": r.name,
                          "channels": r.channels} for r in uses],
             "dpia": {"criteria": criteria, "reach": reach,
@@ -119,11 +151,35 @@ def processing_records(session: Session, policy: Policy, now: datetime) -> dict:
                      "reasons": [c["criterion"] for c in criteria]},
         })
     return {"controller": policy.controller, "policy_version": policy.version,
-            "policy_url": policy.policy_url, "generated_at": now, "activities": activities}
+            "policy_url": policy.policy_url, "generated_at": now,
+            "controller_contact": controller_record(policy),
+            "data_subjects": list(policy.data_subjects),
+            "security_measures": list(policy.security_measures),
+            "activities": activities}
 
 
 CSV_COLUMNS = ("purpose", "controller", "categories", "sensitive_categories", "retention",
-               "stored_in", "legal_basis", "recipes", "dpia_recommended", "dpia_reasons")
+               "stored_in", "legal_basis", "recipes", "dpia_recommended", "dpia_reasons",
+               "controller_contact", "dpo", "data_subjects", "recipients",
+               "third_country_transfers", "legal_basis_text", "security_measures")
+
+
+def _contact_text(contact: dict) -> str:
+    """The controller's contact on one line: email, phone, URL, postal address."""
+    address = contact.get("address") or {}
+    postal = ", ".join(filter(None, (address.get("street"),
+                                     " ".join(filter(None, (address.get("postal_code"),
+                                                            address.get("locality")))),
+                                     address.get("country"))))
+    return "; ".join(filter(None, (contact.get("email"), contact.get("phone"),
+                                   contact.get("url"), postal)))
+
+
+def _dpo_text(contact: dict) -> str:
+    dpo = contact.get("dpo")
+    if not dpo:
+        return ""
+    return f"{dpo['name']} <{dpo['email']}>" if dpo.get("name") else dpo["email"]
 
 
 def processing_records_csv(record: dict) -> str:
@@ -142,7 +198,15 @@ def processing_records_csv(record: dict) -> str:
             "; ".join(f"{j}={b}" for j, b in a["legal_basis"].items()),
             "; ".join(r["recipe_id"] for r in a["recipes"]),
             "yes" if a["dpia"]["dpia_recommended"] else "no",
-            "; ".join(a["dpia"]["reasons"])])
+            "; ".join(a["dpia"]["reasons"]),
+            _contact_text(record["controller_contact"]), _dpo_text(record["controller_contact"]),
+            "; ".join(a["data_subjects"]),
+            "; ".join(f"{r['id']}={r['name']} ({r['role']}, {r['country'] or 'country not stated'})"
+                      for r in a["recipients"]),
+            "; ".join(f"{t['id']}={t['country']}: {t['transfer_safeguard']}"
+                      for t in a["transfers"]),
+            "; ".join(f"{j}={words}" for j, words in a["legal_basis_text"].items()),
+            " ".join(record["security_measures"])])
     return out.getvalue()
 
 

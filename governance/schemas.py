@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from consent.schemas import ReceiptControllerSchema
 from consentry.fields import Timestamp
+from consentry.policy import RECIPIENT_ROLES
 from governance.recipes import STATUSES
 from governance.reports import DPIA_CRITERIA, FINDINGS
 
@@ -155,6 +157,31 @@ class RecordCategorySchema(ma.Schema):
     retention_days = ma.fields.Integer(allow_none=True, metadata={
         "description": "null: kept while the account lives"})
     stored_in = ma.fields.List(ma.fields.String())
+    legal_basis_text = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                      metadata={"description": "Jurisdiction → the basis for "
+                                                "this category in the law's words (a sensitive "
+                                                "or special one: its own grant's condition)"})
+
+
+class RecordRecipientSchema(ma.Schema):
+    id = ma.fields.String(metadata={"description": "The policy's recipient id"})
+    name = ma.fields.String()
+    role = ma.fields.String(metadata={"enum": list(RECIPIENT_ROLES)})
+    dpv_role = ma.fields.String()
+    country = ma.fields.String(allow_none=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    categories = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The categories it receives (empty: not stated)"})
+    third_country = ma.fields.Boolean(metadata={"description": "Outside the EU/EEA"})
+    transfer_safeguard = ma.fields.String(allow_none=True)
+    sale_sharing = ma.fields.Boolean(metadata={
+        "description": "Handing data to it is a sale or share under the CCPA"})
+
+
+class RecordTransferSchema(ma.Schema):
+    id = ma.fields.String(metadata={"description": "The recipient's id"})
+    name = ma.fields.String()
+    country = ma.fields.String()
+    transfer_safeguard = ma.fields.String(metadata={"description": "GDPR Art. 46"})
 
 
 class RecordRecipeSchema(ma.Schema):
@@ -187,13 +214,32 @@ class ActivitySchema(ma.Schema):
     categories = ma.fields.List(ma.fields.Nested(RecordCategorySchema))
     legal_basis = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                                  metadata={"description": "Jurisdiction → opt_in | opt_out"})
+    legal_basis_text = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                      metadata={"description": "Jurisdiction → the basis in the "
+                                                "words of its law (e.g. `GDPR Art. 6(1)(a) "
+                                                "consent`)"})
+    data_subjects = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The categories of data subjects (Art. 30(1)(c)): the purpose's, else "
+                       "the policy's; empty: the policy states none"})
+    recipients = ma.fields.List(ma.fields.Nested(RecordRecipientSchema), metadata={
+        "description": "The policy's recipients of this purpose (Art. 30(1)(d))"})
+    transfers = ma.fields.List(ma.fields.Nested(RecordTransferSchema), metadata={
+        "description": "Transfers to third countries with their safeguards (Art. 30(1)(e))"})
     recipes = ma.fields.List(ma.fields.Nested(RecordRecipeSchema))
     dpia = ma.fields.Nested(DpiaSchema)
 
 
 class ProcessingRecordsSchema(ma.Schema):
     controller = ma.fields.String()
+    controller_contact = ma.fields.Nested(ReceiptControllerSchema, metadata={
+        "description": "The controller and its DPO (Art. 30(1)(a)), as receipts name them: "
+                       "only `name` when the policy's `controller` is a name alone"})
     policy_version = ma.fields.String()
     policy_url = ma.fields.String()
     generated_at = Timestamp()
+    data_subjects = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The policy's categories of data subjects"})
+    security_measures = ma.fields.List(ma.fields.String(), metadata={
+        "description": "A general description of the technical and organisational security "
+                       "measures (Art. 30(1)(g), 32)"})
     activities = ma.fields.List(ma.fields.Nested(ActivitySchema))

@@ -217,6 +217,7 @@ def test_every_console_page_is_accessible_at_desktop_and_phone_widths(
         "erasure": f"/console/retention/erasures/{ids['erasure']}",
         "decisions": "/console/decisions",
         "reports": "/console/reports",
+        "processing-records": "/console/reports/processing-records",
         "find-subject": "/console/subjects",
         "subject": "/console/subjects/alice",
         "lift-hold": f"/console/retention/holds/{ids['hold']}/lift",

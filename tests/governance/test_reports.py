@@ -108,7 +108,7 @@ def test_processing_record_shape(gov, put_consents):
     assert a["legal_basis"] == {"EU": "opt_out", "US-CA": "opt_out", "DEFAULT": "opt_out"}
     assert a["categories"] == [{"category": "behavioral", "label": "Activity in our product",
                                 "sensitivity": "standard", "retention_days": 90,
-                                "stored_in": []}]
+                                "stored_in": [], "legal_basis_text": a["legal_basis_text"]}]
     assert [r["recipe_id"] for r in a["recipes"]] == ["running-fans"]
     marketing = _activity(client, key, "marketing")
     assert marketing["recipes"] == [] and marketing["dpia"]["dpia_recommended"] is False
