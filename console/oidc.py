@@ -36,7 +36,7 @@ from consentry.clock import utcnow
 from consentry.db import get_db
 from consentry.secretstore import get_keys
 from console import sessions, staff
-from console.views import Refused, _safe_next, bp, set_session_cookie
+from console.views import Refused, _render, _safe_next, bp, set_session_cookie
 
 STATE_COOKIE = "consentry_console_oidc"
 STATE_SECONDS = 600
@@ -218,7 +218,9 @@ def oidc_callback():
     if token is None:
         _refuse(email, "unknown_staff", f"{email} is not an active staff account here, so "
                 "you were not signed in. Ask an administrator to add you.")
-    response = redirect(target, code=303)
+    # A page, not a redirect: the session's SameSite=Strict cookie is not sent on a
+    # redirect chain that began at the provider's site; the click on it is this site's.
+    response = _render("console/signed_in.html", target=target, email=account.email)
     response.delete_cookie(STATE_COOKIE, path="/console/oidc", secure=request.is_secure,
                            httponly=True, samesite="Lax")
     return set_session_cookie(response, token, utcnow() + sessions.LIFETIME)
