@@ -53,7 +53,7 @@ def test_a_new_staff_member_signs_in_sets_a_password_enrols_totp_and_finds_a_per
     one_time = add_staff(app, "olga@example.com", "privacy_officer")
 
     page.goto(f"{live_server}/console/")
-    _accessible(page, "login")
+    _accessible(page, "staff-login")
     page.get_by_label("Email").fill("olga@example.com")
     page.get_by_label("Password", exact=True).fill(one_time)
     page.get_by_role("button", name="Sign in", exact=True).click()
