@@ -87,6 +87,7 @@ def account_password():
 def account_password_post():
     """Check the one-time password again, keep the new one, go on to the second factor."""
     pending = _pending("password")
+    limit_sign_in(pending.account.email)
     try:
         staff.set_password(pending.account, request.form.get("password", ""),
                            request.form.get("new_password", ""))
