@@ -375,6 +375,7 @@ def init_app(app) -> None:
         float(app.config["RATE_LIMIT_PER_SECOND"]), app.config["RATE_LIMIT_STORE"])
     # Failed console sign-ins (a wrong key, password or code), per account and per
     # address: SIGN_IN_FAILURES at once, then one more every SIGN_IN_FAILURE_SECONDS.
+    every = float(app.config["SIGN_IN_FAILURE_SECONDS"])
     app.extensions["consentry.signin_failures"] = rate_limiter(
-        1 / float(app.config["SIGN_IN_FAILURE_SECONDS"]), app.config["RATE_LIMIT_STORE"],
+        1 / every if every > 0 else 0.0, app.config["RATE_LIMIT_STORE"],  # 0: off
         burst=float(app.config["SIGN_IN_FAILURES"]), prefix="consentry:signin-failures:")
