@@ -193,6 +193,9 @@ def oidc_callback():
         raise Refused("The provider sent no authorization code.", code="bad_request",
                       status=400)
     meta, config = _discovery(), current_app.config
+    if request.args.get("iss", meta["issuer"]) != meta["issuer"]:  # RFC 9207: no mix-up
+        raise Refused("The sign-in answer came from another provider than this one.",
+                      code="bad_request", status=400)
     basic = base64.b64encode(":".join(urllib.parse.quote(config[k], safe="") for k in (
         "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")).encode()).decode()
     tokens = _fetch_json(meta["token_endpoint"], urllib.parse.urlencode({

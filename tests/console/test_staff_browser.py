@@ -182,10 +182,15 @@ def test_sso_refuses_an_unknown_or_unverified_email_and_audits_it(
         assert s.scalars(select(ConsoleSession)).all() == []
 
 
-def test_sso_with_a_state_not_this_browsers_is_refused(app, live_server, page, provider):
+def test_sso_with_a_state_not_this_browsers_or_another_issuer_is_refused(app, live_server, page, provider):
     page.goto(f"{live_server}/console/oidc/start")  # sets this browser's state cookie
     r = page.goto(f"{live_server}/console/oidc/callback?code=abc&state=forged")
     assert r.status == 400 and "state does not match" in page.content()
+    state = next(c["value"] for c in page.context.cookies()
+                 if c["name"] == "consentry_console_oidc").split(".")[0]
+    r = page.goto(f"{live_server}/console/oidc/callback?code=abc&state={state}"
+                  "&iss=https://evil.example.com")  # RFC 9207: another provider's answer
+    assert r.status == 400 and "another provider" in page.content()
     client = html_client(app)  # no cookie at all
     r = client.get("/console/oidc/callback?code=abc&state=x")
     assert r.status_code == 400
