@@ -182,7 +182,8 @@ def test_sso_refuses_an_unknown_or_unverified_email_and_audits_it(
         assert s.scalars(select(ConsoleSession)).all() == []
 
 
-def test_sso_with_a_state_not_this_browsers_or_another_issuer_is_refused(app, live_server, page, provider):
+def test_sso_with_a_state_not_this_browsers_or_another_issuer_is_refused(
+        app, live_server, page, provider):
     page.goto(f"{live_server}/console/oidc/start")  # sets this browser's state cookie
     r = page.goto(f"{live_server}/console/oidc/callback?code=abc&state=forged")
     assert r.status == 400 and "state does not match" in page.content()
