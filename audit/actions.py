@@ -44,6 +44,8 @@ ACTIONS: dict[str, str] = {
     "request.completed": "a privacy request was answered (an access bundle or erasure "
                          "queued for it)",
     "request.rejected": "a privacy request was rejected, with a reason",
+    "console.sign_in_refused": "a single sign-on to the console was refused (the email "
+                               "named is not verified or not an active staff account)",
 }
 
 

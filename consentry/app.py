@@ -36,6 +36,7 @@ from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
 from console import request_pages  # noqa: F401 (adds the requests pages to the console)
+from console.cli import staff_cli
 from console.views import bp as console_bp
 from governance.access import subject_files
 from governance.cli import reports_cli
@@ -125,6 +126,7 @@ def _wire_domains(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     dev_cli.add_command(preference_link)
     app.cli.add_command(reports_cli)
+    app.cli.add_command(staff_cli)
     # decisions judge a cited recipe; consent never imports governance, so wire it here
     app.extensions[RECIPE_LOOKUP] = recipe_use
     # a subject access export gathers consent and retention files; audit imports neither

@@ -42,10 +42,26 @@ SCOPES = (
     "admin",
 )
 
+# Staff roles: named sets of scopes (API.md "Staff and roles"). A staff session's scopes
+# are its role's, checked as a key's are.
+_VIEWER = ("policy:read", "preferences:read", "explanations:read", "audit:read",
+           "reports:read", "recipes:read", "requests:read")
+ROLES: dict[str, frozenset[str]] = {
+    "viewer": frozenset(_VIEWER),
+    "privacy_officer": frozenset(_VIEWER + ("preferences:write", "requests:write",
+                                            "audit:export", "erasure:write")),
+    "legal": frozenset(_VIEWER + ("audit:export", "retention:admin")),
+    "operator": frozenset(("policy:read", "audit:read", "reports:read", "retention:admin")),
+    "admin": frozenset(("admin",)),
+}
+
 # Routes that need no key (API.md "Conventions").
 OPEN_ENDPOINTS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
                   "/.well-known/consentry-keys", "/.well-known/gpc.json",
-                  "/console/login")  # the console's sign-in form takes a key, needs none
+                  # the console's sign-in steps (key, password, TOTP, SSO) need no key: each
+                  # needs the step before it (console/account.py, console/oidc.py)
+                  "/console/login", "/console/login/totp", "/console/account/password",
+                  "/console/account/totp", "/console/oidc/start", "/console/oidc/callback")
 
 # What a route declares when any valid key (or console session) may use it.
 ANY_SCOPE = "any"
@@ -174,9 +190,9 @@ class _RateLimiter:
     """A token bucket per API key, in this process: `rate` requests a second, bursts of
     twice that. Off when the rate is 0. Each worker process counts on its own."""
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float, burst: float | None = None):
         self.rate = rate
-        self.burst = max(1.0, 2 * rate)
+        self.burst = burst if burst is not None else max(1.0, 2 * rate)
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key name → (tokens, at)
 
@@ -193,6 +209,16 @@ class _RateLimiter:
                 return 0.0
             self._buckets[name] = (tokens, now)
             return (1 - tokens) / self.rate
+
+    def waiting(self, name: str) -> float:
+        """Seconds until `name` may go again (0: now), taking nothing from its bucket."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(name, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
 
 def current_principal() -> Principal:
@@ -289,13 +315,28 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
 return math.floor(wait * 1e6)
 """
 
-    def __init__(self, rate: float, url: str, prefix: str = "consentry:ratelimit:"):
-        super().__init__(rate)
+    # The same arithmetic, reading the bucket without taking from it.
+    PEEK = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or t
+tokens = math.min(burst, tokens + math.max(0, t - at) * rate)
+if tokens >= 1 then return 0 end
+return math.floor((1 - tokens) / rate * 1e6)
+"""
+
+    def __init__(self, rate: float, url: str, prefix: str = "consentry:ratelimit:",
+                 burst: float | None = None):
+        super().__init__(rate, burst)
         import redis  # only deployments with a shared store need it
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.25,
                                            socket_connect_timeout=0.25)
         self._script = self._redis.register_script(self.SCRIPT)
+        self._peek = self._redis.register_script(self.PEEK)
         self._prefix = prefix
         self._errors = (redis.RedisError, OSError)
 
@@ -310,13 +351,31 @@ return math.floor(wait * 1e6)
             return super().retry_after(name)
         return int(wait) / 1e6
 
+    def waiting(self, name: str) -> float:
+        if self.rate <= 0:
+            return 0.0
+        try:
+            wait = self._peek(keys=[self._prefix + name], args=[self.rate, self.burst])
+        except self._errors:
+            return super().waiting(name)
+        return int(wait) / 1e6
 
-def rate_limiter(rate: float, store: str | None) -> _RateLimiter:
+
+def rate_limiter(rate: float, store: str | None, burst: float | None = None,
+                 prefix: str = "consentry:ratelimit:") -> _RateLimiter:
     """The limiter every rate limit uses: in this process, or shared through `store`."""
-    return _SharedRateLimiter(rate, store) if store and rate > 0 else _RateLimiter(rate)
+    if store and rate > 0:
+        return _SharedRateLimiter(rate, store, prefix, burst)
+    return _RateLimiter(rate, burst)
 
 
 def init_app(app) -> None:
     app.extensions["consentry.keycache"] = _KeyCache()
     app.extensions["consentry.ratelimit"] = rate_limiter(
         float(app.config["RATE_LIMIT_PER_SECOND"]), app.config["RATE_LIMIT_STORE"])
+    # Failed console sign-ins (a wrong key, password or code), per account and per
+    # address: SIGN_IN_FAILURES at once, then one more every SIGN_IN_FAILURE_SECONDS.
+    every = float(app.config["SIGN_IN_FAILURE_SECONDS"])
+    app.extensions["consentry.signin_failures"] = rate_limiter(
+        1 / every if every > 0 else 0.0, app.config["RATE_LIMIT_STORE"],  # 0: off
+        burst=float(app.config["SIGN_IN_FAILURES"]), prefix="consentry:signin-failures:")

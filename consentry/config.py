@@ -86,6 +86,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_PER_SECOND", float, 0.0),
     # redis://host:6379/0: one bucket per key across every process and host
     Setting("RATE_LIMIT_STORE", _optional, None),
+    # failed console sign-ins allowed at once per account and per address, and the
+    # seconds after which each further one may be tried
+    Setting("SIGN_IN_FAILURES", int, 10),
+    Setting("SIGN_IN_FAILURE_SECONDS", float, 30.0),
+    # single sign-on to the console (OpenID Connect): all three set, or SSO is off
+    Setting("OIDC_ISSUER", _optional, None),
+    Setting("OIDC_CLIENT_ID", _optional, None),
+    Setting("OIDC_CLIENT_SECRET", _optional, None),
     Setting("RETENTION_CRON", str, "0 3 * * *"),
     Setting("SCHEDULER_POLL_SECONDS", float, 2.0),
     # seconds a runner's lease lasts without renewal; a dead runner's work is

@@ -2,7 +2,7 @@
 
 Pages of the console blueprint (console.views), gated exactly as the API: reading needs
 `requests:read`, every change `requests:write`. They call governance.privacy_requests,
-as the JSON views do; the actor is the session's principal.
+as the JSON views do; the actor is `actor(signed)`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from console.forms import (
     RequestTransitionForm,
     load_form,
 )
-from console.views import READS_ERASURES, _may, _render, bp, page
+from console.views import READS_ERASURES, _may, _render, actor, bp, page
 from governance import privacy_requests as requests_service
 
 QUEUE_PAGE = 50
@@ -89,7 +89,7 @@ def request_post(signed):
         return _queue_page(signed, problems, request.form, 422)
     try:
         row = requests_service.create_request(get_session(), get_keys(), get_policy(),
-                                              actor=signed.principal.name, **values)
+                                              actor=actor(signed), **values)
     except errors.Invalid as exc:
         return _queue_page(signed, exc.fields or {"_schema": [exc.message]}, request.form, 422)
     return redirect(url_for("console.request_page", request_id=row.id, done="created"),
@@ -125,7 +125,7 @@ def request_transition(signed, request_id):
         return _request_page(signed, request_id, problems, request.form, 422, "transition")
     try:
         requests_service.transition(get_session(), get_keys(), request_id, values["to"],
-                                    reason=values["reason"], actor=signed.principal.name)
+                                    reason=values["reason"], actor=actor(signed))
     except errors.Invalid as exc:
         return _request_page(signed, request_id, exc.fields or {"_schema": [exc.message]},
                              request.form, 422, "transition")
@@ -142,7 +142,7 @@ def request_extend(signed, request_id):
         return _request_page(signed, request_id, problems, request.form, 422, "extend")
     try:
         requests_service.extend(get_session(), get_keys(), get_policy(), request_id,
-                                reason=values["reason"], actor=signed.principal.name)
+                                reason=values["reason"], actor=actor(signed))
     except errors.Invalid as exc:
         return _request_page(signed, request_id, exc.fields or {"_schema": [exc.message]},
                              request.form, 422, "extend")

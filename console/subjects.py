@@ -26,7 +26,7 @@ from consentry.db import get_session
 from consentry.fields import is_subject_id
 from consentry.policy import BASE_LANGUAGE, get_policy
 from consentry.secretstore import get_keys
-from console.views import Refused, _may, _render, _store_names, bp, page
+from console.views import Refused, _may, _render, _store_names, actor, bp, page
 from governance import privacy_requests
 from governance.access import ERASED_NOTE
 from pages import text as words
@@ -36,11 +36,6 @@ HISTORY_ROWS = 100
 DECISION_ROWS = 20
 AUDIT_ROWS = 50
 READS_HOLDS = ("retention:admin", "erasure:write")
-
-
-def actor(signed) -> str:
-    """Who the audit log names for a console action."""
-    return signed.principal.name
 
 
 @bp.app_template_filter("action_label")

@@ -1,9 +1,11 @@
 """The console's pages: sign-in, audit, exports, retention, decisions, reports.
 
 Entries like the API's views: each reads its form with a schema, calls the services
-the API calls, and renders a template. A page needs a console session (an API key
-exchanged at /console/login) whose key has the page's scope; every POST needs the
-session's CSRF token. Errors are HTML pages carrying the envelope's code and message.
+the API calls, and renders a template. A page needs a console session (an API key or a
+staff account signed in at /console/login, see console/account.py and console/oidc.py)
+whose key or role has the page's scope; every POST needs the session's CSRF token. Every
+action names `actor(signed)` in the audit log. Errors are HTML pages carrying the
+envelope's code and message.
 """
 
 from __future__ import annotations
@@ -104,6 +106,17 @@ def _may(signed: sessions.SignedIn, scopes: tuple[str, ...]) -> bool:
     return any(signed.principal.has(s) for s in scopes)
 
 
+def actor(signed: sessions.SignedIn) -> str:
+    """Who the audit log names for a console action: `staff:<email>` or `key:<name>`."""
+    return signed.actor
+
+
+def _who(signed: sessions.SignedIn) -> str:
+    if signed.role is not None:
+        return f"The staff account {signed.principal.name[6:]!r} (role {signed.role})"
+    return f"The key {signed.principal.name!r}"
+
+
 def _check_csrf(bound_to: str) -> None:
     if not csrf_valid(get_keys(), bound_to, request.form.get("csrf_token")):
         raise Refused("The form's security token is missing or does not match this "
@@ -129,7 +142,7 @@ def page(*scopes: str):
             if request.method == "POST":
                 _check_csrf(_csrf_subject(signed))
             if not _may(signed, scopes):
-                raise Refused(f"The key {signed.principal.name!r} lacks the scope "
+                raise Refused(f"{_who(signed)} lacks the scope "
                               f"{auth.describe_scopes(scopes)} this page needs.")
             return view(signed, *args, **kwargs)
 
@@ -223,62 +236,93 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.home")
 
 
-def _login_form(error: str | None = None, status: int = 200) -> Response:
+def login_form(error: str | None = None, status: int = 200) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     response = _render("console/login.html", status=status, error=error,
                        login_csrf=csrf_token(get_keys(), f"console-login:{nonce}"),
-                       next=_safe_next(request.values.get("next")))
+                       next=_safe_next(request.values.get("next")),
+                       email=request.form.get("email", "")[:254] if error else "",
+                       sso=oidc.enabled())
     response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_COOKIE_SECONDS, path="/console",
                         secure=request.is_secure, httponly=True, samesite="Strict")
     return response
 
 
-def _limit_sign_in(key: str) -> None:
-    """Sign-in attempts are limited per client address and per account (a key is named by
-    its public prefix, `csk_<id>`), in the API's limiter: a 429 page, and no session."""
+def _sign_in_names(account: str) -> tuple[str, str]:
+    return (f"console-login-address:{request.remote_addr or '-'}",
+            "console-login-account:" + get_keys().keyed_hash("console-login", account))
+
+
+def limit_sign_in(account: str) -> None:
+    """Sign-in attempts are limited per client address and per account (a staff email, or
+    a key named by its public prefix, `csk_<id>`), in the API's limiter; failed ones
+    (`sign_in_failed`) more tightly, in the same limiter's failure buckets: a 429 page,
+    and no session."""
     limiter = current_app.extensions["consentry.ratelimit"]
-    account = request.form.get("email", "").strip().lower() or key[:13]
-    wait = max(limiter.retry_after(f"console-login-address:{request.remote_addr or '-'}"),
-               limiter.retry_after("console-login-account:"
-                                   + get_keys().keyed_hash("console-login", account)))
+    failures = current_app.extensions["consentry.signin_failures"]
+    names = _sign_in_names(account)
+    wait = max(max(failures.waiting(n) for n in names),
+               max(limiter.retry_after(n) for n in names))
     if wait > 0:
         raise Refused("Too many sign-in attempts from here or for this account, so this one "
                       "was not tried. Wait a few seconds and try again.", code="rate_limited",
                       status=429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
-@bp.get("/login")
-def login():
-    """The sign-in form: an API key in, a console session out."""
-    if _signed_in() is not None:
-        return redirect(_safe_next(request.args.get("next")))
-    return _login_form()
+def sign_in_failed(account: str) -> None:
+    """Count a failed sign-in (a wrong key, password or code) against the account and the
+    address."""
+    failures = current_app.extensions["consentry.signin_failures"]
+    for name in _sign_in_names(account):
+        failures.retry_after(name)
 
 
-@bp.post("/login")
-def login_post():
-    """Check the key; open a session and set its cookie, or show the form again."""
+def set_session_cookie(response: Response, token: str, expires_at) -> Response:
+    """Give the browser its session id (or a sign-in stage's)."""
+    max_age = max(1, int((expires_at - utcnow()).total_seconds()))
+    response.set_cookie(COOKIE, token, max_age=max_age, path="/console",
+                        secure=request.is_secure, httponly=True, samesite="Strict")
+    response.delete_cookie(LOGIN_COOKIE, path="/console", secure=request.is_secure,
+                           httponly=True, samesite="Strict")
+    return response
+
+
+def check_login_csrf() -> None:
+    """The sign-in form's CSRF token, bound to its own cookie (there is no session yet)."""
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce:
         raise Refused("The sign-in form expired or cookies are blocked, so you were not "
                       "signed in. Reload the page and try again.", code="csrf_failed")
     _check_csrf(f"console-login:{nonce}")
+
+
+@bp.get("/login")
+def login():
+    """The sign-in form: an API key, or a staff email and password (or SSO)."""
+    if _signed_in() is not None:
+        return redirect(_safe_next(request.args.get("next")))
+    return login_form()
+
+
+@bp.post("/login")
+def login_post():
+    """Check the key, or the staff email and password; open a session (or its next sign-in
+    stage) and set its cookie, or show the form again."""
+    check_login_csrf()
     key = request.form.get("api_key", "").strip()
-    _limit_sign_in(key)
+    if not key and request.form.get("email", "").strip():
+        return account.password_sign_in()
+    limit_sign_in(key[:13])
     found = auth.authenticate(key) if key else None
     session = get_session()
     principal = auth.principal_of_key(session, found.key_id) if found is not None else None
     if principal is None:
-        return _login_form("That key is unknown or revoked. Check it and try again.", 401)
+        sign_in_failed(key[:13])
+        return login_form("That key is unknown or revoked. Check it and try again.", 401)
     signed = sessions.start_session(session, principal, utcnow())
     response = redirect(_safe_next(request.form.get("next")), code=303)
-    max_age = int((signed.expires_at - utcnow()).total_seconds())
-    response.set_cookie(COOKIE, signed.token, max_age=max_age, path="/console",
-                        secure=request.is_secure, httponly=True, samesite="Strict")
-    response.delete_cookie(LOGIN_COOKIE, path="/console", secure=request.is_secure,
-                           httponly=True, samesite="Strict")
     log.info("console session opened key=%s", principal.name)
-    return response
+    return set_session_cookie(response, signed.token, signed.expires_at)
 
 
 @bp.post("/logout")
@@ -364,7 +408,7 @@ def exports_post(signed):
     if values is None:
         return _exports_page(problems, request.form, 422)
     job = export_jobs.queue_export(
-        get_session(), get_keys(), ExportRequest(exporter=signed.principal.name, **values))
+        get_session(), get_keys(), ExportRequest(exporter=actor(signed), **values))
     return redirect(url_for("console.export_page", export_id=job.id), code=303)
 
 
@@ -376,7 +420,7 @@ def access_export_post(signed):
     if values is None:
         return _exports_page(form=request.form, status=422, access_problems=problems)
     job = export_jobs.queue_export(get_session(), get_keys(), ExportRequest(
-        exporter=signed.principal.name, kind=SUBJECT_ACCESS, **values))
+        exporter=actor(signed), kind=SUBJECT_ACCESS, **values))
     return redirect(url_for("console.export_page", export_id=job.id), code=303)
 
 
@@ -455,7 +499,7 @@ def dry_run_post(signed):
     known = retention.target_names(get_policy(), _store_names())
     run = retention.queue_run(get_session(), get_keys(), known, dry_run=True,
                               targets=request.form.getlist("targets") or None,
-                              trigger="console", actor=signed.principal.name)
+                              trigger="console", actor=actor(signed))
     return redirect(url_for("console.run_page", run_id=run.id), code=303)
 
 
@@ -479,7 +523,7 @@ def hold_post(signed):
         retention.create_hold(get_session(), get_keys(), get_policy(),
                               subject_id=values["subject_id"], category=values["category"],
                               reason=values["reason"], until=values["until"],
-                              actor=signed.principal.name)
+                              actor=actor(signed))
     except errors.Invalid as exc:
         return _retention_page(signed, exc.fields or {"_schema": [exc.message]},
                                request.form, 422)
@@ -596,5 +640,6 @@ def report_csv(signed, name: str):
         "Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-# The page per person and the confirmations live in console/subjects.py, on this blueprint.
-from console import subjects  # noqa: E402,F401
+# The page per person and the confirmations live in console/subjects.py, staff sign-in in
+# console/account.py and console/oidc.py, all on this blueprint.
+from console import account, oidc, subjects  # noqa: E402,F401

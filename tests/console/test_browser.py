@@ -34,7 +34,7 @@ def sign_in(page, base: str, key: str, start: str = "/console/") -> None:
     page.goto(f"{base}{start}")
     assert "/console/login" in page.url  # no session yet: the sign-in form
     page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the key").click()
     page.wait_for_load_state()
     assert "/console/login" not in page.url
 

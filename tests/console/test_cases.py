@@ -152,6 +152,6 @@ def test_a_real_purge_is_offered_from_a_dry_run_and_shows_its_counts_first(app, 
     runs = api.get("/v1/retention/runs", headers=admin).get_json()["runs"]
     real = next(run for run in runs if run["run_id"] != run_id)
     assert real["dry_run"] is False and real["targets_requested"] == ["decisions"]
-    assert real["requested_by"] == name
+    assert real["requested_by"] == f"key:{name}"
     # A run that is no finished dry run cannot be turned into a purge.
     assert client.get(f"/console/retention/runs/{real['run_id']}/purge").status_code == 409

@@ -479,7 +479,7 @@ def test_holds_are_added_and_lifted_from_the_console(app, console, admin):
     page = client.get(r.headers["Location"]).text
     assert "The hold is in place" in page and "litigation 12" in page
     [hold] = client.get("/v1/retention/holds", headers=admin).get_json()["holds"]
-    assert hold["subject_id"] == "dora" and hold["created_by"] == name
+    assert hold["subject_id"] == "dora" and hold["created_by"] == f"key:{name}"
     assert hold["until"] == "2099-01-01T00:00:00Z"
     lift = f"/console/retention/holds/{hold['id']}/lift"
     assert f'href="{lift}"' in page  # a link to the confirmation, not a one-click lift

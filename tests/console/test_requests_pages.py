@@ -71,7 +71,7 @@ def test_a_request_recorded_in_the_console_is_in_the_queue_with_its_days_left(ap
     [row] = _rows(client.get("/console/requests").text)
     assert "44 days left" in row and "erasure" in row and "alice" in row
     api = app.test_client().get("/v1/requests", headers=admin).get_json()["requests"]
-    assert api[0]["source"] == "console" and api[0]["created_by"] == name
+    assert api[0]["source"] == "console" and api[0]["created_by"] == f"key:{name}"
 
 
 def test_a_form_with_mistakes_is_shown_again_and_stores_nothing(app, console, admin):
