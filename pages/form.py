@@ -57,7 +57,8 @@ class Recipient:
     name: str
     role: str
     country: str | None
-    safeguard: str | None
+    safeguard: str | Markup | None
+    categories: list[str | Markup] = field(default_factory=list)  # empty: not stated
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,10 @@ def recipients(policy: Policy, purpose: str, language: str) -> list[Recipient]:
     """The policy's recipients of `purpose`, with their role in words."""
     t = TEXT[language]
     return [Recipient(r.name, t[f"role:{r.role}"], r.country,
-                      getattr(r, "transfer_safeguard", None))
+                      r.transfer_safeguard and in_page_language(r.transfer_safeguard,
+                                                                BASE_LANGUAGE, language),
+                      [label(policy.categories[c], language) for c in r.categories
+                       if c in policy.categories])
             for r in policy.recipients if purpose in r.purposes]
 
 

@@ -119,6 +119,7 @@ TEXT = {
         "role:third_party": "third party, acting for itself",
         "country": "country",
         "safeguard": "transfer safeguard",
+        "receives": "receives",
         "save_top_help": "Or choose one by one below, then save.",
         # privacy requests
         "requests": "Your data",
@@ -298,6 +299,7 @@ TEXT = {
         "role:third_party": "Dritter, für eigene Zwecke",
         "country": "Land",
         "safeguard": "Garantie für die Übermittlung",
+        "receives": "erhält",
         "save_top_help": "Oder wählen Sie unten einzeln und speichern Sie dann.",
         "requests": "Ihre Daten",
         "requests_help": "Fordern Sie eine Kopie der Informationen an, die wir über Sie "

@@ -118,8 +118,8 @@ def test_each_purpose_says_its_legal_basis_and_a_legitimate_interest_can_be_obje
     # who receives it: name, role, country
     assert "Example Mailer Ltd.</strong>: processor, acting on our behalf; country: IE" \
         in sections["marketing"]
-    assert "Example Ad Exchange Inc.</strong>: third party, acting for itself; country: US" \
-        in sections["advertising"]
+    assert "Example Ad Exchange Inc.</strong>: third party, acting for itself; country: US; " \
+        "transfer safeguard: Standard contractual clauses" in sections["advertising"]
     assert "<details>" in sections["marketing"] and "<summary>" in sections["marketing"]
 
     r = client.post(path, data=form.submission(button="object:personalization"))
