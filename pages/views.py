@@ -162,7 +162,8 @@ def _render(template: str, link: Link | None = None, status: int = 200, **contex
         and policy.allows_page_url(link.return_url) else None
     return render_template(
         template, language=language, t=TEXT[language], skip_label=TEXT[language]["skip"],
-        controller=policy.controller, return_url=back,
+        controller=policy.controller, brand=policy.pages.brand_name or policy.controller,
+        look=policy.pages, return_url=back,
         csrf_field=CSRF_FIELD, csrf=csrf_token(get_keys(), link.token) if link else "",
         date=lambda moment: format_date(moment, language), **context), status, {
             "Content-Language": language}
@@ -581,6 +582,30 @@ def _receipt_lines(receipt: dict, language: str) -> list[Markup]:
                                              BASE_LANGUAGE, language))
         lines.append(what + Markup(": ") + status)
     return lines
+
+
+@bp.get("/brand.css")
+def brand_css():
+    """The policy's accent colour (`[pages] accent_color`), as this origin's stylesheet
+    (the CSP allows no inline style). Names no one; needs no link."""
+    accent = get_policy().pages.accent_color
+    if accent is None:
+        raise PageError(404, "not_found")
+    return f":root {{ --accent: {accent}; }}\n", 200, {"Content-Type": "text/css; charset=utf-8"}
+
+
+@bp.get("/brand/logo")
+def brand_logo():
+    """The policy's logo file (`[pages] logo_file`), served from this origin so a page
+    asks no third party for anything; an SVG is sandboxed should it be opened alone."""
+    look = get_policy().pages
+    if look.logo_path is None:
+        raise PageError(404, "not_found")
+    response = send_file(look.logo_path, mimetype=look.logo_type, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; " \
+        "style-src 'unsafe-inline'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])

@@ -301,3 +301,71 @@ def test_a_german_page_marks_the_engines_english_words(client, decide, explanati
     assert '<label for="channel-marketing-email"><span lang="en">Email</span></label>' in pref
     assert "Wir bitten um Ihre Einwilligung." in pref or \
         "Wir stützen uns auf unser berechtigtes Interesse" in pref
+
+
+LOGO = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" ' \
+       b'height="10" fill="#1a5fb4"/></svg>'
+
+
+def branded_policy(tmp_path, **look):
+    import tomli_w
+
+    from consentry.policy import load_policy
+    data = {**load_policy().to_dict(), "pages": look}
+    (tmp_path / "logo.svg").write_bytes(LOGO)
+    path = tmp_path / "policy.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def test_the_companys_look_brand_accent_and_logo_from_this_origin(tmp_path, make_app,
+                                                                   make_key):
+    path = branded_policy(tmp_path, brand_name="Example Shop", accent_color="#1A5FB4",
+                          logo_file="logo.svg")
+    app = make_app(POLICY_FILE=str(path), RECORD_POLICY_ON_START=False)
+    client = app.test_client()
+    with app.app_context():
+        from consentry import auth
+        from consentry.db import get_db
+        with get_db(app).transaction() as s:
+            key = auth.create_key(s, "shop", ["preferences:write", "preferences:read"])
+    r = client.post("/v1/subjects/u-42/preference-link", json={},
+                    headers={"Authorization": f"Bearer {key}"})
+    html = client.get(path_of(r.get_json()["url"])).get_data(as_text=True)
+    assert "<title>Your privacy choices · Example Shop</title>" in html
+    assert '<link rel="stylesheet" href="/pages/brand.css">' in html
+    assert '<img src="/pages/brand/logo" alt="" class="logo">Example Shop' in html
+    css = client.get("/pages/brand.css")
+    assert css.mimetype == "text/css" and "--accent: #1a5fb4;" in css.get_data(as_text=True)
+    logo = client.get("/pages/brand/logo")
+    assert logo.status_code == 200 and logo.mimetype == "image/svg+xml"
+    assert logo.data == LOGO
+    assert "sandbox" in logo.headers["Content-Security-Policy"]
+    logo.close()
+    page_csp = client.get(path_of(r.get_json()["url"])).headers["Content-Security-Policy"]
+    assert "default-src 'none'" in page_csp and "img-src 'self' data:" in page_csp
+
+
+def test_without_a_look_the_brand_routes_are_html_404s(client):
+    for path in ("/pages/brand.css", "/pages/brand/logo"):
+        r = client.get(path, headers={"Accept": "text/html"})
+        assert r.status_code == 404 and r.mimetype == "text/html"
+
+
+def test_policy_load_refuses_a_low_contrast_accent_and_a_missing_logo(tmp_path):
+    import pytest
+
+    from consentry.policy import PolicyError, contrast_ratio, load_policy
+    assert round(contrast_ratio("#767676", "#ffffff"), 2) == 4.54
+    assert round(contrast_ratio("#000000", "#ffffff")) == 21
+    assert load_policy(branded_policy(tmp_path, accent_color="#767676")).pages.accent_color \
+        == "#767676"
+    for look, words in (({"accent_color": "#777777"}, "contrast of 4.48:1"),
+                        ({"accent_color": "#ffcc00"}, "at least 4.5:1"),
+                        ({"accent_color": "blue"}, "expected a colour"),
+                        ({"logo_file": "missing.svg"}, "no such file"),
+                        ({"logo_file": "policy.toml"}, "must be one of"),
+                        ({"brand_name": " "}, "1 to 100 characters"),
+                        ({"font": "Comic Sans"}, "pages.font: unknown key")):
+        with pytest.raises(PolicyError, match=words):
+            load_policy(branded_policy(tmp_path, **look))
