@@ -120,7 +120,6 @@ TEXT = {
         "country": "country",
         "safeguard": "transfer safeguard",
         "receives": "receives",
-        "save_top_help": "Or choose one by one below, then save.",
         # privacy requests
         "requests": "Your data",
         "requests_help": "Ask for a copy of the information we hold about you, or for its "
@@ -300,7 +299,6 @@ TEXT = {
         "country": "Land",
         "safeguard": "Garantie für die Übermittlung",
         "receives": "erhält",
-        "save_top_help": "Oder wählen Sie unten einzeln und speichern Sie dann.",
         "requests": "Ihre Daten",
         "requests_help": "Fordern Sie eine Kopie der Informationen an, die wir über Sie "
                          "haben, oder deren Löschung. Wir antworten bis zum angegebenen "

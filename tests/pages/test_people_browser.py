@@ -6,7 +6,7 @@ axe-core checks every state against WCAG 2.1 A and AA: no violation at all."""
 
 import pytest
 
-from tests.conftest import shoot
+from tests.conftest import SCREENSHOTS, shoot
 from tests.pages.test_browser import link, open_every_purpose, tab_through
 
 pytestmark = pytest.mark.browser
@@ -120,11 +120,16 @@ def test_fewer_than_twelve_tab_stops_before_save(client, live_server, backend, p
     page.goto(link(client, live_server, backend, "/v1/subjects/u-42/preference-link",
                    return_url="https://example.com/account"))
     focused = tab_through(page, "Save my choices")
-    assert focused[:4] == ["Skip to content", "Back", "action:reject_all", "action:allow_all"]
+    assert focused == ["Skip to content", "Back", "Save my choices"]
     assert len(focused) - 1 < 12
+    # the form's default button (what Enter submits) is Save, never Reject all
+    assert page.evaluate("() => document.querySelector('form.preferences')"
+                         ".querySelector('[type=submit]').textContent.trim()") == \
+        "Save my choices"
     open_every_purpose(page)
     clean(page)
     from tests.pages.test_browser import readme_shot
+    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
     readme_shot(page, "preference-page")
 
 
@@ -203,6 +208,10 @@ def test_ask_for_a_copy_and_for_deletion(client, live_server, backend, admin, pa
     assert "received" in listed.nth(0).inner_text()
     clean(page)
     shoot(page, f"requests-{width}")
+    if width == "desktop":  # the README's picture: the requests, at a small desktop size
+        page.set_viewport_size({"width": 1024, "height": 700})
+        page.evaluate("() => document.getElementById('requests').scrollIntoView()")
+        page.screenshot(path=str(SCREENSHOTS / "readme-requests.png"))
     requests = client.get("/v1/requests", headers=admin).get_json()["requests"]
     assert sorted((q["type"], q["source"]) for q in requests) == [
         ("access", "preference_page"), ("erasure", "preference_page")]
