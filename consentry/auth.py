@@ -45,7 +45,9 @@ SCOPES = (
 # Routes that need no key (API.md "Conventions").
 OPEN_ENDPOINTS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
                   "/.well-known/consentry-keys", "/.well-known/gpc.json",
-                  "/console/login")  # the console's sign-in form takes a key, needs none
+                  "/console/login",  # the console's sign-in form takes a key, needs none
+                  # the people's pages' look and their 404 page: they name no one
+                  "/pages/brand.css", "/pages/brand/logo", "/pages/<path:rest>")
 
 # What a route declares when any valid key (or console session) may use it.
 ANY_SCOPE = "any"
