@@ -61,7 +61,9 @@ OPEN_ENDPOINTS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
                   # the console's sign-in steps (key, password, TOTP, SSO) need no key: each
                   # needs the step before it (console/account.py, console/oidc.py)
                   "/console/login", "/console/login/totp", "/console/account/password",
-                  "/console/account/totp", "/console/oidc/start", "/console/oidc/callback")
+                  "/console/account/totp", "/console/oidc/start", "/console/oidc/callback",
+                  # the people's pages' look and their 404 page: they name no one
+                  "/pages/brand.css", "/pages/brand/logo", "/pages/<path:rest>")
 
 # What a route declares when any valid key (or console session) may use it.
 ANY_SCOPE = "any"

@@ -201,6 +201,43 @@ class Recipient:
         return self.country is not None and self.country.upper() not in EEA_COUNTRIES
 
 
+# The people's pages' background (consentry/static/consentry.css `--paper`): a policy's
+# `[pages] accent_color` is text on it (links) and behind white text (buttons), so it must
+# reach WCAG 2.1 AA contrast (1.4.3) with it.
+PAGE_BACKGROUND = "#ffffff"
+MIN_ACCENT_CONTRAST = 4.5
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp",
+              ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MAX_LOGO_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class PageLook:
+    """The company's look on the people's pages (`[pages]`): all optional."""
+
+    brand_name: str | None = None
+    accent_color: str | None = None  # "#rrggbb"
+    logo_file: str | None = None  # as the policy file gives it, relative to that file
+    logo_path: Path | None = field(default=None, compare=False)  # resolved at load
+
+    @property
+    def logo_type(self) -> str | None:
+        return LOGO_TYPES[self.logo_path.suffix.lower()] if self.logo_path else None
+
+
+def contrast_ratio(one: str, other: str) -> float:
+    """The WCAG 2.1 contrast ratio of two "#rrggbb" colours (1 to 21)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+                   for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 @dataclass(frozen=True)
 class Jurisdiction:
     id: str
@@ -313,6 +350,8 @@ class Policy:
     # `[controller]` as a table: the contact details (`controller` keeps the name)
     controller_contact: ControllerContact | None = None
     recipients: tuple[Recipient, ...] = ()
+    # `[pages]`: brand name, accent colour and logo of the people's pages
+    pages: PageLook = field(default_factory=PageLook)
     # how long a consent is valid before it is asked again (stated on every receipt)
     consent_valid_days: int = DEFAULT_CONSENT_VALID_DAYS
     tcf: TcfMapping = field(default_factory=TcfMapping)
@@ -400,6 +439,11 @@ class Policy:
             data["consent_max_age_days"] = self.consent_max_age_days
         if self.surfaces:
             data["surfaces"] = list(self.surfaces)
+        look = {k: v for k, v in (("brand_name", self.pages.brand_name),
+                                  ("accent_color", self.pages.accent_color),
+                                  ("logo_file", self.pages.logo_file)) if v is not None}
+        if look:
+            data["pages"] = look
         if self.dpia_large_scale_subjects is not None:
             data["dpia_large_scale_subjects"] = self.dpia_large_scale_subjects
         if self.default_notice is not None:
@@ -730,6 +774,45 @@ def _origin_key(scheme: str, host: str, port: int | None) -> tuple[str, str, int
     return scheme, host.lower(), None if port == default else port
 
 
+def _page_look(raw: dict, source: str) -> PageLook:
+    """Validate `[pages]`: a brand name, an accent colour with AA contrast on the pages'
+    background, and a logo file (relative to the policy file) the service serves itself."""
+    unknown = sorted(set(raw) - {"brand_name", "accent_color", "logo_file"})
+    if unknown:
+        raise PolicyError(f"pages.{unknown[0]}: unknown key")
+    brand = _get(raw, "brand_name", "pages.", str, False)
+    if brand is not None and not 0 < len(brand.strip()) <= 100:
+        raise PolicyError("pages.brand_name: expected 1 to 100 characters")
+    accent = _get(raw, "accent_color", "pages.", str, False)
+    if accent is not None:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", accent):
+            raise PolicyError(f"pages.accent_color: expected a colour such as #1a5fb4, "
+                              f"got {accent!r}")
+        accent = accent.lower()
+        ratio = contrast_ratio(accent, PAGE_BACKGROUND)
+        if ratio < MIN_ACCENT_CONTRAST:
+            raise PolicyError(f"pages.accent_color: {accent} has a contrast of {ratio:.2f}:1 "
+                              f"with the page background {PAGE_BACKGROUND}; at least "
+                              f"{MIN_ACCENT_CONTRAST}:1 is needed (WCAG 2.1 AA)")
+    logo = _get(raw, "logo_file", "pages.", str, False)
+    logo_path = None
+    if logo is not None:
+        base = Path(source).parent if source and not source.startswith("(") else Path.cwd()
+        logo_path = (base / logo).resolve()
+        if logo_path.suffix.lower() not in LOGO_TYPES:
+            raise PolicyError(f"pages.logo_file: must be one of "
+                              f"{', '.join(sorted(LOGO_TYPES))}, got {logo!r}")
+        try:
+            size = logo_path.stat().st_size if logo_path.is_file() else None
+        except OSError:
+            size = None
+        if size is None:
+            raise PolicyError(f"pages.logo_file: no such file {logo!r} next to the policy")
+        if size > MAX_LOGO_BYTES:
+            raise PolicyError(f"pages.logo_file: larger than {MAX_LOGO_BYTES // 1024} KiB")
+    return PageLook(brand.strip() if brand else None, accent, logo, logo_path)
+
+
 def _origins(values: list) -> tuple[str, ...]:
     """Validate `page_origins`: each a bare https (or http://localhost) origin."""
     origins = []
@@ -900,6 +983,7 @@ def parse_policy(data: dict, source: str = "") -> Policy:
         decisions_class=decisions_class,
         retention_targets=tuple(targets),
         surfaces=tuple(surfaces),
+        pages=_page_look(_get(data, "pages", "", dict, False, {}), source),
         dpia_large_scale_subjects=large_scale,
         default_notice=default_notice,
         consent_mode=_consent_mode(data.get("consent_mode")),

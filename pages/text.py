@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from markupsafe import Markup, escape
+
 MONTHS = {
     "en": ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"),
@@ -56,7 +58,7 @@ TEXT = {
         "seen_on": "Shown on {date}",
         "why_title": "Why am I seeing this?",
         "reasons": "What we used",
-        "recipe": "What we show in “{name}”",
+        "recipe_label": "What we show under this rule:",
         "not_allowed_then": "Used without your permission",
         "what_you_can_do": "What you can do",
         "can_do_help": "Each button takes effect at once.",
@@ -101,6 +103,87 @@ TEXT = {
         "why:switch_gpc_now": "On: your browser sends Global Privacy Control, and we honour "
                               "it.",
         "why:switch_off": "Off: your choices below apply.",
+        "why:partly_on": "Partly on: you allowed some of it (see below). Untick to turn "
+                         "all of it off, everywhere.",
+        "why:not_permitted_for_purpose": "Off: never used for this.",
+        "basis:opt_in": "We ask for your consent.",
+        "basis:opt_out": "We rely on our legitimate interest; you can object.",
+        "object": "Object to {purpose}",
+        "objected": "You objected: it is off.",
+        "details": "What it uses, where, and who receives it",
+        "channels": "Where",
+        "channels_help": "Choose for each way we reach you.",
+        "recipients": "Who receives this information",
+        "recipients_none": "No one outside our company.",
+        "role:processor": "processor, acting on our behalf",
+        "role:third_party": "third party, acting for itself",
+        "country": "country",
+        "safeguard": "transfer safeguard",
+        "receives": "receives",
+        # privacy requests
+        "requests": "Your data",
+        "requests_help": "Ask for a copy of the information we hold about you, or for its "
+                         "deletion. We answer by the date shown.",
+        "request:access": "Get a copy of my data",
+        "request:erasure": "Delete my data",
+        "requests_none": "You have not asked for anything yet.",
+        "request_type:access": "Copy of your data",
+        "request_type:erasure": "Deletion of your data",
+        "request_type:objection": "Objection",
+        "request_type:rectification": "Correction",
+        "request_status:received": "received",
+        "request_status:in_progress": "in progress",
+        "request_status:extended": "in progress (extended)",
+        "request_status:completed": "completed",
+        "request_status:rejected": "rejected",
+        "request_line": "asked on {received}; answer due by {due}",
+        "request_sent": "Your request was received. We answer by {due}.",
+        "request_open": "You asked for this already; we answer by {due}.",
+        "status": "Status",
+        "bundle": "Download your data (zip)",
+        "bundle_preparing": "Your copy is being prepared. Open this page again in a few "
+                            "minutes.",
+        "bundle_gone": "Your copy is no longer available. Ask again for a new one.",
+        "bundle_summary": "What it holds",
+        "count:consent_events": "choices you made or we recorded",
+        "count:receipts": "receipts",
+        "count:decisions": "things we chose for you",
+        "count:holds": "legal holds",
+        "count:erasures": "erasures",
+        "count:requests": "requests",
+        "count:audit_entries": "entries in our audit log",
+        "confirm_erasure_title": "Delete your data?",
+        "confirm_erasure_text": "We will delete the information we hold about you, except "
+                                "what the law requires us to keep (such as the record of "
+                                "your consent choices). This cannot be undone. You can "
+                                "still use this page until then.",
+        "confirm_erasure": "Yes, delete my data",
+        "cancel": "No, go back",
+        # receipts
+        "receipt_title": "Your receipt",
+        "receipt_intro": "What you chose, signed by us so you can prove it.",
+        "receipt_when": "When",
+        "receipt_notice": "Privacy notice",
+        "receipt_notice_none": "none recorded",
+        "receipt_chosen": "What you chose",
+        "receipt_id": "Receipt number",
+        "receipt_check": "How to check it",
+        "receipt_check_text": "The receipt is signed with the Ed25519 key {kid}. Download the "
+                              "signed receipt and check its signature against our published "
+                              "keys:",
+        "receipt_keys": "our signing keys",
+        "receipt_back": "Back to your privacy choices",
+        "status:granted": "allowed", "status:denied": "turned off",
+        "status:withdrawn": "permission withdrawn", "status:on": "on", "status:off": "off",
+        "on_channel": "by {channel}",
+        "via_gpc": "(your browser's Global Privacy Control)",
+        # the explanation page, now
+        "now:on": "Still on: we may use this now.",
+        "now_done": "Already done.",
+        "done:nothing": "This was already in effect, so nothing was recorded.",
+        "gone_title": "No longer available",
+        "gone_text": "This has expired or was deleted.",
+        "in_language": "In {language}:",
     },
     "de": {
         "skip": "Zum Inhalt springen",
@@ -147,7 +230,7 @@ TEXT = {
         "seen_on": "Angezeigt am {date}",
         "why_title": "Warum sehe ich das?",
         "reasons": "Was wir verwendet haben",
-        "recipe": "Was wir unter „{name}“ zeigen",
+        "recipe_label": "Was wir nach dieser Regel zeigen:",
         "not_allowed_then": "Ohne Ihre Erlaubnis verwendet",
         "what_you_can_do": "Was Sie tun können",
         "can_do_help": "Jede Schaltfläche wirkt sofort.",
@@ -198,6 +281,89 @@ TEXT = {
         "why:switch_gpc_now": "An: Ihr Browser sendet Global Privacy Control, und wir "
                               "beachten das.",
         "why:switch_off": "Aus: Es gelten Ihre Einstellungen unten.",
+        "why:partly_on": "Teilweise an: Sie haben einiges davon erlaubt (siehe unten). "
+                         "Entfernen Sie das Häkchen, um alles überall auszuschalten.",
+        "why:not_permitted_for_purpose": "Aus: dafür nie verwendet.",
+        "basis:opt_in": "Wir bitten um Ihre Einwilligung.",
+        "basis:opt_out": "Wir stützen uns auf unser berechtigtes Interesse; Sie können "
+                         "widersprechen.",
+        "object": "{purpose} widersprechen",
+        "objected": "Sie haben widersprochen: Es ist ausgeschaltet.",
+        "details": "Was verwendet wird, wo, und wer es erhält",
+        "channels": "Wo",
+        "channels_help": "Wählen Sie für jeden Weg, auf dem wir Sie erreichen.",
+        "recipients": "Wer diese Informationen erhält",
+        "recipients_none": "Niemand außerhalb unseres Unternehmens.",
+        "role:processor": "Auftragsverarbeiter, in unserem Auftrag",
+        "role:third_party": "Dritter, für eigene Zwecke",
+        "country": "Land",
+        "safeguard": "Garantie für die Übermittlung",
+        "receives": "erhält",
+        "requests": "Ihre Daten",
+        "requests_help": "Fordern Sie eine Kopie der Informationen an, die wir über Sie "
+                         "haben, oder deren Löschung. Wir antworten bis zum angegebenen "
+                         "Datum.",
+        "request:access": "Kopie meiner Daten anfordern",
+        "request:erasure": "Meine Daten löschen",
+        "requests_none": "Sie haben noch nichts angefordert.",
+        "request_type:access": "Kopie Ihrer Daten",
+        "request_type:erasure": "Löschung Ihrer Daten",
+        "request_type:objection": "Widerspruch",
+        "request_type:rectification": "Berichtigung",
+        "request_status:received": "eingegangen",
+        "request_status:in_progress": "in Bearbeitung",
+        "request_status:extended": "in Bearbeitung (verlängert)",
+        "request_status:completed": "erledigt",
+        "request_status:rejected": "abgelehnt",
+        "request_line": "angefordert am {received}; Antwort bis {due}",
+        "request_sent": "Ihre Anfrage ist eingegangen. Wir antworten bis {due}.",
+        "request_open": "Das haben Sie bereits angefordert; wir antworten bis {due}.",
+        "status": "Stand",
+        "bundle": "Ihre Daten herunterladen (ZIP)",
+        "bundle_preparing": "Ihre Kopie wird vorbereitet. Öffnen Sie diese Seite in einigen "
+                            "Minuten erneut.",
+        "bundle_gone": "Ihre Kopie ist nicht mehr verfügbar. Fordern Sie eine neue an.",
+        "bundle_summary": "Was sie enthält",
+        "count:consent_events": "Entscheidungen, die Sie getroffen haben oder die wir "
+                                "festgehalten haben",
+        "count:receipts": "Belege",
+        "count:decisions": "Dinge, die wir für Sie ausgewählt haben",
+        "count:holds": "rechtliche Sperren",
+        "count:erasures": "Löschungen",
+        "count:requests": "Anfragen",
+        "count:audit_entries": "Einträge in unserem Prüfprotokoll",
+        "confirm_erasure_title": "Ihre Daten löschen?",
+        "confirm_erasure_text": "Wir löschen die Informationen, die wir über Sie haben, "
+                                "außer dem, was wir gesetzlich aufbewahren müssen (etwa den "
+                                "Nachweis Ihrer Einwilligungen). Das lässt sich nicht "
+                                "rückgängig machen. Bis dahin können Sie diese Seite weiter "
+                                "nutzen.",
+        "confirm_erasure": "Ja, meine Daten löschen",
+        "cancel": "Nein, zurück",
+        "receipt_title": "Ihr Beleg",
+        "receipt_intro": "Was Sie gewählt haben, von uns signiert, damit Sie es nachweisen "
+                         "können.",
+        "receipt_when": "Wann",
+        "receipt_notice": "Datenschutzhinweise",
+        "receipt_notice_none": "keine festgehalten",
+        "receipt_chosen": "Was Sie gewählt haben",
+        "receipt_id": "Belegnummer",
+        "receipt_check": "So prüfen Sie ihn",
+        "receipt_check_text": "Der Beleg ist mit dem Ed25519-Schlüssel {kid} signiert. Laden "
+                              "Sie den signierten Beleg herunter und prüfen Sie die Signatur "
+                              "mit unseren veröffentlichten Schlüsseln:",
+        "receipt_keys": "unsere Signaturschlüssel",
+        "receipt_back": "Zurück zu Ihren Datenschutzeinstellungen",
+        "status:granted": "erlaubt", "status:denied": "ausgeschaltet",
+        "status:withdrawn": "Erlaubnis widerrufen", "status:on": "an", "status:off": "aus",
+        "on_channel": "über {channel}",
+        "via_gpc": "(Global Privacy Control Ihres Browsers)",
+        "now:on": "Weiterhin an: Wir dürfen dies jetzt verwenden.",
+        "now_done": "Bereits erledigt.",
+        "done:nothing": "Das galt bereits, daher wurde nichts festgehalten.",
+        "gone_title": "Nicht mehr verfügbar",
+        "gone_text": "Dies ist abgelaufen oder wurde gelöscht.",
+        "in_language": "Auf {language}:",
     },
 }
 
@@ -211,13 +377,26 @@ def format_date(moment: datetime | None, language: str) -> str:
         f"{moment.day} {month} {moment.year}"
 
 
+def foreign(text: str, lang: str) -> Markup:
+    """Text in another language than the page's, marked with its own `lang` (WCAG 3.1.2),
+    to be quoted or set apart, never spliced into a sentence as if it were the page's."""
+    return Markup('<span lang="{}">{}</span>').format(lang, text)
+
+
+def in_page_language(text: str, lang: str | None, language: str) -> str | Markup:
+    """`text`, written in `lang` (None: unknown, taken as the page's), for a page in
+    `language`: as is when the languages agree, else marked."""
+    return text if lang in (None, language) else foreign(text, lang)
+
+
 def why(reason: str, since: datetime | None, language: str, *, sensitive: bool = False,
-        purpose: str = "") -> str:
-    """The short line that says why a purpose or category is in its state."""
+        purpose: str | Markup = "") -> Markup:
+    """The short line that says why a purpose or category is in its state (a purpose
+    label in another language keeps its `lang` mark)."""
     t = TEXT[language]
     key = f"why:{reason}"
     if reason == "requires_explicit_consent" and sensitive:
         key += ":sensitive"
     if key not in t:
         key = "why:requires_explicit_consent:sensitive"
-    return t[key].format(date=format_date(since, language), purpose=purpose)
+    return escape(t[key]).format(date=format_date(since, language), purpose=purpose)

@@ -34,9 +34,12 @@ def link(client, live_server, backend, path, **body):
     return r.get_json()["url"]
 
 
-def tab_through(page, stop_at: str) -> list[str]:
-    """Press Tab from the top until `stop_at` is focused; the names focused on the way."""
-    page.locator("body").focus()
+def tab_through(page, stop_at: str, nth: int = 1) -> list[str]:
+    """Press Tab from the top until `stop_at` is focused (the `nth` time); the names
+    focused on the way."""
+    # start from the top of the page, wherever focus was
+    page.evaluate("() => { document.body.tabIndex = -1; document.body.focus();"
+                  " document.body.removeAttribute('tabindex'); }")
     seen = []
     for _ in range(200):
         page.keyboard.press("Tab")
@@ -44,9 +47,17 @@ def tab_through(page, stop_at: str) -> list[str]:
             "() => { const e = document.activeElement;"
             " return e.getAttribute('name') || e.textContent.trim(); }")
         seen.append(focused)
-        if focused == stop_at:
+        if focused == stop_at and seen.count(stop_at) == nth:
             break
     return seen
+
+
+def open_every_purpose(page) -> None:
+    """Open each purpose's row, by keyboard, as a person would: focus its summary, Enter."""
+    for summary in page.locator("form.preferences summary").all():
+        summary.focus()
+        page.keyboard.press("Enter")
+    assert page.locator("form.preferences details:not([open])").count() == 0
 
 
 def clean(page) -> None:
@@ -74,13 +85,17 @@ def test_preference_page_change_save_reload_and_the_gate_answers(
     clean(page)
     shoot(page, "preference-page")
     readme_shot(page, "preference-page")
-    boxes = page.locator("form.preferences input[type=checkbox]")
-    names = [boxes.nth(i).get_attribute("name") for i in range(boxes.count())]
     focused = tab_through(page, "Save my choices")
     assert focused[0] == "Skip to content"
-    assert [n for n in focused if n in names] == names  # every box, in order, by keyboard
-    assert focused[-1] == "Save my choices"
-    for name in names:  # every box has a visible label
+    assert len(focused) - 1 < 12  # fewer than 12 tab stops before the first Save
+    # every purpose opens to its categories and channels; then every box, in order, by
+    # keyboard, and each has a visible label
+    open_every_purpose(page)
+    boxes = page.locator("form.preferences input[type=checkbox]")
+    names = [boxes.nth(i).get_attribute("name") for i in range(boxes.count())]
+    focused = tab_through(page, "Save my choices", nth=2)
+    assert [n for n in focused if n in names] == names
+    for name in names:
         box = page.locator(f"input[name='{name}']")
         assert page.locator(f"label[for='{box.get_attribute('id')}']").is_visible()
 
@@ -88,7 +103,7 @@ def test_preference_page_change_save_reload_and_the_gate_answers(
     behavioral = page.get_by_role("checkbox", name="Activity in our product").first
     assert behavioral.is_checked()
     behavioral.uncheck()
-    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_role("button", name="Save my choices").first.click()
     page.wait_for_load_state()
     assert page.get_by_role("status").filter(has_text="Saved.").is_visible()
     assert page.get_by_role("link", name="Download the signed receipt (JSON)").is_visible()
@@ -98,6 +113,7 @@ def test_preference_page_change_save_reload_and_the_gate_answers(
     assert gate()["behavioral"] == "explicit_denial"
 
     page.goto(url)  # reload from the link
+    open_every_purpose(page)
     behavioral = page.get_by_role("checkbox", name="Activity in our product").first
     assert not behavioral.is_checked()
     assert page.get_by_text("Off: you turned this off on").first.is_visible()
@@ -159,9 +175,9 @@ def test_a_form_posted_without_its_csrf_token_changes_nothing(
         client, live_server, backend, watched, events):
     page, _ = watched
     page.goto(link(client, live_server, backend, "/v1/subjects/u-42/preference-link"))
-    page.locator("input[name=csrf_token]").evaluate("e => e.remove()")
+    page.locator("form.preferences input[name=csrf_token]").evaluate("e => e.remove()")
     page.get_by_role("checkbox", name="Don't personalize for me").check()
-    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_role("button", name="Save my choices").first.click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Nothing was changed").is_visible()
     assert events() == []

@@ -25,7 +25,11 @@ def test_the_page_shows_the_headline_reasons_and_controls(client, decide, explan
         "deny_category:behavioral": "Stop using my activity in our product",
         "deny_category:transactional": "Stop using my purchases",
         "personalization_off": "Turn off personalization"}
-    assert 'href="https://example.com/privacy/choices"' in html
+    # "Review all your choices" opens the person's own page, never the policy's URL
+    assert "https://example.com/privacy/choices" not in html
+    review = html.split('">Review all your privacy choices</a>')[0].rsplit('href="', 1)[1]
+    assert review.startswith("/pages/preferences/")
+    assert client.get(review).status_code == 200
 
 
 def test_pressing_turn_off_personalization_records_it_and_says_so(
@@ -108,8 +112,10 @@ def test_the_page_names_the_recipe_the_decision_cited(client, make_key, decide,
         "status": "live"}).status_code == 200
     decision_id = decide(recipe_id="running-fans")
     html = unescape(client.get(explanation_link(decision_id)).get_data(as_text=True))
-    assert "What we show in “Running fans see running gear”: show the category's top items" \
-        in html
-    german = client.get(explanation_link(decision_id, language="de"))
-    assert "Was wir unter „Running fans see running gear“ zeigen" in \
-        unescape(german.get_data(as_text=True))
+    assert "What we show under this rule: <q>Running fans see running gear</q>: show the " \
+        "category's top items" in html
+    # on a German page, the recipe's English words are quoted and keep their language
+    german = unescape(client.get(explanation_link(decision_id, language="de"))
+                      .get_data(as_text=True))
+    assert 'Was wir nach dieser Regel zeigen: <q><span lang="en">Running fans see running ' \
+        'gear</span></q>: <span lang="en">show the category\'s top items</span>' in german

@@ -26,6 +26,9 @@ def test_every_choice_is_a_labelled_checkbox_switches_first(client, preference_l
         assert f"purpose:{purpose}" in names
         for category in ("behavioral", "location_precise", "health"):
             name = f"category:{purpose}:{category}"
+            if purpose == "advertising" and category == "health":  # not_for advertising
+                assert name not in names
+                continue
             # each category under its own purpose, after the purpose's toggle
             assert names.index(name) > names.index(f"purpose:{purpose}")
     assert form.label_of("category:personalization:behavioral") == "Activity in our product"
@@ -39,9 +42,15 @@ def test_every_choice_is_a_labelled_checkbox_switches_first(client, preference_l
     assert form.boxes["category:personalization:behavioral"]["checked"]
     assert not form.boxes["category:personalization:health"]["checked"]
     assert "On: the default for your region." in html
-    assert html.count('type="submit"') == 3  # reject all and allow all, then save
-    assert list(form.buttons) == ["action:reject_all", "action:allow_all"]
-    assert form.buttons == {"action:reject_all": "Reject all", "action:allow_all": "Allow all"}
+    # reject all and allow all, save, an objection per purpose on legitimate interest
+    # (the default jurisdiction: all four), save; then the two requests
+    assert html.count('type="submit"') == 10
+    assert list(form.buttons) == ["action:reject_all", "action:allow_all",
+                                  *(f"object:{p}" for p in ("personalization", "marketing",
+                                                            "advertising", "analytics"))]
+    assert form.buttons["action:reject_all"] == "Reject all"
+    assert form.buttons["action:allow_all"] == "Allow all"
+    assert form.buttons["object:marketing"] == "Object to Marketing"
     assert form.hidden["csrf_token"]
 
 
