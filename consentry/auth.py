@@ -198,14 +198,18 @@ class _RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key name → (tokens, at)
 
+    def _tokens(self, name: str, now: float) -> float:
+        """`name`'s tokens at `now`, refilled since it last took one (hold the lock)."""
+        tokens, at = self._buckets.get(name, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate)
+
     def retry_after(self, name: str) -> float:
         """0 if a request may go now (and take a token), else seconds until one may."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
-            tokens, at = self._buckets.get(name, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            tokens = self._tokens(name, now)
             if tokens >= 1:
                 self._buckets[name] = (tokens - 1, now)
                 return 0.0
@@ -216,10 +220,8 @@ class _RateLimiter:
         """Seconds until `name` may go again (0: now), taking nothing from its bucket."""
         if self.rate <= 0:
             return 0.0
-        now = time.monotonic()
         with self._lock:
-            tokens, at = self._buckets.get(name, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate)
+            tokens = self._tokens(name, time.monotonic())
         return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
 
