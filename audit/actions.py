@@ -46,6 +46,16 @@ ACTIONS: dict[str, str] = {
     "request.rejected": "a privacy request was rejected, with a reason",
     "console.sign_in_refused": "a single sign-on to the console was refused (the email "
                                "named is not verified or not an active staff account)",
+    "webhook.registered": "a webhook endpoint was registered for a recipient (its URL and "
+                          "events; never its secret)",
+    "webhook.updated": "a webhook endpoint's URL, recipient, events or switch changed",
+    "webhook.secret_rotated": "a webhook endpoint got a new signing secret (the old one "
+                              "signs for 24 hours more)",
+    "webhook.disabled": "a webhook endpoint failing for 5 days was switched off (its "
+                        "deliveries are kept)",
+    "webhook.deleted": "a webhook endpoint was removed",
+    "webhook.acknowledged": "a recipient acknowledged (2xx) an erasure or sale/sharing "
+                            "opt-out notice: the proof it was told",
 }
 
 

@@ -21,11 +21,12 @@ from consent.notices import RECORDED as notices_recorded
 from consent.notices import find_version, note_recorded, resolve_notice_version
 from consent.receipts import kantara_view, receipt_record
 from consent.state import ConsentState, Event, apply, fold
-from consentry.clock import utcnow
+from consentry.clock import rfc3339, utcnow
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
 from consentry.policy import BASE_LANGUAGE, Policy, unknown_error
 from consentry.secretstore import SecretStore
+from webhooks import service as outbox
 
 MAX_CHOICES = 100
 # A TC string with a full bitfield for every vendor id runs to about 11,000 characters.
@@ -265,7 +266,40 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
                                           "taken_at": now, "state": new_state}])
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows, language, receipt_extra)
+    if changed:
+        was = ConsentState.from_json(stored.state) if stored is not None else ConsentState()
+        _notify(session, policy, subject_id, was, state, events, source, jurisdiction, now)
     return state, receipt
+
+
+def _notify(session: Session, policy: Policy, subject_id: str, was: ConsentState,
+            state: ConsentState, events: list[dict], source: str, jurisdiction: str | None,
+            now: datetime) -> None:
+    """The outbox events of a write that changed the subject's state, in its transaction:
+    `consent.changed` (each recipient gets the state of its own purposes and categories,
+    as this write left it) and, when the write opted the subject out of sale/sharing,
+    `sale_sharing.opted_out` to the recipients it is a sale or share to."""
+    juris = state.jurisdiction or jurisdiction
+
+    def purposes_for(recipient):
+        purposes = recipient.purposes if recipient is not None else tuple(policy.purposes)
+        categories = (list(recipient.categories) if recipient is not None and
+                      recipient.categories else None)
+        return {"subject_id": subject_id, "purposes": [{
+            "purpose": p,
+            "allowed": evaluate_purpose(state, policy, p, None, now, juris).allowed,
+            "categories": [{"category": v.category, "allowed": v.allowed} for v in evaluate(
+                state, policy, p, None, categories, now, juris).verdicts]}
+            for p in purposes if p in policy.purposes]}
+
+    outbox.emit(session, policy, outbox.CONSENT_CHANGED, subject_id, purposes_for, now=now)
+    if state.switch_on("sale_sharing_opt_out") and not was.switch_on("sale_sharing_opt_out"):
+        via = "gpc" if any(e.get("source") == "gpc" for e in events) else source
+        told = [r for r in policy.recipients if r.sale_sharing]
+        outbox.emit(session, policy, outbox.SALE_SHARING_OPTED_OUT, subject_id,
+                    lambda r: None if r is not None and not r.sale_sharing else {
+                        "subject_id": subject_id, "source": via,
+                        "opted_out_at": rfc3339(now)}, notify=told, now=now)
 
 
 def _fold_write(stored, events: list[dict], now: datetime, **common):

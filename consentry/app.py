@@ -52,6 +52,9 @@ from retention.jobs import retention_jobs
 from retention.service import erased_subjects
 from retention.stores import retention_stores
 from retention.views import blp as retention_blp
+from webhooks.delivery import webhook_jobs
+from webhooks.stores import webhook_stores
+from webhooks.views import blp as webhooks_blp
 
 API_SPEC_OPTIONS = {
     "components": {"securitySchemes": {
@@ -92,7 +95,8 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_converter(SubjectIdConverter, subject_id_openapi)
     errors.init_app(app)  # after flask-smorest's, so the envelope wins
     for blueprint in (ops_blp, consent_blp, signals_blp, decisions_blp, retention_blp,
-                      audit_blp, page_links_blp, governance_blp, notices_blp, requests_blp):
+                      audit_blp, page_links_blp, governance_blp, notices_blp, requests_blp,
+                      webhooks_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(pages_bp)  # HTML for people: not part of the OpenAPI document
     inbound.accept_forms(app, pages_bp.name)  # its forms carry a CSRF token
@@ -115,9 +119,9 @@ def _wire_domains(app: Flask) -> None:
     Path(config["AUDIT_EXPORT_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     for store in [*consent_stores(config, policy.get_policy(app)), IDEMPOTENCY_STORE,
                   *audit_stores(config, keys), *retention_stores(),
-                  *governance_stores()]:
+                  *governance_stores(), *webhook_stores()]:
         register_store(app, store)
-    for job in [*retention_jobs(config), *audit_jobs(config)]:
+    for job in [*retention_jobs(config), *audit_jobs(config), *webhook_jobs(config)]:
         register_job(app, job)
     if config["AUDIT_SEQUENCE_INLINE"]:
         db.get_db(app).after_commit.append(inline_sequencer(app))

@@ -124,6 +124,17 @@ SETTINGS: tuple[Setting, ...] = (
     # false behind a pooler in transaction mode (PgBouncer): no server-side prepared
     # statements, which would outlive the transaction on a pooled server connection
     Setting("DB_PREPARED_STATEMENTS", _flag, True),
+    # webhooks: http:// URLs (tests, a laptop) and private/loopback addresses allowed
+    Setting("WEBHOOK_ALLOW_HTTP", _flag, False),
+    Setting("WEBHOOK_ALLOW_PRIVATE", _flag, False),
+    # how long a delivery may take in all (connect, send, answer)
+    Setting("WEBHOOK_TIMEOUT_SECONDS", float, 10.0),
+    # how often the scheduler looks for due deliveries; its sender's lease
+    Setting("WEBHOOK_POLL_SECONDS", float, 1.0),
+    Setting("WEBHOOK_LEASE_SECONDS", float, 30.0),
+    # deliveries sent at once (of different subjects), and read from the outbox a round
+    Setting("WEBHOOK_WORKERS", int, 16),
+    Setting("WEBHOOK_BATCH", int, 500),
     Setting("LOG_LEVEL", str, "INFO"),
     Setting("PROMETHEUS_MULTIPROC_DIR", _optional, None, env="PROMETHEUS_MULTIPROC_DIR"),
 )

@@ -13,6 +13,7 @@ def all_metadata() -> MetaData:
     import console.models  # noqa: F401
     import governance.models  # noqa: F401
     import retention.models  # noqa: F401
+    import webhooks.models  # noqa: F401
     from consentry.db import Base
 
     return Base.metadata

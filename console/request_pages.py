@@ -124,8 +124,8 @@ def request_transition(signed, request_id):
     if values is None:
         return _request_page(signed, request_id, problems, request.form, 422, "transition")
     try:
-        requests_service.transition(get_session(), get_keys(), request_id, values["to"],
-                                    reason=values["reason"], actor=actor(signed))
+        requests_service.transition(get_session(), get_keys(), get_policy(), request_id,
+                                    values["to"], reason=values["reason"], actor=actor(signed))
     except errors.Invalid as exc:
         return _request_page(signed, request_id, exc.fields or {"_schema": [exc.message]},
                              request.form, 422, "transition")

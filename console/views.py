@@ -545,7 +545,8 @@ def hold_lift(signed, hold_id):
 @page(*READS_ERASURES)
 def erasure_page(signed, erasure_id):
     """One erasure: reason, rows per target, what holds kept, the signed certificate."""
-    erasure = retention.erasure_document(retention.get_erasure(get_session(), erasure_id))
+    erasure = retention.erasure_document(retention.get_erasure(get_session(), erasure_id),
+                                         get_session())
     building = erasure["status"] in ("queued", "running")
     certificate = (json.dumps(erasure["certificate"], indent=2, sort_keys=True,
                               ensure_ascii=False) if erasure["certificate"] else None)

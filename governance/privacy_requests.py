@@ -35,6 +35,7 @@ from consentry.policy import Policy
 from consentry.secretstore import SecretStore
 from governance.models import PrivacyRequest, RequestTransition
 from retention import service as retention
+from webhooks import service as outbox
 
 TYPES = ("access", "erasure", "objection", "rectification")
 RECEIVED, IN_PROGRESS, EXTENDED, COMPLETED, REJECTED = (
@@ -91,6 +92,9 @@ def create_request(session: Session, keys: SecretStore, policy: Policy, *, subje
     session.add(row)
     session.flush()
     _step(session, keys, row, actor, now, note, action="request.created", due_at=due_at)
+    outbox.emit(session, policy, outbox.REQUEST_CREATED, subject_id, lambda _r: {
+        "subject_id": subject_id, "request_id": row.id, "type": type,
+        "jurisdiction": jurisdiction, "due_at": rfc3339(due_at)}, now=now)
     return row
 
 
@@ -112,8 +116,9 @@ def _locked(session: Session, request_id: str) -> PrivacyRequest:
     return row
 
 
-def transition(session: Session, keys: SecretStore, request_id: str, to: str, *, actor: str,
-               reason: str | None = None, now: datetime | None = None) -> PrivacyRequest:
+def transition(session: Session, keys: SecretStore, policy: Policy, request_id: str, to: str,
+               *, actor: str, reason: str | None = None,
+               now: datetime | None = None) -> PrivacyRequest:
     """Move an open request to `in_progress`, `completed` or `rejected`; audited.
 
     A closed request, or a move to the status it has, is a 409; `rejected` needs a
@@ -150,6 +155,10 @@ def transition(session: Session, keys: SecretStore, request_id: str, to: str, *,
     action = ("request.started" if to == IN_PROGRESS
               else "request.completed" if to == COMPLETED else "request.rejected")
     _step(session, keys, row, actor, now, reason, action=action, details=details)
+    if to == COMPLETED:
+        outbox.emit(session, policy, outbox.REQUEST_COMPLETED, row.subject_id, lambda _r: {
+            "subject_id": row.subject_id, "request_id": row.id, "type": row.type,
+            "completed_at": rfc3339(now), **details}, now=now)
     return row
 
 

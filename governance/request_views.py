@@ -77,7 +77,7 @@ class Transition(MethodView):
         Completing an access request queues its subject access bundle (`export_id`);
         completing an erasure request starts the erasure (`erasure_id`), which waits
         while a legal hold is on the subject. A closed request → 409."""
-        row = service.transition(get_session(), get_keys(), request_id, body["to"],
+        row = service.transition(get_session(), get_keys(), get_policy(), request_id, body["to"],
                                  reason=body["reason"], actor=current_principal().name)
         return _document(row)
 

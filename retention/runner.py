@@ -277,7 +277,7 @@ class Runner:
                 self._renew(session)
         with self.db.transaction() as session:
             erasure = session.get(Erasure, erasure_id)
-            service.finish_erasure(session, self.keys, erasure, report, holds)
+            service.finish_erasure(session, self.keys, erasure, report, holds, self.policy)
             return erasure
 
     def _erase_external(self, target: RetentionTarget, subject_id: str, held: Held,

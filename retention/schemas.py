@@ -138,6 +138,14 @@ class ErasureQueuedSchema(ma.Schema):
     status = ma.fields.String()
 
 
+class RecipientNotifiedSchema(ma.Schema):
+    recipient = ma.fields.String(metadata={"description": "A recipient id of the policy"})
+    first_sent_at = ma.fields.String(allow_none=True, metadata={
+        "description": "When the erasure.completed notice first left for it"})
+    acknowledged_at = ma.fields.String(allow_none=True, metadata={
+        "description": "When a 2xx answer first acknowledged it; null: never (a finding)"})
+
+
 class ErasureSchema(ma.Schema):
     erasure_id = ma.fields.String()
     status = ma.fields.String(metadata={"enum": list(ERASURE_STATUSES), "description":
@@ -157,6 +165,9 @@ class ErasureSchema(ma.Schema):
     certificate = ma.fields.Dict(allow_none=True, metadata={
         "description": "{document, signature}: the signature (Ed25519, canonical JSON) "
                        "verifies with the key of its kid at /.well-known/consentry-keys"})
+    recipients_notified = ma.fields.List(ma.fields.Nested(RecipientNotifiedSchema), metadata={
+        "description": "GET /v1/erasures/{id} only: each recipient told of the erasure "
+                       "(the erasure.completed webhook), when first sent and acknowledged"})
 
 
 ErasureListSchema = page_schema("ErasureList", "erasures", ErasureSchema)

@@ -6,6 +6,7 @@ command or the scheduler job owns the transaction (see retention/runner.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from audit.service import append_entry, destroy_subject_key, read_personal
 from consentry import queue
+from consentry.canonical import canonical_json
 from consentry.clock import rfc3339, utcnow
 from consentry.errors import Conflict, Invalid, NotFound
 from consentry.pagination import decode_keyset, encode_keyset
@@ -26,6 +28,7 @@ from consentry.secretstore import SecretStore
 from consentry.stores import Held
 from retention.models import Erasure, LegalHold, RetentionRun
 from retention.targets import safe_url
+from webhooks import service as outbox
 
 MAX_ERASURE_RESTARTS = 3
 
@@ -502,9 +505,11 @@ def erasures_after_lifting(session: Session, hold_id: str, now: datetime) -> lis
 
 
 def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
-                   targets: dict[str, dict[str, Any]], holds: list[LegalHold]) -> None:
-    """End a pass: held again if holds kept rows; else sign the certificate and forget
-    the subject id. Audited."""
+                   targets: dict[str, dict[str, Any]], holds: list[LegalHold],
+                   policy: Policy | None = None) -> None:
+    """End a pass: held again if holds kept rows; else sign the certificate, queue the
+    `erasure.completed` notice to every recipient (GDPR Art. 17(2), 19) and forget the
+    subject id. Audited."""
     if erasure.subject_id is None:
         raise Conflict("erasure already finished")
     subject_id = erasure.subject_id
@@ -546,7 +551,19 @@ def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
                           "hold_ids": [h["hold_id"] for h in document["held_by"]],
                           "targets": document["targets"],
                           "audit_key_destroyed": document["audit_key_destroyed"]})
+    if policy is not None and erasure.status == queue.SUCCEEDED:
+        certificate_id = certificate_digest(document)
+        outbox.emit(session, policy, outbox.ERASURE_COMPLETED, subject_id,
+                    lambda _r: {"subject_id": subject_id, "erasure_id": erasure.id,
+                                "certificate_id": certificate_id},
+                    notice_ref=erasure.id, notify=list(policy.recipients), now=now)
     erasure.subject_id = None
+
+
+def certificate_digest(document: dict[str, Any]) -> str:
+    """The id of an erasure certificate: `sha256:` and the hex SHA-256 of its canonical
+    JSON (RFC 8785), so a recipient can match the certificate it is later shown."""
+    return "sha256:" + hashlib.sha256(canonical_json(document)).hexdigest()
 
 
 def fail_erasure(session: Session, keys: SecretStore, erasure: Erasure, message: str) -> None:
@@ -558,9 +575,10 @@ def fail_erasure(session: Session, keys: SecretStore, erasure: Erasure, message:
     erasure.subject_id = None
 
 
-def erasure_document(erasure: Erasure) -> dict[str, Any]:
+def erasure_document(erasure: Erasure, session: Session | None = None) -> dict[str, Any]:
+    """An erasure as the API shows it; with `session`, the recipients told of it."""
     targets = erasure.report.get("targets", {})
-    return {
+    document = {
         "erasure_id": erasure.id, "status": erasure.status, "subject_ref": erasure.subject_ref,
         "requested_by": erasure.requested_by, "reason": erasure.reason,
         "created_at": rfc3339(erasure.created_at),
@@ -570,3 +588,9 @@ def erasure_document(erasure: Erasure) -> dict[str, Any]:
         if erasure.status == queue.HELD else [],
         "error": erasure.error, "certificate": erasure.certificate,
     }
+    if session is not None:
+        document["recipients_notified"] = [
+            {**n, "first_sent_at": rfc3339(n["first_sent_at"]),
+             "acknowledged_at": rfc3339(n["acknowledged_at"])}
+            for n in outbox.notices_for(session, "erasure", erasure.id)]
+    return document

@@ -148,5 +148,7 @@ class ErasureView(MethodView):
     @scoped("erasure:write", "audit:read")
     @blp.response(200, ErasureSchema)
     def get(self, erasure_id):
-        """An erasure: rows deleted per target, what holds kept, the signed certificate."""
-        return service.erasure_document(service.get_erasure(get_session(), erasure_id))
+        """An erasure: rows deleted per target, what holds kept, the signed certificate and
+        the recipients told of it (`recipients_notified`, GDPR Art. 17(2) and 19)."""
+        session = get_session()
+        return service.erasure_document(service.get_erasure(session, erasure_id), session)
