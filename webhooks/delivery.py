@@ -99,8 +99,11 @@ def post(url: str, headers: dict[str, str], body: bytes, *, timeout: float,
         conn = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
         conn.connect()
-        remaining = max(0.001, timeout - (time.monotonic() - started))
-        conn.sock.settimeout(remaining)
+        sock = conn.sock  # http.client drops its reference once the answer says close
+
+        def left() -> float:
+            return max(0.001, timeout - (time.monotonic() - started))
+        sock.settimeout(left())
         conn.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
         for name, value in {"Host": host_header, "User-Agent": USER_AGENT,
                             "Content-Type": "application/json",
@@ -108,10 +111,10 @@ def post(url: str, headers: dict[str, str], body: bytes, *, timeout: float,
             conn.putheader(name, value)
         conn.endheaders(body)
         outcome.sent = True
-        conn.sock.settimeout(max(0.001, timeout - (time.monotonic() - started)))
+        sock.settimeout(left())
         response = conn.getresponse()
         outcome.status = response.status  # a 3xx is not followed: it is not a 2xx
-        conn.sock.settimeout(max(0.001, timeout - (time.monotonic() - started)))
+        sock.settimeout(left())
         outcome.body = response.read(MAX_KEPT_RESPONSE).decode("utf-8", "replace")
     except TimeoutError:
         outcome.error = f"timed out after {timeout:g} s"

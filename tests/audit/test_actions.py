@@ -10,7 +10,8 @@ from pathlib import Path
 from audit.actions import ACTIONS, action_prefixes
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = [p for d in ("consentry", "consent", "retention", "audit", "governance", "console")
+CODE = [p for d in ("consentry", "consent", "retention", "audit", "governance", "console",
+                                 "webhooks")
         for p in (ROOT / d).rglob("*.py")]
 
 
