@@ -181,6 +181,7 @@ def put_endpoint(session: Session, keys: SecretStore, policy: Policy, endpoint_i
             "events": [f"Each one of: {', '.join(EVENT_TYPES)}; at least one."]})
     check_url(url, allow_http=allow_http, allow_private=allow_private)
     now = utcnow()
+    session.info.pop(_ENDPOINTS, None)
     endpoint = session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
     secret = None
     events = list(dict.fromkeys(events))
@@ -240,6 +241,7 @@ def rotate_secret(session: Session, keys: SecretStore, endpoint_id: str, actor: 
 def delete_endpoint(session: Session, keys: SecretStore, endpoint_id: str, actor: str) -> None:
     """Remove an endpoint and its deliveries (the notices, legal's proof, stay). Audited."""
     endpoint = get_endpoint(session, endpoint_id)
+    session.info.pop(_ENDPOINTS, None)
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     session.delete(endpoint)
     append_entry(session, keys, "webhook.deleted", actor=actor,
@@ -272,6 +274,21 @@ def _body(event_type: str, at: datetime, data: dict) -> str:
     return orjson.dumps({"type": event_type, "timestamp": rfc3339(at), "data": data}).decode()
 
 
+_ENDPOINTS = "consentry.webhook_endpoints"
+
+
+def _subscribed(session: Session) -> list[WebhookEndpoint]:
+    """The endpoints events go to (enabled, or switched off for failing: their events are
+    kept), read once a transaction: a bulk write emits many events."""
+    found = session.info.get(_ENDPOINTS)
+    if found is None or found[0] is not session.get_transaction():
+        rows = session.scalars(select(WebhookEndpoint).where(
+            WebhookEndpoint.enabled.is_(True) | (WebhookEndpoint.disabled_reason == "failing")
+        ).order_by(WebhookEndpoint.id)).all()
+        found = session.info[_ENDPOINTS] = (session.get_transaction(), rows)
+    return found[1]
+
+
 def emit(session: Session, policy: Policy, event_type: str, subject_id: str | None,
          data_for: Callable[[Recipient | None], dict | None], *,
          notice_ref: str | None = None, notify: list[Recipient] | None = None,
@@ -288,9 +305,7 @@ def emit(session: Session, policy: Policy, event_type: str, subject_id: str | No
     event_id = "msg_" + uuid.uuid4().hex
     recipients = {r.id: r for r in policy.recipients}
     rows, noticed = [], set()
-    endpoints = session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.enabled.is_(True) | (WebhookEndpoint.disabled_reason == "failing")
-    ).order_by(WebhookEndpoint.id)).all()
+    endpoints = _subscribed(session)
     bodies: dict[str | None, str | None] = {}
     for endpoint in endpoints:
         if event_type not in endpoint.events:

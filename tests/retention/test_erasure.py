@@ -302,6 +302,13 @@ def test_after_an_erasure_the_subject_is_named_only_by_its_consent_events(app, c
     def idem(_what):
         return {**admin, "Idempotency-Key": uuid.uuid4().hex}
 
+    from consentry.policy import get_policy
+    from webhooks import service as webhooks
+    with app.app_context(), get_db(app).transaction() as s:  # a recipient's endpoint
+        webhooks.put_endpoint(s, get_keys(app), get_policy(app), "crm",
+                              url="http://127.0.0.1:9/hook", recipient="mailer",
+                              events=list(webhooks.EVENT_TYPES), enabled=True, actor="t",
+                              allow_http=True, allow_private=True)
     for subject in ("u-42", "u-7"):
         assert client.put(f"/v1/subjects/{subject}/consents", headers=idem(f"c-{subject}"),
                           json={"source": "pc", "choices": [{"purpose": "personalization",
@@ -336,6 +343,13 @@ def test_after_an_erasure_the_subject_is_named_only_by_its_consent_events(app, c
             if table.name == "consent_events":  # proof of consent (GDPR Art. 7(1))
                 continue
             rows = s.execute(table.select()).all()
+            if table.name == "webhook_deliveries":
+                # the erasure notice to each recipient names whom to erase (GDPR Art. 17(2),
+                # 19): the one delivery kept; the subject's other deliveries are gone
+                naming = [r for r in rows if "u-42" in repr(r)]
+                assert naming and {r.type for r in naming} == {"erasure.completed"}, naming
+                assert "u-7" in repr(rows)
+                continue
             if table.name in ("privacy_requests", "privacy_request_history"):
                 # the record of the request itself: kept, without what was written
                 assert "Jane" not in repr(rows) and "Main St" not in repr(rows), table.name

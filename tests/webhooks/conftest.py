@@ -29,6 +29,7 @@ class Receiver:
         self.answers: list[int] = []
         self.hang = 0.0
         self.lock = threading.Lock()
+        ThreadingHTTPServer.request_queue_size = 256  # a burst of parallel deliveries
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

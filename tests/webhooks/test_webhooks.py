@@ -123,7 +123,8 @@ def test_a_later_event_for_a_subject_waits_for_the_earlier_one(
     assert ("u-5", 200) in got and [g for g in got if g[0] == "u-4"] == [("u-4", 503)]
     _due_now(hook_app)
     drain(hook_app)
-    u4 = [r["data"]["purposes"] for r in receiver.acknowledged() if r["data"]["subject_id"] == "u-4"]
+    u4 = [r["data"]["purposes"] for r in receiver.acknowledged()
+          if r["data"]["subject_id"] == "u-4"]
     marketing = [next(p for p in purposes if p["purpose"] == "marketing")["allowed"]
                  for purposes in u4]
     assert marketing == [True, False]  # in the order they were made
