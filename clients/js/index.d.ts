@@ -142,6 +142,9 @@ export class GateClient {
   /** Verify a consent token offline against the service's published keys, the issuer,
    *  and the subject and purpose it must be for. */
   verify(token: string, subjectId: string, purpose: string): Promise<TokenClaims>;
+  /** Verify a Consentry webhook, then drop the cached answers of the subject it names. */
+  verifyWebhook(secrets: string | string[], headers: Headers | Record<string, string | string[]>,
+                body: string | Uint8Array, options?: WebhookVerifyOptions): Promise<WebhookEvent>;
   /** Record one decision now. */
   recordDecision(decision: Decision, options?: { idempotencyKey?: string }
   ): Promise<DecisionResult>;
@@ -173,6 +176,26 @@ export function verifyToken(token: string, options: VerifyOptions): Promise<Toke
 export function importJwks(jwks: { keys: object[] } | object[]): Promise<Map<string, CryptoKey>>;
 
 export const TOKEN_TYP: "consentry-consent+jwt";
+
+export interface WebhookEvent {
+  type: string;
+  timestamp: string;
+  data: { subject_id?: string; [key: string]: unknown };
+}
+
+export interface WebhookVerifyOptions {
+  /** Seconds a `webhook-timestamp` may be from now (default 300). */
+  toleranceSeconds?: number;
+  /** Now, in Unix seconds (tests). */
+  now?: number;
+}
+
+/** Verify a Standard Webhooks delivery from Consentry; rejects with SignatureError. */
+export function verifyWebhook(secrets: string | string[],
+                              headers: Headers | Record<string, string | string[]>,
+                              body: string | Uint8Array,
+                              options?: WebhookVerifyOptions): Promise<WebhookEvent>;
+export const WEBHOOK_TOLERANCE_SECONDS: number;
 export const DEFAULT_MAX_AGE: number;
 export const KEYS_REFETCH_MS: number;
 export const MAX_BATCH: number;

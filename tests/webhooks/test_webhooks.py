@@ -115,6 +115,7 @@ def test_a_later_event_for_a_subject_waits_for_the_earlier_one(
     register(hook_client, hook_admin, receiver, events=["consent.changed"])
     receiver.answers = [503]
     write_consent(hook_client, hook_admin, "u-4", "granted")
+    drain(hook_app)
     write_consent(hook_client, hook_admin, "u-4", "denied")
     write_consent(hook_client, hook_admin, "u-5", "granted")
     drain(hook_app)

@@ -23,6 +23,9 @@
  * `CONSENTRY_PUBLIC_URL` when the client reaches it by another address), and for the
  * subject and purpose the caller expects.
  *
+ * `verifyWebhook(secrets, headers, body)` checks a webhook from the service (Standard
+ * Webhooks) and drops the cached answers of the subject it names, at once.
+ *
  * Needs only `fetch`, `AbortSignal.timeout` and WebCrypto: Node 20 or any edge runtime.
  */
 
@@ -30,6 +33,7 @@ import {
   ConsentryHTTPError, GateUnavailable, SignatureError, UnknownKeyError,
 } from "./errors.js";
 import { importJwks, verifyToken } from "./token.js";
+import { verifyWebhook } from "./webhooks.js";
 
 /** Seconds an answer is cached when the service does not say (as the Python client). */
 export const DEFAULT_MAX_AGE = 300;
@@ -219,6 +223,16 @@ export class GateClient {
       if (keys?.size === 0) this._bySubject.delete(answer.subjectId);
     }
     this._sweepAt = Math.max(SWEEP_FLOOR, 2 * this._answers.size);
+  }
+
+  /** Verify a Consentry webhook (`verifyWebhook`), then drop the cached answers of the
+   *  subject it names, as the change feed would; resolve to the event. A delivery that
+   *  does not verify rejects (SignatureError) and drops nothing. */
+  async verifyWebhook(secrets, headers, body, options) {
+    const event = await verifyWebhook(secrets, headers, body, options);
+    const subjectId = event?.data?.subject_id;
+    if (typeof subjectId === "string") this._drop(subjectId);
+    return event;
   }
 
   _drop(subjectId) {

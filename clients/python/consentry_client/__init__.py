@@ -5,6 +5,8 @@
   `DecisionBuffer`).
 - `verify_token`, `verify_receipt`, `verify_certificate`: check what Consentry signed,
   offline, against its published JWKS.
+- `verify_webhook`: check a webhook's Standard Webhooks signature (`GateClient.verify_webhook`
+  also drops the cached answers of the subject it names).
 - `consentry-verify BUNDLE --public-key KEYS`: check an audit export bundle.
 
 No Flask, no SQLAlchemy: the standard library, and `cryptography` for Ed25519.
@@ -23,6 +25,7 @@ _HOMES = {
     "GateUnavailable": "gate",
     "SignatureError": "signing", "UnknownKeyError": "signing",
     "CONSENT_TOKEN_TYPE": "tokens", "TokenExpired": "tokens", "verify_token": "tokens",
+    "WebhookVerificationError": "webhooks", "verify_webhook": "webhooks",
 }
 __all__ = sorted(_HOMES)
 

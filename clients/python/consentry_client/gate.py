@@ -29,6 +29,10 @@ published keys, unexpired, issued by `issuer` (by default the base URL: pass the
 deployment's `CONSENTRY_PUBLIC_URL` when the client reaches it by another address), and
 for the subject and purpose the caller expects.
 
+`verify_webhook(secrets, headers, body)` checks a `consent.changed` (or any) webhook
+from the service and drops the cached answers of the subject it names, so an engine
+subscribed to webhooks learns of a change without waiting for its next sync.
+
 `check_batch` asks for many subjects in one call (fail-closed alike), `record_decision`
 records what an engine showed, and `decisions()` buffers decisions and sends them in
 batches (`consentry_client.decisions.DecisionBuffer`).
@@ -50,6 +54,7 @@ from datetime import UTC, datetime
 
 from consentry_client.signing import SignatureError, UnknownKeyError
 from consentry_client.tokens import verify_token
+from consentry_client.webhooks import verify_webhook
 
 DEFAULT_MAX_AGE = 300.0  # seconds, when an answer does not say
 KEYS_REFETCH_SECONDS = 5.0  # the least time between two fetches of the keys for an unknown kid
@@ -175,6 +180,21 @@ class GateClient:
                 break
         self._last_sync = time.monotonic()
         return seen
+
+    def verify_webhook(self, secrets, headers, body) -> dict:
+        """Verify a Consentry webhook (consentry_client.webhooks.verify_webhook), then
+        drop the cached answers of the subject it names, as the change feed would; return
+        the event. A delivery that does not verify raises and drops nothing."""
+        event = verify_webhook(secrets, headers, body)
+        subject_id = (event.get("data") or {}).get("subject_id")
+        if isinstance(subject_id, str):
+            with self._lock:
+                for key in self._cache.by_subject.pop(subject_id, ()):
+                    self._cache.answers.pop(key, None)
+                pending = self._pending.get(subject_id)
+                if pending is not None:
+                    pending.stale = True
+        return event
 
     def cached(self, subject_id: str, purpose: str, channel: str | None = None,
                jurisdiction: str | None = None) -> Answer | None:
