@@ -35,7 +35,10 @@ from consentry.idempotency import STORE as IDEMPOTENCY_STORE
 from consentry.ops import blp as ops_blp
 from consentry.scheduler import register_job
 from consentry.stores import register_store
-from console import request_pages  # noqa: F401 (adds the requests pages to the console)
+from console import (
+    request_pages,  # noqa: F401 (adds the requests pages to the console)
+    webhook_pages,  # noqa: F401 (adds the webhooks page to the console)
+)
 from console.cli import staff_cli
 from console.views import bp as console_bp
 from governance.access import subject_files

@@ -80,6 +80,7 @@ PAGES = (
     Page("console.decisions_page", "Decisions", ("explanations:read",)),
     Page("console.reports", "Reports", ("reports:read",)),
     Page("console.requests_page", "Requests", ("requests:read",)),  # console/request_pages.py
+    Page("console.webhooks_page", "Webhooks", ("admin",)),  # console/webhook_pages.py
 )
 
 
