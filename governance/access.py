@@ -47,7 +47,8 @@ HOLDS = f"{FOLDER}holds.json"
 REQUESTS = f"{FOLDER}requests.json"
 
 CONTENTS = {
-    SUMMARY: "what the service holds about the person: counts, their current consent "
+    SUMMARY: "what the service holds about the person: the recipients of their data "
+             "(GDPR Art. 15(1)(c)), counts, their current consent "
              "state, and notes on what is withheld or was erased",
     EVENTS: "every consent choice and switch the person made or that was recorded for "
             "them, oldest first, with its evidence in readable form",
@@ -113,11 +114,13 @@ def subject_files(session: Session, keys: SecretStore, policy: Policy, subject_i
     summary = {"subject_id": subject_id, "subject_ref": keys.subject_ref(subject_id),
                "controller": policy.controller, "policy_version": policy.version,
                "nothing_held": nothing, "counts": counts}
+    current = None if state is None else ledger.describe_state(
+        subject_id, state, policy, now, language=BASE_LANGUAGE)
     document = {
         **summary,
         "type": f"consentry.{SUBJECT_ACCESS}/1",
-        "current_state": None if state is None else ledger.describe_state(
-            subject_id, state, policy, now, language=BASE_LANGUAGE),
+        "current_state": current,
+        "recipients": _recipients(policy, current),
         "notes": notes,
     }
     files = {SUMMARY: _json(document), EVENTS: _json(events), DECISIONS: _json(
@@ -129,6 +132,21 @@ def subject_files(session: Session, keys: SecretStore, policy: Policy, subject_i
         files[name] = _json(receipt)
         contents[name] = RECEIPT_CONTENT
     return Attachments(files=files, contents=contents, summary=summary)
+
+
+def _recipients(policy: Policy, current: dict | None) -> list[dict]:
+    """The recipients of the person's data (GDPR Art. 15(1)(c)): each with what it
+    receives, where, under which safeguard, and which of its purposes the person's
+    consent state allows now (all of them unknown when the service holds no state)."""
+    allowed = None if current is None else {
+        e["purpose"] for e in current["entries"]
+        if e["category"] is None and e["channel"] is None and e["allowed"]}
+    return [{"recipient": r.id, "name": r.name, "role": r.role, "country": r.country,
+             "third_country": r.third_country, "transfer_safeguard": r.transfer_safeguard,
+             "sale_sharing": r.sale_sharing, "purposes": list(r.purposes),
+             "categories": list(r.categories),
+             "allowed_purposes": None if allowed is None else
+             [p for p in r.purposes if p in allowed]} for r in policy.recipients]
 
 
 def _event(row, erased_from: datetime | None) -> dict:

@@ -332,3 +332,19 @@ def test_a_bundle_written_while_its_subject_is_being_erased_is_written_again(
     files = _files(Path(record.path))
     assert "erasure.requested" in files["entries.csv"].decode()  # the second saw it
     assert len(_doc(files, "subject/erasures.json")) == 1
+
+
+def test_the_bundle_names_the_recipients_of_the_persons_data(app, client, admin, legal,
+                                                            tmp_path):
+    _seed(client, admin)
+    summary = _doc(_files(_export(app, client, legal, tmp_path=tmp_path)),
+                   "subject/summary.json")
+    recipients = {r["recipient"]: r for r in summary["recipients"]}  # GDPR Art. 15(1)(c)
+    assert set(recipients) == {"analytics", "mailer", "ad_exchange"}
+    # EU: personalization and analytics run unless objected to; marketing, advertising
+    # need a grant Alice never gave
+    assert recipients["analytics"]["allowed_purposes"] == ["analytics", "personalization"]
+    assert recipients["mailer"]["allowed_purposes"] == []
+    ads = recipients["ad_exchange"]
+    assert ads["third_country"] is True and ads["transfer_safeguard"].startswith("Standard")
+    assert ads["sale_sharing"] is True and ads["categories"] == ["behavioral", "cross_site"]
