@@ -50,6 +50,10 @@ VALID_BODIES = {
     ("POST", "/v1/requests"): {"subject_id": SUBJECT, "type": "access", "source": "api"},
     ("POST", "/v1/requests/{request_id}/transition"): {"to": "in_progress"},
     ("POST", "/v1/requests/{request_id}/extend"): {"reason": "complex"},
+    # a public address written as one, so registration needs no DNS
+    ("PUT", "/v1/webhooks/{webhook_id}"): {
+        "url": "https://1.1.1.1/hooks/consentry", "recipient": "mailer",
+        "events": ["consent.changed"], "enabled": True},
 }
 
 
