@@ -267,15 +267,15 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
                              notice_version, receipt_choices, rows, language, receipt_extra)
     if changed:
-        was = ConsentState.from_json(stored.state) if stored is not None else ConsentState()
-        _notify(session, policy, subject_id, was, state, events, source, jurisdiction, now)
+        _notify(session, policy, subject_id, stored, state, events, source, jurisdiction, now)
     return state, receipt
 
 
-def _notify(session: Session, policy: Policy, subject_id: str, was: ConsentState,
+def _notify(session: Session, policy: Policy, subject_id: str, stored,
             state: ConsentState, events: list[dict], source: str, jurisdiction: str | None,
             now: datetime) -> None:
-    """The outbox events of a write that changed the subject's state, in its transaction:
+    """The outbox events of a write that changed the subject's state (`stored`: the row it
+    was folded from, None for a new subject), in its transaction:
     `consent.changed` (each recipient gets the state of its own purposes and categories,
     as this write left it) and, when the write opted the subject out of sale/sharing,
     `sale_sharing.opted_out` to the recipients it is a sale or share to."""
@@ -293,7 +293,9 @@ def _notify(session: Session, policy: Policy, subject_id: str, was: ConsentState
             for p in purposes if p in policy.purposes]}
 
     outbox.emit(session, policy, outbox.CONSENT_CHANGED, subject_id, purposes_for, now=now)
-    if state.switch_on("sale_sharing_opt_out") and not was.switch_on("sale_sharing_opt_out"):
+    if state.switch_on("sale_sharing_opt_out") and not (
+            stored is not None and
+            ConsentState.from_json(stored.state).switch_on("sale_sharing_opt_out")):
         via = "gpc" if any(e.get("source") == "gpc" for e in events) else source
         told = [r for r in policy.recipients if r.sale_sharing]
         outbox.emit(session, policy, outbox.SALE_SHARING_OPTED_OUT, subject_id,

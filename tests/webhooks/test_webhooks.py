@@ -51,6 +51,13 @@ def test_sale_sharing_opt_out_goes_only_to_sale_sharing_recipients_with_gpc_as_s
     assert event["data"]["subject_id"] == "u-2" and event["data"]["source"] == "gpc"
     assert event["data"]["opted_out_at"].endswith("Z")
     assert [d[0] for d in deliveries(hook_app)] == ["sale_sharing.opted_out"]  # not the mailer
+    # the proof of the CCPA notice (§7026(f)): per recipient, sent and acknowledged
+    [ack] = hook_client.get("/v1/audit/entries?action=webhook.acknowledged",
+                            headers=hook_admin).get_json()["entries"]
+    assert ack["details"]["kind"] == "sale_sharing"
+    assert ack["details"]["recipient"] == "ad_exchange"
+    assert ack["details"]["event_id"] == event["id"] == ack["details"]["ref"]
+    assert "u-2" not in str(ack["details"])
 
 
 def test_a_receiver_answering_500_three_times_gets_the_event_acknowledged_once(
@@ -294,3 +301,39 @@ def test_retry_sends_a_delivered_event_again(hook_app, hook_client, hook_admin, 
     assert response.status_code == 202
     drain(hook_app)
     assert [r["id"] for r in receiver.acknowledged()] == [row["event_id"]] * 2
+
+
+def test_an_endpoint_failing_for_five_days_is_switched_off_and_its_events_kept(
+        hook_app, hook_client, hook_admin, receiver):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from consentry.clock import utcnow
+    from webhooks.models import WebhookEndpoint
+
+    register(hook_client, hook_admin, receiver, events=["consent.changed"])
+    receiver.answers = [500, 500]
+    write_consent(hook_client, hook_admin, "u-12")
+    drain(hook_app)
+    body = hook_client.get("/v1/webhooks/hook", headers=hook_admin).get_json()
+    assert body["enabled"] is True and body["failing_since"] is not None
+    with hook_app.app_context(), get_db(hook_app).transaction() as s:  # five days on
+        s.execute(update(WebhookEndpoint).values(failing_since=utcnow() - timedelta(days=5)))
+    _due_now(hook_app)
+    drain(hook_app)
+    body = hook_client.get("/v1/webhooks/hook", headers=hook_admin).get_json()
+    assert (body["enabled"], body["disabled_reason"]) == (False, "failing")
+    write_consent(hook_client, hook_admin, "u-12", "denied")  # still kept for it
+    _due_now(hook_app)
+    drain(hook_app)
+    assert body["deliveries"]["pending"] == 1
+    assert [d[1] for d in deliveries(hook_app)] == ["pending", "pending"]  # none sent
+    audit = hook_client.get("/v1/audit/entries?action=webhook.disabled",
+                            headers=hook_admin).get_json()["entries"]
+    assert [e["details"]["webhook_id"] for e in audit] == ["hook"]
+    register(hook_client, hook_admin, receiver, events=["consent.changed"])  # on again
+    drain(hook_app)
+    assert [d[1] for d in deliveries(hook_app)] == ["delivered", "delivered"]
+    got = [r["data"]["subject_id"] for r in receiver.acknowledged()]
+    assert got == ["u-12", "u-12"]
