@@ -1,7 +1,7 @@
 """webhooks: endpoints, the outbox of deliveries, and the notices recipients acknowledged
 
 Revision ID: 0019_webhooks
-Revises: 0016_trust_data
+Revises: 0018_staff
 Create Date: 2026-12-07 13:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import consentry.db
 
 revision = '0019_webhooks'
-down_revision = '0016_trust_data'
+down_revision = '0018_staff'
 branch_labels = None
 depends_on = None
 
