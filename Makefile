@@ -26,8 +26,10 @@ lint: install
 
 # The cluster group (tests/cluster: etcd, three Patroni nodes, two web hosts) is slow and
 # needs etcd-server, pgbouncer and PostgreSQL 15's server binaries: its own target.
+# Two workers (pytest-xdist): each gets its own SQLite files and PostgreSQL database.
+PYTEST_WORKERS ?= 2
 test: install lint
-	$(BIN)/python -m pytest --ignore=tests/cluster $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --ignore=tests/cluster $(PYTEST_ARGS)
 
 # Patroni runs as the postgres user, who cannot read a venv made from a Python under
 # /root: it gets its own venv from the system's Python.
