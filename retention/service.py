@@ -506,7 +506,7 @@ def erasures_after_lifting(session: Session, hold_id: str, now: datetime) -> lis
 
 def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
                    targets: dict[str, dict[str, Any]], holds: list[LegalHold],
-                   policy: Policy | None = None) -> None:
+                   policy: Policy) -> None:
     """End a pass: held again if holds kept rows; else sign the certificate, queue the
     `erasure.completed` notice to every recipient (GDPR Art. 17(2), 19) and forget the
     subject id. Audited."""
@@ -551,7 +551,7 @@ def finish_erasure(session: Session, keys: SecretStore, erasure: Erasure,
                           "hold_ids": [h["hold_id"] for h in document["held_by"]],
                           "targets": document["targets"],
                           "audit_key_destroyed": document["audit_key_destroyed"]})
-    if policy is not None and erasure.status == queue.SUCCEEDED:
+    if erasure.status == queue.SUCCEEDED:
         certificate_id = certificate_digest(document)
         outbox.emit(session, policy, outbox.ERASURE_COMPLETED, subject_id,
                     lambda _r: {"subject_id": subject_id, "erasure_id": erasure.id,

@@ -304,7 +304,7 @@ def emit(session: Session, policy: Policy, event_type: str, subject_id: str | No
     now = now or utcnow()
     event_id = "msg_" + uuid.uuid4().hex
     recipients = {r.id: r for r in policy.recipients}
-    rows, noticed = [], set()
+    rows = []
     endpoints = _subscribed(session)
     bodies: dict[str | None, str | None] = {}
     for endpoint in endpoints:
@@ -323,8 +323,6 @@ def emit(session: Session, policy: Policy, event_type: str, subject_id: str | No
                      "endpoint_id": endpoint.id, "type": event_type, "subject_id": subject_id,
                      "body": body, "status": PENDING, "attempts": 0, "next_attempt_at": now,
                      "created_at": now})
-        if endpoint.recipient:
-            noticed.add(endpoint.recipient)
     kind = NOTICE_KINDS.get(event_type)
     notices = [{"kind": kind, "ref": notice_ref or event_id, "event_id": event_id,
                 "recipient": r.id, "created_at": now}
