@@ -26,8 +26,11 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--out", default=None)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--no-profile", action="store_true",
+                        help="no cProfile: the times (and the lock held) as served")
     args = parser.parse_args()
 
+    from bench.lock_held import LockHeld
     from consentry import auth, create_app, migrate
     from consentry.db import get_db
 
@@ -48,19 +51,25 @@ def main() -> None:
 
     for i in range(200):  # warm-up: caches, first statements compiled
         write(i)
-    profiler = cProfile.Profile(time.process_time)
+    held = LockHeld(get_db(app).engine)
+    profiler = None if args.no_profile else cProfile.Profile(time.process_time)
     started, cpu = time.perf_counter(), time.process_time()
-    profiler.enable()
+    if profiler:
+        profiler.enable()
     for i in range(args.writes):
         write(i)
-    profiler.disable()
+    if profiler:
+        profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     text = io.StringIO()
     text.write(f"{args.writes} consent writes (PUT /consents, 2 choices, evidence) through "
-               f"the Flask test client on {url.split(':')[0]}, under cProfile: "
+               f"the Flask test client on {url.split(':')[0]}"
+               f"{'' if profiler else ' (no profiler)'}: "
                f"{1000 * elapsed / args.writes:.2f} ms wall, "
                f"{1000 * cpu / args.writes:.2f} ms CPU a write\n\n")
-    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
+    text.write(f"{held.summary()}\n\n")
+    if profiler:
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
     print(text.getvalue())
     if args.out:
         with open(args.out, "w") as f:

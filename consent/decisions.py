@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import bindparam, case, func, insert, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from consent.models import Decision, DecisionCategoryDay, DecisionSignal, Subjec
 from consent.signals import state_shape
 from consent.state import ConsentState
 from consentry.clock import rfc3339, utcnow
+from consentry.db import BulkInsert, json_value, utc_value
 from consentry.errors import Invalid, NotFound
 from consentry.metrics import surface_label
 from consentry.pagination import decode_keyset, encode_keyset
@@ -69,24 +70,17 @@ def stored_size_error(item: dict, signals_used: list[dict], rule: dict | None
 
 
 def _stored_states(session: Session, subject_ids: list[str]) -> dict[str, tuple]:
-    """The stored state and its time of the given subjects, one round trip; unknown absent."""
+    """The stored state and its time of the given subjects, one round trip straight to the
+    driver (inside the lock of a batch, SQLAlchemy's handling of 1,000 bound ids and
+    their rows cost several times the query); unknown absent."""
     if not subject_ids:
         return {}
-    one = len(subject_ids) == 1
-    rows = session.connection().execute(
-        _states_query(one), {"subject_id": subject_ids[0]} if one else
-        {"subject_ids": subject_ids})
-    return {sid: (state, updated_at) for sid, state, updated_at in rows}
-
-
-@functools.cache
-def _states_query(one: bool):
-    """The stored states' query, of one subject or of many, built once (the engines' hot
-    write path: a statement built anew is also keyed for the compiled cache anew)."""
-    table = SubjectState.__table__
-    where = (table.c.subject_id == bindparam("subject_id") if one
-             else table.c.subject_id.in_(bindparam("subject_ids", expanding=True)))
-    return select(table.c.subject_id, table.c.state, table.c.updated_at).where(where)
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = conn.exec_driver_sql(
+        f"SELECT subject_id, state, updated_at FROM {SubjectState.__tablename__} "
+        f"WHERE subject_id IN ({', '.join([mark] * len(subject_ids))})", tuple(subject_ids))
+    return {sid: (json_value(state), utc_value(updated_at)) for sid, state, updated_at in rows}
 
 
 class _Judge:
@@ -207,51 +201,76 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
         raise Invalid("The decision does not fit the policy." if not prefix else
                       "A decision of the batch does not fit the policy; none was stored.",
                       fields=fields)
-    judge = _Judge(session, policy, [d["subject_id"] for d in decisions if d["signals_used"]])
-    rows, signal_rows, audits = [], [], []
+    # Everything a decision stores but its judgement is built, and converted for the
+    # driver, before the first statement (which, on SQLite, takes the write lock): the
+    # lock is held for the judging and the inserts only.
+    rows, signal_rows, asked = [], [], []
     usage: dict[tuple, list] = {}  # (day, category) -> [decisions, violations, last used]
+    policy_version = policy.version
     for decision in decisions:
         subject_id, decided_at = decision["subject_id"], decision["decided_at"]
-        surface, channel, purpose = decision["surface"], decision["channel"], decision["purpose"]
-        signals_used = decision["signals_used"]
+        surface, signals_used = decision["surface"], decision["signals_used"]
         recipe = recipes.get(decision.get("recipe_id"))
         categories = list(dict.fromkeys(s["category"] for s in signals_used))
-        violations = (judge.denied(subject_id, purpose, channel, categories, decided_at)
-                      if categories else [])
-        if recipe is not None:
-            violations += [{"category": c, "reason": "undeclared_category"}
-                           for c in categories if c not in recipe.categories]
+        decision_id = str(uuid.uuid4())
+        violations = [] if recipe is None else [
+            {"category": c, "reason": "undeclared_category"}
+            for c in categories if c not in recipe.categories]
         violations += signal_age_violations(policy, signals_used, decided_at)
-        values = {"decision_id": str(uuid.uuid4()), "subject_id": subject_id,
-                  "surface": surface, "channel": channel, "purpose": purpose,
-                  "item": decision["item"],
-                  "signals_used": [_stored_signal(s) for s in signals_used],
-                  "rule": decision["rule"], "decided_at": decided_at, "recorded_at": now,
-                  "conformant": not violations, "violations": violations,
-                  "policy_version": policy.version, "actor": actor,
-                  "recipe_id": recipe.recipe_id if recipe else None,
-                  "recipe_version": recipe.version if recipe else None}
-        rows.append(values)
-        signal_rows += [{"decision_id": values["decision_id"], "category": c,
-                         "surface": surface, "decided_at": decided_at} for c in categories]
-        violated = {v["category"] for v in violations}
+        rows.append({"decision_id": decision_id, "subject_id": subject_id,
+                     "surface": surface, "channel": decision["channel"],
+                     "purpose": decision["purpose"], "item": decision["item"],
+                     "signals_used": [_stored_signal(s) for s in signals_used],
+                     "rule": decision["rule"], "decided_at": decided_at, "recorded_at": now,
+                     "conformant": not violations, "violations": violations,
+                     "policy_version": policy_version, "actor": actor,
+                     "recipe_id": recipe.recipe_id if recipe else None,
+                     "recipe_version": recipe.version if recipe else None})
+        signal_rows += [{"decision_id": decision_id, "category": c, "surface": surface,
+                         "decided_at": decided_at} for c in categories]
+        asked.append(categories)
         for c in categories:
             day = usage.setdefault((decided_at.date(), c), [0, 0, decided_at])
             day[0] += 1
-            day[1] += c in violated
-            day[2] = max(day[2], decided_at)
+            if decided_at > day[2]:
+                day[2] = decided_at
+    dialect = session.get_bind().dialect
+    prepared = _INSERT_DECISIONS.prepare(dialect, rows)
+    prepared_signals = _INSERT_SIGNALS.prepare(dialect, signal_rows)
+    conformant_at = _INSERT_DECISIONS.position("conformant")
+    violations_at = _INSERT_DECISIONS.position("violations")
+
+    judge = _Judge(session, policy, [d["subject_id"] for d in decisions if d["signals_used"]])
+    audits = []
+    for values, sent, categories in zip(rows, prepared, asked, strict=True):
+        if not categories:
+            continue
+        subject_id, decided_at = values["subject_id"], values["decided_at"]
+        purpose, channel = values["purpose"], values["channel"]
+        violations = judge.denied(subject_id, purpose, channel, categories, decided_at)
+        if violations:  # the gate's denials first, then the recipe's and the ages'
+            violations += values["violations"]
+            values["violations"], values["conformant"] = violations, False
+            sent[conformant_at], sent[violations_at] = False, _INSERT_DECISIONS.json(violations)
+        else:
+            violations = values["violations"]
+        if not violations:
+            continue
+        day_key = decided_at.date()
+        for c in {v["category"] for v in violations}.intersection(categories):
+            usage[day_key, c][1] += 1
         # The audit chain outlives an erasure in clear: a surface the policy does not
         # list (free text an engine sent, which may name the person) is audited as
         # `other`, as /metrics counts it; the decision row keeps the surface as sent.
+        surface = surface_label(policy, values["surface"])
         audits += [(subject_id, {"decision_id": values["decision_id"],
-                                 "surface": surface_label(policy, surface),
-                                 "purpose": purpose, "channel": channel,
-                                 "category": v["category"], "reason": v["reason"],
+                                 "surface": surface, "purpose": purpose,
+                                 "channel": channel, "category": v["category"],
+                                 "reason": v["reason"],
                                  "decided_at": rfc3339(decided_at)}) for v in violations]
-    conn = session.connection()  # Core on the connection: the engines' hot write path
-    conn.execute(_INSERT_DECISIONS, rows)
-    if signal_rows:
-        conn.execute(_INSERT_SIGNALS, signal_rows)
+    conn = session.connection()  # straight to the driver: the engines' hot write path
+    _INSERT_DECISIONS.send(conn, prepared)
+    _INSERT_SIGNALS.send(conn, prepared_signals)
     # One entry per violation, as ever; appended together (one lock of the chain's head).
     append_entries(session, keys, "decision.violation", audits, actor=actor)
     if usage:  # last: the day's rows are shared by every engine, so lock them briefly
@@ -259,9 +278,8 @@ def _record(session: Session, keys: SecretStore, policy: Policy, decisions: list
     return rows
 
 
-# Built once, as _states_query
-_INSERT_DECISIONS = insert(Decision)
-_INSERT_SIGNALS = insert(DecisionSignal)
+_INSERT_DECISIONS = BulkInsert(Decision.__table__)
+_INSERT_SIGNALS = BulkInsert(DecisionSignal.__table__)
 
 
 def _stored_signal(signal: dict) -> dict:

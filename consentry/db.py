@@ -14,7 +14,18 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -81,6 +92,115 @@ def _json_dumps(value) -> str:
 # orjson for JSON columns: several times faster than the json module both ways, which
 # shows on the batch gate (1,000 states a call) and on audit exports.
 JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
+class BulkInsert:
+    """`INSERT` of many rows into `table`, sent to the driver's `executemany` as it is.
+
+    For the bulk paths (a batch of 1,000 decisions, an import's 1,000 records): through
+    SQLAlchemy's execution layer, each value of each row passes its type's bind processor
+    and the layer's own bookkeeping, which costs more than SQLite's insert itself. Here
+    each row (a dict keyed by column name, values as the model's types take them) becomes
+    a list in one generated function, converting only the columns whose type needs it,
+    exactly as those types bind: a `UTCDateTime` as UTC (naive text on SQLite, in
+    SQLAlchemy's `DATETIME` storage format), a JSON column as orjson text (PostgreSQL
+    casts the untyped text to `json`). Strings, integers and booleans go as they are;
+    a table with another type is refused when first used.
+
+    Every row names every column but those `left_out` (an autoincremented key): no
+    column default applies. `prepare` converts (it needs no connection, so it can run
+    before a transaction takes a lock); a value set later goes at `position(name)`,
+    converted by `json` for a JSON column; `send` inserts what was prepared; calling
+    the object does both."""
+
+    def __init__(self, table, left_out: tuple[str, ...] = ()):
+        self.table = table
+        self.columns = [c for c in table.columns if c.name not in left_out]
+        self.names = [c.name for c in self.columns]
+        self._plans: dict[str, tuple[str, Callable]] = {}
+
+    def __call__(self, conn, rows: list[dict]) -> None:
+        self.send(conn, self.prepare(conn.dialect, rows))
+
+    def position(self, name: str) -> int:
+        return self.names.index(name)
+
+    @staticmethod
+    def json(value) -> str | None:
+        """A JSON column's value as `prepare` converts it."""
+        return _json_text(value)
+
+    def prepare(self, dialect, rows: list[dict]) -> list[list]:
+        to_list = self._plan(dialect)[1]
+        return [to_list(row) for row in rows]
+
+    def send(self, conn, prepared: list[list]) -> None:
+        if prepared:
+            # tuples: SQLAlchemy passes a list of them on to `executemany` untouched
+            conn.exec_driver_sql(self._plan(conn.dialect)[0], list(map(tuple, prepared)))
+
+    def _plan(self, dialect) -> tuple[str, Callable]:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            plan = self._plans[dialect.name] = self._build(dialect)
+        return plan
+
+    def _build(self, dialect) -> tuple[str, Callable]:
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            raise TypeError(f"BulkInsert: paramstyle {dialect.paramstyle!r}")
+        converters = {"_sqlite_utc": _sqlite_utc, "_utc": _utc, "_json_text": _json_text}
+        parts = []
+        for column in self.columns:
+            kind, key = column.type, repr(column.name)
+            if isinstance(kind, UTCDateTime):
+                parts.append(f"{'_sqlite_utc' if dialect.name == 'sqlite' else '_utc'}"
+                             f"(row[{key}])")
+            elif isinstance(kind, JSON) and kind.none_as_null:
+                parts.append(f"_json_text(row[{key}])")
+            elif type(kind) in (String, Integer, BigInteger, Boolean):
+                parts.append(f"row[{key}]")
+            else:
+                raise TypeError(f"BulkInsert: {self.table.name}.{column.name} is {kind!r}")
+        preparer = dialect.identifier_preparer
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO {preparer.format_table(self.table)} "
+               f"({', '.join(preparer.quote(name) for name in self.names)}) "
+               f"VALUES ({', '.join([mark] * len(parts))})")
+        # One function of the table's columns, built once: a generic loop over columns
+        # costs as much again as the conversions.
+        exec(f"def to_list(row):\n    return [{', '.join(parts)}]\n",  # noqa: S102
+             converters)  # the source is built above, from the table's column names
+        return sql, converters["to_list"]
+
+
+def utc_value(value) -> datetime | None:
+    """A `UTCDateTime` column's value as the driver returned it (SQLite: text), aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
+def _sqlite_utc(value: datetime | None) -> str | None:
+    """As `UTCDateTime` then SQLite's `DATETIME` bind it: naive UTC, microseconds shown."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json_text(value) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 ISOLATIONS = ("default", "serializable")
