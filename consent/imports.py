@@ -37,8 +37,10 @@ from sqlalchemy.orm import Session
 from audit.service import append_entries
 from consent.ledger import SNAPSHOT_EVERY, ChoiceInput, receipt_body, replay_state
 from consent.models import ConsentEvent, Receipt, StateSnapshot, SubjectState
+from consent.receipts import shared_parts
 from consent.state import ConsentState, Event, apply
 from consentry.clock import rfc3339, utcnow
+from consentry.db import BulkInsert
 from consentry.policy import Policy
 from consentry.secretstore import SecretStore
 
@@ -143,11 +145,11 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
                                    record.notice_version, shown, rows, memo=memo),
                     "imported": True, "recorded_at": rfc3339(record.recorded_at)}
             receipts.append({"receipt_id": rid, "subject_id": subject_id, "issued_at": now,
-                             "body": body, "signature": keys.sign(body)})
+                             "body": body, "signature": keys.sign(body, shared_parts(memo))})
             latest = record.recorded_at if latest is None else max(latest, record.recorded_at)
         states[subject_id] = (state, latest, len(items))
-    conn.execute(insert(ConsentEvent), events)
-    conn.execute(insert(Receipt), receipts)
+    _INSERT_EVENTS(conn, events)
+    _INSERT_RECEIPTS(conn, receipts)
     for subject_id, earliest in refolded:
         # Snapshots after the earliest inserted record no longer hold; fold anew.
         conn.execute(delete(StateSnapshot).where(StateSnapshot.subject_id == subject_id,
@@ -190,6 +192,11 @@ def import_records(session: Session, keys: SecretStore, policy: Policy,
                                               "taken_at": last.occurred_at,
                                               "state": new_state}])
     return count, len(records) - count, skipped
+
+
+# Straight to the driver (an import writes a million rows); the events' id is the rowid
+_INSERT_EVENTS = BulkInsert(ConsentEvent.__table__, left_out=("id",))
+_INSERT_RECEIPTS = BulkInsert(Receipt.__table__)
 
 
 def _event_rows(record: ImportRecord, receipt_id: str, actor: str, now: datetime) -> list[dict]:

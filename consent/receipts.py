@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from consentry_client.canonical import SharedParts
+
 from consent.gate import evaluate, evaluate_purpose
 from consent.state import Choice, ConsentState
 from consentry.clock import rfc3339
@@ -23,6 +25,11 @@ from consentry.policy import (
 RECEIPT_VERSION = "consentry-receipt/2"
 RECEIPT_VERSIONS = ("consentry-receipt/1", RECEIPT_VERSION)  # every one still served
 KANTARA_VERSION = "KI-CR-v1.1.0"
+# The members of a record that many records of one batch share (the same objects, built
+# once in its memo by `receipt_record`): signed through `shared_parts`, each is encoded
+# once a batch, and each record pays only for what is its own.
+SHARED_MEMBERS = ("notice", "controller", "purposes", "data_categories", "recipients",
+                  "consent_validity")
 FORMATS = ("iso27560", "kantara")
 # A category's sensitivity as a DPV personal-data concept.
 DPV_DATA = {"standard": "dpv:PersonalData", "sensitive": "dpv:SensitivePersonalData",
@@ -171,6 +178,14 @@ def _memo_choice(policy: Policy, juris: Jurisdiction, choice: dict, language: st
         added = memo[key] = {k: v for k, v in full.items()
                              if k not in choice or choice[k] != v}
     return {**choice, **added}
+
+
+def shared_parts(memo: dict) -> SharedParts:
+    """The encoder of a batch's shared members, kept in its memo (`SecretStore.sign`)."""
+    parts = memo.get("shared_parts")
+    if parts is None:
+        parts = memo["shared_parts"] = SharedParts(SHARED_MEMBERS)
+    return parts
 
 
 def receipt_record(policy: Policy, *, receipt_id: str, issued_at: datetime, subject_id: str,

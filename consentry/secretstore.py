@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from consentry_client.canonical import SharedParts
 from consentry_client.note import raw_public_key, verifier_key
 from consentry_client.tokens import CONSENT_TOKEN_TYPE
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -214,10 +215,11 @@ class SecretStore:
         msg = f"{purpose}\x00{value}".encode()
         return hmac.new(self._hmac_key, msg, hashlib.sha256).hexdigest()
 
-    def sign(self, document: dict) -> dict:
-        """Sign `document` (canonical JSON) with the active key; return the signature."""
+    def sign(self, document: dict, parts: SharedParts | None = None) -> dict:
+        """Sign `document` (canonical JSON) with the active key; return the signature.
+        `parts`: as `signing.sign_document` takes it (members many documents share)."""
         ring = self._current()
-        return sign_document(ring.signing[ring.active_kid], ring.active_kid, document)
+        return sign_document(ring.signing[ring.active_kid], ring.active_kid, document, parts)
 
     def sign_token(self, payload: dict, typ: str = CONSENT_TOKEN_TYPE) -> str:
         """Return a compact JWS of type `typ` over `payload` and `iss` (this deployment's

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from consentry_client.canonical import b64url, canonical_json
+from consentry_client.canonical import SharedParts, b64url, canonical_json
 from consentry_client.note import raw_public_key, signature_line
 from consentry_client.signing import (  # noqa: F401
     ALGORITHM,
@@ -24,9 +24,14 @@ from consentry_client.signing import (  # noqa: F401
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
-def sign_document(private_key: Ed25519PrivateKey, kid: str, document: dict) -> dict:
-    """Sign the RFC 8785 (JCS) bytes of `document`; return a detached signature object."""
-    signature = private_key.sign(canonical_json(document))
+def sign_document(private_key: Ed25519PrivateKey, kid: str, document: dict,
+                  parts: SharedParts | None = None) -> dict:
+    """Sign the RFC 8785 (JCS) bytes of `document`; return a detached signature object.
+
+    `parts` (kept by the caller for many documents) encodes the members they share once:
+    the bytes signed are the same."""
+    text = canonical_json(document) if parts is None else parts.canonical_json(document)
+    signature = private_key.sign(text)
     return {"alg": ALGORITHM, "kid": kid, "value": b64url(signature)}
 
 

@@ -139,3 +139,15 @@ def test_the_example_key_is_the_one_the_doc_names():
     assert sign_document(key, "example-2026", body) == receipt["signature"]
     assert json.loads(blocks["jwks.json"])["keys"] == [public_jwk(key.public_key(),
                                                                   "example-2026")]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(names, documents, max_size=6), documents, documents)
+def test_shared_parts_encode_the_same_bytes(rest, first, second):
+    """A batch's shared members, encoded once and spliced in, give the bytes of the
+    whole document encoded at once (RFC 8785's), for every document that shares them."""
+    parts = client_canonical.SharedParts(("shared", "other"))
+    for own in (rest, {**rest, "n": 1}):
+        document = {**own, "shared": first, "other": second}
+        assert parts.canonical_json(document) == rfc8785.dumps(document)
+        assert parts.canonical_json(document) == canonical_json(document)

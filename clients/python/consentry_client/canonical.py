@@ -126,6 +126,43 @@ def canonical_json(value) -> bytes:
         raise ValueError("a lone surrogate is not allowed in canonical JSON") from exc
 
 
+class SharedParts:
+    """The JCS text of document parts that many documents share, each encoded once.
+
+    `canonical_json(document)` gives the bytes `canonical_json` gives, but each member
+    named in `shared` is encoded once per object (the very object, kept alive here so
+    its id cannot be reused) and spliced in: JCS encodes a member's value without regard
+    to the rest of its object, so the bytes are the same. Many receipts of one batch
+    carry the same policy parts (purposes, controller, data categories): those then
+    cost one encoding, and each receipt only what differs. The parts must not change
+    once encoded. Without orjson, every document is encoded whole."""
+
+    def __init__(self, shared: tuple[str, ...]):
+        self.shared = shared
+        self._parts: dict[int, tuple[object, object]] = {}
+
+    def _fragment(self, value):
+        kept = self._parts.get(id(value))
+        if kept is None:
+            kept = self._parts[id(value)] = (value, _orjson.Fragment(canonical_json(value)))
+        return kept[1]
+
+    def canonical_json(self, document: dict) -> bytes:
+        if _orjson is None or type(document) is not dict:
+            return canonical_json(document)
+        rest = {k: v for k, v in document.items() if k not in self.shared}
+        if _check(rest):  # a name needing UTF-16 order: the general path, whole
+            return canonical_json(document)
+        for name in self.shared:
+            if name in document:
+                part = document[name]
+                rest[name] = part if type(part) is str else self._fragment(part)
+        try:
+            return _orjson.dumps(rest, option=_ORJSON_OPTIONS)
+        except _orjson.JSONEncodeError:
+            return canonical_json(document)
+
+
 def b64url(data: bytes) -> str:
     """Base64url without padding."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
