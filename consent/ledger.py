@@ -207,10 +207,21 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
     receipt_id = str(uuid.uuid4())
     for event in events:
         event["event_id"] = str(uuid.uuid4())
-    conn = session.connection()  # Core on the connection: the hot path
     ref = keys.subject_ref(subject_id)
-    for _ in range(MAX_FOLDS):
-        now = utcnow()
+    now = utcnow()
+    # A write that names its jurisdiction makes the state's jurisdiction (the one thing
+    # of the state a receipt reads) unless its events fold in before later ones: the
+    # receipt is then built and signed before the first statement, which takes SQLite's
+    # write lock, and is used if the fold below confirms it (else built again there).
+    early = (_sign_receipt(session, keys, policy, subject_id, receipt_id, now,
+                           ConsentState(jurisdiction=jurisdiction), source, notice_version,
+                           receipt_choices, events, language, receipt_extra)
+             if events and jurisdiction is not None else None)
+    conn = session.connection()  # Core on the connection: the hot path
+    refold = False
+    for attempt in range(MAX_FOLDS):
+        if attempt:
+            now = utcnow()
         stored = conn.execute(_STATE_OF, {"sid": subject_id, "ref": ref}).one()
         note_recorded(session, stored.notices_recorded)
         note_subject_key(session, ref, stored.subject_key_row, stored.subject_key)
@@ -264,11 +275,16 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
             last_event = conn.execute(_LAST_EVENT, {"sid": subject_id}).scalar_one()
             conn.execute(_NEW_SNAPSHOT, [{"subject_id": subject_id, "event_id": last_event,
                                           "taken_at": now, "state": new_state}])
-    receipt = _issue_receipt(session, keys, policy, subject_id, receipt_id, now, state, source,
-                             notice_version, receipt_choices, rows, language, receipt_extra)
+    if early is None or attempt or refold or state.jurisdiction != jurisdiction:
+        early = _sign_receipt(session, keys, policy, subject_id, receipt_id, now, state,
+                              source, notice_version, receipt_choices, rows, language,
+                              receipt_extra)
+    body, signature = early
+    conn.execute(_NEW_RECEIPT, [{"receipt_id": receipt_id, "subject_id": subject_id,
+                                 "issued_at": now, "body": body, "signature": signature}])
     if changed:
         _notify(session, policy, subject_id, stored, state, events, source, jurisdiction, now)
-    return state, receipt
+    return state, {**body, "signature": signature}
 
 
 def _notify(session: Session, policy: Policy, subject_id: str, stored,
@@ -347,16 +363,13 @@ def notice_seen(session: Session, policy: Policy, notice_version: str | None) ->
             "sha256": row.sha256}
 
 
-def _issue_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
-                   state, source, notice_version, receipt_choices, rows,
-                   language: str = BASE_LANGUAGE, extra: dict | None = None) -> dict:
+def _sign_receipt(session, keys: SecretStore, policy: Policy, subject_id, receipt_id, now,
+                  state, source, notice_version, receipt_choices, rows,
+                  language: str = BASE_LANGUAGE, extra: dict | None = None) -> tuple[dict, dict]:
+    """A write's receipt body and its signature (`rows`: the events, with their ids)."""
     body = receipt_body(session, policy, subject_id, receipt_id, now, state, source,
                         notice_version, receipt_choices, rows, language, extra)
-    signature = keys.sign(body)
-    session.connection().execute(_NEW_RECEIPT, [
-        {"receipt_id": receipt_id, "subject_id": subject_id, "issued_at": now, "body": body,
-         "signature": signature}])
-    return {**body, "signature": signature}
+    return body, keys.sign(body)
 
 
 def receipt_body(session: Session, policy: Policy, subject_id, receipt_id, now, state, source,
