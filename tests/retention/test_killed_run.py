@@ -24,7 +24,8 @@ def _start(database_url, secrets_dir, external_url):
     env = {**os.environ, "CONSENTRY_DATABASE_URL": database_url,
            "CONSENTRY_SECRETS_DIR": secrets_dir, "SLOW_STORE_URL": external_url,
            "CONSENTRY_SCHEDULER_POLL_SECONDS": "0.2", "CONSENTRY_RETENTION_LEASE_SECONDS": "2",
-           "PYTHONPATH": str(ROOT)}
+           # this tree's client too, as the tests themselves import it (not an installed one)
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "clients" / "python")])}
     return subprocess.Popen([sys.executable, "-m", "tests.retention.slow_scheduler"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
