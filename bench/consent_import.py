@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from bench.harness import BIN, ROOT, engine_name, machine, prepare_database
 
 TARGET_RATE = 10_000  # records/s
-TARGET_RSS_MB = 200  # for 1,000,000 records
+TARGET_RSS_MB = 150  # for 1,000,000 records (issue 25)
 PURPOSES = ("personalization", "marketing", "advertising", "analytics")
 STATUSES = ("granted", "denied", "withdrawn")
 
@@ -124,7 +124,7 @@ def main() -> None:
     print(f"  re-run: {again['seconds']:.1f} s = {again['rate']:,.0f} records/s checked, peak "
           f"RSS {again['rss_mb']:.0f} MB ({again['last']})")
     print(f"  goal: >= {TARGET_RATE:,} records/s -> {'met' if rate >= TARGET_RATE else 'NOT met'}"
-          f"; peak RSS < {TARGET_RSS_MB} MB -> {'met' if rss < TARGET_RSS_MB else 'NOT met'}"
+          f"; peak RSS <= {TARGET_RSS_MB} MB -> {'met' if rss <= TARGET_RSS_MB else 'NOT met'}"
           + ("" if args.records >= 1_000_000 else " (the RSS goal is for 1,000,000 records)"))
 
 

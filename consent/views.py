@@ -5,10 +5,14 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import bindparam, select
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from consent import ledger, notices
 from consent.explain import pick_language
 from consent.iab.mapping import ignored_sections
+from consent.models import SubjectState
 from consent.receipts import controller_record
 from consent.schemas import (
     ConsentQuerySchema,
@@ -26,7 +30,8 @@ from consent.schemas import (
 from consent.state import ConsentState
 from consentry.auth import current_principal, scoped
 from consentry.clock import rfc3339, utcnow
-from consentry.db import get_session
+from consentry.db import get_session, json_value
+from consentry.fastpath import FastRoute
 from consentry.fields import json_response
 from consentry.idempotency import idempotent
 from consentry.openapi import reads_header
@@ -37,6 +42,7 @@ from consentry.secretstore import get_keys
 blp = Blueprint("consent", __name__, description="Policy, consent ledger and preference center")
 CONTENT_LANGUAGE = {"Content-Language": {"schema": {"type": "string"},
                                          "description": "The language of the labels"}}
+CONSENTS_RULE = "/v1/subjects/<subject:subject_id>/consents"
 
 
 def _state_response(answer: dict, receipt: dict | None = None, **extra):
@@ -122,7 +128,7 @@ def _labelled(thing, language: str) -> dict:
             "descriptions": thing.all_descriptions()}
 
 
-@blp.route("/v1/subjects/<subject:subject_id>/consents")
+@blp.route(CONSENTS_RULE)
 class Consents(MethodView):
     @scoped("preferences:write")
     @idempotent
@@ -175,11 +181,54 @@ class Consents(MethodView):
         else:
             state = ledger.replay_state(session, subject_id, at)
             moment = at
-        policy.check_ids(jurisdiction=args["jurisdiction"])
+        check_consents_args(args)
         answer = ledger.describe_state(subject_id, state, policy, moment, args["jurisdiction"],
                                        _language())
+        answer = _noticed(answer, subject_id, at)
         answer["at"] = at
-        return _state_response(_noticed(answer, subject_id, at))
+        return _state_response(answer)
+
+
+def check_consents_args(args: dict) -> None:
+    """A 422 for a jurisdiction the policy does not know."""
+    get_policy().check_ids(jurisdiction=args["jurisdiction"])
+
+_STATE_AND_NOTICES = select(
+    select(SubjectState.state).where(SubjectState.subject_id == bindparam("subject_id"))
+    .scalar_subquery().label("state"), notices.RECORDED.label("notices_recorded"))
+
+
+def _state_and_notices(database, subject_id: str) -> tuple:
+    """The subject's stored state (None when unknown) and whether any notice is recorded,
+    in one statement outside any transaction (the fast path's read)."""
+    raw, recorded = database.fetch_all(_STATE_AND_NOTICES, subject_id=subject_id)[0]
+    return (json_value(raw) if raw is not None else None), bool(recorded)
+
+
+def _no_notices(read: tuple) -> bool:
+    """Whether the fast path answers: with a notice recorded, `reconsent_needed` and the
+    newest notice need the view's reads."""
+    return not read[1]
+
+
+def consents_now_answer(read: tuple, subject_id: str, args: dict):
+    """The answer of `GET .../consents` without `at`, while no notice is recorded, as the
+    view gives it (the fast path's answer)."""
+    raw, _recorded = read
+    state = ConsentState.from_json(raw) if raw else ConsentState()
+    language = pick_language(parse_accept_header(args["Accept-Language"], LanguageAccept))
+    answer = ledger.describe_state(subject_id, state, get_policy(), utcnow(),
+                                   args["jurisdiction"], language)
+    return _state_response({**answer, "reconsent_needed": False, "notice": None, "at": None})
+
+
+# `GET .../consents`' plain requests (no `at`, no notice recorded), answered without
+# Flask's request machinery by the view's own functions (consentry/fastpath.py).
+FAST_ROUTES = [FastRoute(
+    rule=CONSENTS_RULE, scopes=Consents.get.accepted_scopes,
+    fields=frozenset({"jurisdiction"}), required=frozenset(), check=check_consents_args,
+    read=_state_and_notices, takes=_no_notices, answer=consents_now_answer,
+    headers=("Accept-Language",))]
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consents/reject-all")

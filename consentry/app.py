@@ -25,6 +25,7 @@ from consent.notice_views import blp as notices_blp
 from consent.signals_views import FAST_ROUTES as SIGNALS_FAST_ROUTES
 from consent.signals_views import blp as signals_blp
 from consent.stores import consent_stores
+from consent.views import FAST_ROUTES as CONSENT_FAST_ROUTES
 from consent.views import blp as consent_blp
 from consentry import auth, db, errors, fastpath, html, inbound, metrics, policy, secretstore
 from consentry.api import api
@@ -108,7 +109,7 @@ def create_app(config: dict | None = None) -> Flask:
     html.own_scripts(app, console_bp.name)  # its job pages look for news while JS is on
     inbound.accept_forms(app, console_bp.name)  # its forms carry CSRF tokens
     _wire_domains(app)
-    fastpath.install(app, SIGNALS_FAST_ROUTES)  # in front of everything above
+    fastpath.install(app, SIGNALS_FAST_ROUTES + CONSENT_FAST_ROUTES)  # in front of all above
     register_cli(app)
     if app.config.get("RECORD_POLICY_ON_START", True):
         record_policy(app)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
@@ -50,7 +50,10 @@ class FastRoute:
     it must have; `check(args)` raises DomainError for arguments the view refuses;
     `read(database, subject_id)` reads what the answer needs (one statement, outside
     any transaction: `Database.fetch_all`); `answer(read, subject_id, args)` is the
-    answer's body."""
+    answer's body or a whole Response (for headers of its own); `takes(read)` says
+    whether the fast path answers what was read, else the view does (asked before the
+    rate limit takes a token); `headers` names request headers the answer reads, put
+    in `args` under their names (None when absent)."""
 
     rule: str
     scopes: tuple[str, ...]
@@ -58,7 +61,9 @@ class FastRoute:
     required: frozenset[str]
     check: Callable[[dict], None]
     read: Callable[[Database, str], Any]
-    answer: Callable[[Any, str, dict], dict]
+    answer: Callable[[Any, str, dict], dict | Response]
+    takes: Callable[[Any], bool] = lambda _read: True
+    headers: tuple[str, ...] = ()
 
     @functools.cached_property
     def pattern(self) -> re.Pattern:
@@ -120,6 +125,8 @@ class FastPaths:
         key = auth.bearer_key(environ.get("HTTP_AUTHORIZATION", ""))
         if args is None or key is None:
             return None
+        for name in route.headers:
+            args[name] = environ.get("HTTP_" + name.upper().replace("-", "_"))
         app = self.app
         with app.app_context():
             try:
@@ -127,17 +134,20 @@ class FastPaths:
                 if principal is None or not any(principal.has(s) for s in route.scopes):
                     return None
                 route.check(args)
+                read = route.read(get_db(app), subject_id)
+                if not route.takes(read):
+                    return None
                 # Last, as the view's own check does first: a token taken here is the one
                 # the Flask route would have taken.
                 if app.extensions["consentry.ratelimit"].retry_after(principal.name) > 0:
                     return None
-                body = route.answer(route.read(get_db(app), subject_id), subject_id, args)
+                body = route.answer(read, subject_id, args)
             except DomainError:
                 return None
             except Exception:  # the Flask route answers it (a 503, a 500) and logs it
                 log.debug("fast path fell back", exc_info=True)
                 return None
-            response = json_response(body)
+            response = body if isinstance(body, Response) else json_response(body)
         request_id = metrics.request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
         response.headers["X-Request-Id"] = request_id
         metrics.record_request(app, "GET", route.rule, 200, time.perf_counter() - started,
