@@ -120,6 +120,7 @@ _STATE_OF = select(*(select(column).where(SubjectState.subject_id == bindparam("
                      for column in (SubjectState.state, SubjectState.version,
                                     SubjectState.updated_at)),
                    notices_recorded.label("notices_recorded"),
+                   outbox.SUBSCRIBED.label("webhooks_subscribed"),
                    *subject_key_columns(bindparam("ref")))
 _NEW_EVENTS = insert(ConsentEvent)
 # A first write inserts the subject's row unless a concurrent first write did (then it
@@ -224,6 +225,7 @@ def _write(session: Session, keys: SecretStore, policy: Policy, subject_id: str,
             now = utcnow()
         stored = conn.execute(_STATE_OF, {"sid": subject_id, "ref": ref}).one()
         note_recorded(session, stored.notices_recorded)
+        outbox.note_subscribed(session, stored.webhooks_subscribed)
         note_subject_key(session, ref, stored.subject_key_row, stored.subject_key)
         if stored.version is None:
             stored = None

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from audit.service import append_entry
 from consentry.canonical import b64url, b64url_decode
 from consentry.clock import rfc3339, utcnow
+from consentry.db import transaction_notes
 from consentry.errors import Invalid, NotFound
 from consentry.pagination import decode_cursor, encode_cursor
 from consentry.policy import Policy, Recipient
@@ -274,19 +275,30 @@ def _body(event_type: str, at: datetime, data: dict) -> str:
     return orjson.dumps({"type": event_type, "timestamp": rfc3339(at), "data": data}).decode()
 
 
-_ENDPOINTS = "consentry.webhook_endpoints"
+_ENDPOINTS = "consentry.webhook_endpoints"  # transaction_notes: {"any", "rows"}
+# The endpoints events go to: enabled, or switched off for failing (their events are kept).
+_GETS_EVENTS = WebhookEndpoint.enabled.is_(True) | (WebhookEndpoint.disabled_reason == "failing")
+# Whether any endpoint gets events: a consent write asks in its first statement
+# (`note_subscribed`), so a deployment without webhooks pays no statement for them.
+SUBSCRIBED = select(WebhookEndpoint.id).where(_GETS_EVENTS).exists()
+_SUBSCRIBED_ROWS = (select(WebhookEndpoint.id, WebhookEndpoint.recipient, WebhookEndpoint.events)
+                    .where(_GETS_EVENTS).order_by(WebhookEndpoint.id))
 
 
-def _subscribed(session: Session) -> list[WebhookEndpoint]:
-    """The endpoints events go to (enabled, or switched off for failing: their events are
-    kept), read once a transaction: a bulk write emits many events."""
-    found = session.info.get(_ENDPOINTS)
-    if found is None or found[0] is not session.get_transaction():
-        rows = session.scalars(select(WebhookEndpoint).where(
-            WebhookEndpoint.enabled.is_(True) | (WebhookEndpoint.disabled_reason == "failing")
-        ).order_by(WebhookEndpoint.id)).all()
-        found = session.info[_ENDPOINTS] = (session.get_transaction(), rows)
-    return found[1]
+def note_subscribed(session: Session, subscribed: bool) -> None:
+    """Keep, for the rest of the session's transaction, whether any endpoint gets events,
+    as a statement of this transaction read it (`SUBSCRIBED`)."""
+    transaction_notes(session, _ENDPOINTS)["any"] = bool(subscribed)
+
+
+def _subscribed(session: Session) -> list:
+    """The endpoints events go to (id, recipient, events), read once a transaction: a
+    bulk write emits many events."""
+    notes = transaction_notes(session, _ENDPOINTS)
+    if "rows" not in notes:
+        notes["rows"] = ([] if notes.get("any") is False
+                         else session.connection().execute(_SUBSCRIBED_ROWS).all())
+    return notes["rows"]
 
 
 def emit(session: Session, policy: Policy, event_type: str, subject_id: str | None,
