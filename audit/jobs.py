@@ -5,7 +5,6 @@ export bundles."""
 from __future__ import annotations
 
 import logging
-import random
 import time
 
 from flask import Flask
@@ -17,7 +16,7 @@ from audit.export import SUBJECT_ACCESS, SUBJECT_FILES, export_bundle
 from audit.models import AuditExport, AuditExportJob, AuditQueued
 from audit.service import BATCH, integrate
 from consentry import leases, queue
-from consentry.db import Database, get_db, is_retryable
+from consentry.db import Database, get_db
 from consentry.policy import get_policy
 from consentry.scheduler import Job
 from consentry.secretstore import get_keys
@@ -47,15 +46,7 @@ def sequence_batch(db: Database) -> int:
     with db.transaction(write=False) as session:  # a cheap look first: no write lock
         if session.scalar(select(AuditQueued.id).limit(1)) is None:
             return 0
-    for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
-        try:
-            with db.transaction() as session:
-                return len(integrate(session))
-        except Exception as exc:
-            if not is_retryable(exc) or attempt == SEQUENCE_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
-    raise AssertionError("unreachable")
+    return db.run(lambda session: len(integrate(session)), attempts=SEQUENCE_ATTEMPTS)
 
 
 def run_sequencer(app: Flask, holder: str = "sequencer", budget_seconds: float = 0.0,
@@ -70,9 +61,9 @@ def run_sequencer(app: Flask, holder: str = "sequencer", budget_seconds: float =
     """
     db = get_db(app)
     interval = float(app.config["AUDIT_SEQUENCE_SECONDS"]) if interval is None else interval
-    with db.transaction() as session:
-        if not leases.acquire(session, SEQUENCER_LEASE, holder, SEQUENCER_LEASE_SECONDS):
-            return 0
+    if not db.run(lambda session: leases.acquire(session, SEQUENCER_LEASE, holder,
+                                                 SEQUENCER_LEASE_SECONDS)):
+        return 0
     done = 0
     started = renewed = time.monotonic()
     try:
@@ -81,10 +72,9 @@ def run_sequencer(app: Flask, holder: str = "sequencer", budget_seconds: float =
             done += count
             now = time.monotonic()
             if now - renewed > SEQUENCER_LEASE_SECONDS / 3:
-                with db.transaction() as session:
-                    if not leases.acquire(session, SEQUENCER_LEASE, holder,
-                                          SEQUENCER_LEASE_SECONDS):
-                        raise RuntimeError("lost the audit sequencer lease")
+                if not db.run(lambda session: leases.acquire(session, SEQUENCER_LEASE, holder,
+                                                             SEQUENCER_LEASE_SECONDS)):
+                    raise RuntimeError("lost the audit sequencer lease")
                 renewed = now
             if count >= BATCH:  # a full batch: more are queued, no sleep
                 continue
@@ -95,8 +85,7 @@ def run_sequencer(app: Flask, holder: str = "sequencer", budget_seconds: float =
             # one or two entries, taken from the writers it serves.
             time.sleep(interval)
     finally:
-        with db.transaction() as session:
-            leases.release(session, SEQUENCER_LEASE, holder)
+        db.run(lambda session: leases.release(session, SEQUENCER_LEASE, holder))
 
 
 def sequencer_job(app: Flask, holder: str) -> None:
@@ -131,9 +120,9 @@ def run_export_queue(app: Flask, holder: str = "exporter",
     """
     db, keys = get_db(app), get_keys(app)
     out = app.config["AUDIT_EXPORT_DIR"]
-    with db.transaction() as session:
-        if not leases.acquire(session, EXPORTER_LEASE, holder, EXPORTER_LEASE_SECONDS):
-            return 0
+    if not db.run(lambda session: leases.acquire(session, EXPORTER_LEASE, holder,
+                                                 EXPORTER_LEASE_SECONDS)):
+        return 0
     done = 0
     try:
         with db.transaction() as session:
@@ -165,8 +154,7 @@ def run_export_queue(app: Flask, holder: str = "exporter",
                                             f"{type(exc).__name__}: {exc}"[:500])
             done += 1
     finally:
-        with db.transaction() as session:
-            leases.release(session, EXPORTER_LEASE, holder)
+        db.run(lambda session: leases.release(session, EXPORTER_LEASE, holder))
     return done
 
 

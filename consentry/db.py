@@ -392,6 +392,25 @@ class Database:
         finally:
             write_intent.reset(token)
 
+    def run(self, work: Callable[[Session], Any], write: bool = True,
+            attempts: int | None = None) -> Any:
+        """`work(session)` in a transaction of its own (`transaction`), run again when it
+        fails to serialize (SERIALIZABLE, or SQLite's busy lock), at most `attempts`
+        times in all (default DB_RETRY_ATTEMPTS), with jittered backoff; its result.
+        For the scheduler's small transactions (leases, a sequencer batch), which have
+        no request to be run again by `run_request`."""
+        attempts = attempts or self.retry_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction(write) as session:
+                    return work(session)
+            except Exception as exc:
+                if not is_retryable(exc) or attempt >= attempts:
+                    raise
+                self.retries += 1
+                time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
+        raise AssertionError("unreachable")
+
     def fetch_all(self, statement, **params) -> list[tuple]:
         """The rows of a read-only `statement` (bind parameters by name) on a pooled DBAPI
         connection, outside SQLAlchemy's execution layer and any request transaction.

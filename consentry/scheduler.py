@@ -48,16 +48,17 @@ def holder_id() -> str:
 def run_leased(app: Flask, job: Job, holder: str) -> bool:
     """Run `job` if this process can take its lease; True if it ran."""
     db = get_db(app)
+    lease = f"job:{job.id}"
     with app.app_context():
-        with db.transaction() as session:
-            if not leases.acquire(session, f"job:{job.id}", holder, job.lease_seconds):
-                log.info("job %s skipped: another scheduler holds its lease", job.id)
-                return False
+        # Tried again when it fails to serialize: another scheduler asked at the same time.
+        if not db.run(lambda session: leases.acquire(session, lease, holder,
+                                                     job.lease_seconds)):
+            log.info("job %s skipped: another scheduler holds its lease", job.id)
+            return False
         try:
             job.func(app, holder)
         finally:
-            with db.transaction() as session:
-                leases.release(session, f"job:{job.id}", holder)
+            db.run(lambda session: leases.release(session, lease, holder))
     return True
 
 

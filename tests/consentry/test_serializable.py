@@ -72,6 +72,39 @@ def test_a_request_that_fails_to_serialize_is_run_again_once(serial_app, make_ke
         ["denied", "granted"]
 
 
+def test_a_scheduler_lease_that_fails_to_serialize_is_taken_on_the_next_try(serial_app,
+                                                                            database_url):
+    """A job's lease is its own small transaction, with no request to run it again: the
+    scheduler takes it through `Database.run`, which tries again on a real 40001 (here:
+    another scheduler renewed the row between this one's read and its write)."""
+    from consentry import leases
+    from consentry.models import Lease
+
+    database = get_db(serial_app)
+    with database.transaction() as s:
+        assert leases.acquire(s, "job:bench", "old", 0)  # a lapsed holder's row
+    other = create_engine(database_url)
+    attempts = []
+
+    def take(session):
+        attempts.append(True)
+        session.scalar(select(Lease.holder).where(Lease.name == "job:bench"))  # snapshot
+        if len(attempts) == 1:
+            with other.begin() as c:
+                c.execute(text("UPDATE leases SET acquired_at = acquired_at "
+                               "WHERE name = 'job:bench'"))
+        return leases.acquire(session, "job:bench", "this", 60)
+
+    try:
+        before = database.retries
+        assert database.run(take) is True
+    finally:
+        other.dispose()
+    assert len(attempts) == 2 and database.retries == before + 1
+    with database.transaction(write=False) as s:
+        assert s.scalar(select(Lease.holder).where(Lease.name == "job:bench")) == "this"
+
+
 def test_sixteen_writers_on_a_hundred_subjects_lose_nothing(serial_app, make_key):
     key = make_key("preferences:write", "preferences:read")
     subjects = [f"s-{i}" for i in range(100)]
