@@ -43,9 +43,10 @@ SEQUENCE_ATTEMPTS = 30
 def sequence_batch(db: Database) -> int:
     """One sequencer transaction (up to audit.service.BATCH entries), tried again when it
     fails to serialize; how many entries it integrated."""
-    with db.transaction(write=False) as session:  # a cheap look first: no write lock
-        if session.scalar(select(AuditQueued.id).limit(1)) is None:
-            return 0
+    # a cheap look first: no write lock
+    if db.run(lambda session: session.scalar(select(AuditQueued.id).limit(1)),
+              write=False, attempts=SEQUENCE_ATTEMPTS) is None:
+        return 0
     return db.run(lambda session: len(integrate(session)), attempts=SEQUENCE_ATTEMPTS)
 
 
