@@ -45,10 +45,10 @@ CONTENT_LANGUAGE = {"Content-Language": {"schema": {"type": "string"},
 CONSENTS_RULE = "/v1/subjects/<subject:subject_id>/consents"
 
 
-def _state_response(answer: dict, receipt: dict | None = None, **extra):
-    """The state answer as JSON, built directly (ConsentStateSchema documents its shape):
-    it is the preference center's whole matrix, and dumping it field by field is slow.
-    Labels are in `answer["language"]`, named by `Content-Language`."""
+def _state_body(answer: dict, receipt: dict | None = None, **extra) -> dict:
+    """The state answer as JSON values, built directly (ConsentStateSchema documents its
+    shape): it is the preference center's whole matrix, and dumping it field by field is
+    slow."""
     body = {**answer, "evaluated_at": rfc3339(answer["evaluated_at"]),
             "entries": [{**e, "since": rfc3339(e["since"])} if e["since"] else e
                         for e in answer["entries"]], **extra}
@@ -56,8 +56,19 @@ def _state_response(answer: dict, receipt: dict | None = None, **extra):
         body["at"] = rfc3339(body["at"]) if body["at"] else None
     if receipt is not None:
         body["receipt"] = receipt
+    return body
+
+
+def _labels_language(body: dict) -> list[tuple[str, str]]:
+    """`Content-Language`: the language of the answer's labels."""
+    return [("Content-Language", body["language"])]
+
+
+def _state_response(answer: dict, receipt: dict | None = None, **extra):
+    """The state answer (`_state_body`), its labels' language named by `Content-Language`."""
+    body = _state_body(answer, receipt, **extra)
     response = json_response(body)
-    response.headers["Content-Language"] = answer["language"]
+    response.headers.extend(_labels_language(body))
     return response
 
 
@@ -219,7 +230,7 @@ def consents_now_answer(read: tuple, subject_id: str, args: dict):
     language = pick_language(parse_accept_header(args["Accept-Language"], LanguageAccept))
     answer = ledger.describe_state(subject_id, state, get_policy(), utcnow(),
                                    args["jurisdiction"], language)
-    return _state_response({**answer, "reconsent_needed": False, "notice": None, "at": None})
+    return _state_body({**answer, "reconsent_needed": False, "notice": None, "at": None})
 
 
 # `GET .../consents`' plain requests (no `at`, no notice recorded), answered without
@@ -228,7 +239,7 @@ FAST_ROUTES = [FastRoute(
     rule=CONSENTS_RULE, scopes=Consents.get.accepted_scopes,
     fields=frozenset({"jurisdiction"}), required=frozenset(), check=check_consents_args,
     read=_state_and_notices, takes=_no_notices, answer=consents_now_answer,
-    headers=("Accept-Language",))]
+    headers=("Accept-Language",), response_headers=_labels_language)]
 
 
 @blp.route("/v1/subjects/<subject:subject_id>/consents/reject-all")

@@ -115,6 +115,20 @@ def test_anything_unusual_is_answered_by_the_view(apps, reader, query):
     assert answered(fast) == before
 
 
+@pytest.mark.parametrize("body,content_type", [
+    (b'{"dry_run": true}', None), (b'{"source": ', "application/json"), (b"{}", "text/plain")])
+def test_a_read_with_a_body_is_the_views_to_answer(apps, reader, body, content_type):
+    fast, slow = apps
+    path = "/v1/subjects/cf-eu/consents"
+    headers = {**reader, **({"Content-Type": content_type} if content_type else {})}
+    before = answered(fast)
+    quick = fast.test_client().get(path, data=body, headers=headers)
+    full = slow.test_client().get(path, data=body, headers=headers)
+    assert 400 <= quick.status_code < 500
+    assert comparable(quick) == comparable(full)
+    assert answered(fast) == before
+
+
 @pytest.mark.parametrize("headers", [
     {}, {"Authorization": "Bearer csk_00000000_nope"}, {"Authorization": "Basic abc"}])
 def test_keys_the_view_refuses_are_its_answers(apps, make_key, headers):
