@@ -26,8 +26,10 @@ lint: install
 
 # The cluster group (tests/cluster: etcd, three Patroni nodes, two web hosts) is slow and
 # needs etcd-server, pgbouncer and PostgreSQL 15's server binaries: its own target.
-# Two workers (pytest-xdist): each gets its own SQLite files and PostgreSQL database.
-PYTEST_WORKERS ?= 2
+# Three workers (pytest-xdist) on a 2-core machine: the suite waits on disks, browsers and
+# servers often enough that a third overlaps them (11 min against 13 with two, 1,995 tests).
+# Each worker gets its own SQLite files and PostgreSQL database.
+PYTEST_WORKERS ?= 3
 test: install lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --ignore=tests/cluster $(PYTEST_ARGS)
 
