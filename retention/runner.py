@@ -51,12 +51,11 @@ class Runner:
         self._last_save = 0.0
 
     def acquire(self) -> bool:
-        with self.db.transaction() as session:
-            return leases.acquire(session, RUNNER_LEASE, self.holder, self.ttl)
+        return self.db.run(lambda session: leases.acquire(session, RUNNER_LEASE, self.holder,
+                                                          self.ttl))
 
     def release(self) -> None:
-        with self.db.transaction() as session:
-            leases.release(session, RUNNER_LEASE, self.holder)
+        self.db.run(lambda session: leases.release(session, RUNNER_LEASE, self.holder))
 
     def _renew(self, session) -> None:
         if not leases.acquire(session, RUNNER_LEASE, self.holder, self.ttl):

@@ -248,8 +248,9 @@ def deliver(app: Flask, holder: str, budget_seconds: float | None = None) -> int
     total = 0
     try:
         while time.monotonic() - started < budget:
-            with app.app_context(), get_db(app).transaction() as session:
-                if not leases.acquire(session, f"job:{JOB_ID}", holder, lease):
+            with app.app_context():
+                if not get_db(app).run(lambda session: leases.acquire(
+                        session, f"job:{JOB_ID}", holder, lease)):
                     break  # another scheduler took over (ours lapsed)
             sent = sender.round()
             total += sent
