@@ -12,13 +12,9 @@ The same body as bench/consent_writes.py, so the two agree.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
-import tempfile
-import time
 
 from bench.consent_writes import consent_write
+from bench.inprocess import measure, report, service
 
 
 def main() -> None:
@@ -30,18 +26,7 @@ def main() -> None:
                         help="no cProfile: the times (and the lock held) as served")
     args = parser.parse_args()
 
-    from bench.lock_held import LockHeld
-    from consentry import auth, create_app, migrate
-    from consentry.db import get_db
-
-    tmp = tempfile.mkdtemp(prefix="consentry-profile-")
-    url = args.database_url or f"sqlite:///{tmp}/profile.db"
-    migrate.upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SECRETS_DIR": f"{tmp}/secrets",
-                      "LOG_LEVEL": "WARNING"})
-    with app.app_context(), get_db(app).transaction() as s:
-        key = auth.create_key(s, "profile", ["admin"])
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    app, url, headers = service(args.database_url)
     client = app.test_client()
 
     def write(i: int) -> None:
@@ -49,31 +34,11 @@ def main() -> None:
         r = client.open(path, method=method, data=body, headers=h)
         assert r.status_code == 200, r.get_data(as_text=True)
 
-    for i in range(200):  # warm-up: caches, first statements compiled
-        write(i)
-    held = LockHeld(get_db(app).engine)
-    profiler = None if args.no_profile else cProfile.Profile(time.process_time)
-    started, cpu = time.perf_counter(), time.process_time()
-    if profiler:
-        profiler.enable()
-    for i in range(args.writes):
-        write(i)
-    if profiler:
-        profiler.disable()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    text = io.StringIO()
-    text.write(f"{args.writes} consent writes (PUT /consents, 2 choices, evidence) through "
-               f"the Flask test client on {url.split(':')[0]}"
-               f"{'' if profiler else ' (no profiler)'}: "
-               f"{1000 * elapsed / args.writes:.2f} ms wall, "
-               f"{1000 * cpu / args.writes:.2f} ms CPU a write\n\n")
-    text.write(f"{held.summary()}\n\n")
-    if profiler:
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
-    print(text.getvalue())
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text.getvalue())
+    run = measure(app, write, args.writes, warm_up=200, profile=not args.no_profile)
+    report(f"{args.writes} consent writes (PUT /consents, 2 choices, evidence) through "
+           f"the Flask test client on {url.split(':')[0]}{run.mode}: "
+           f"{1000 * run.elapsed / args.writes:.2f} ms wall, "
+           f"{1000 * run.cpu / args.writes:.2f} ms CPU a write", run, args.out)
 
 
 if __name__ == "__main__":

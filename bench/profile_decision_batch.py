@@ -13,15 +13,11 @@ cumulative CPU time unless --no-profile.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
-import pstats
-import tempfile
-import time
 from datetime import UTC, datetime
 
 from bench.decision_batch import decision
+from bench.inprocess import measure, report, service
 
 
 def main() -> None:
@@ -34,18 +30,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
 
-    from bench.lock_held import LockHeld
-    from consentry import auth, create_app, migrate
-    from consentry.db import get_db
-
-    tmp = tempfile.mkdtemp(prefix="consentry-profile-")
-    url = args.database_url or f"sqlite:///{tmp}/profile.db"
-    migrate.upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SECRETS_DIR": f"{tmp}/secrets",
-                      "LOG_LEVEL": "WARNING"})
-    with app.app_context(), get_db(app).transaction() as s:
-        key = auth.create_key(s, "profile", ["admin"])
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    app, url, headers = service(args.database_url)
     client = app.test_client()
     consent = json.dumps({"source": "bench", "jurisdiction": "EU", "choices": [
         {"purpose": "personalization", "status": "granted"}]})
@@ -61,31 +46,12 @@ def main() -> None:
         r = client.post("/v1/decisions/batch", data=bodies[i % len(bodies)], headers=headers)
         assert r.status_code == 201, r.get_data(as_text=True)
 
-    for i in range(3):  # warm-up
-        post(i)
-    held = LockHeld(get_db(app).engine)
-    profiler = None if args.no_profile else cProfile.Profile(time.process_time)
-    started, cpu = time.perf_counter(), time.process_time()
-    if profiler:
-        profiler.enable()
-    for i in range(args.batches):
-        post(i)
-    if profiler:
-        profiler.disable()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    text = io.StringIO()
-    text.write(f"{args.batches} batches of {args.batch} decisions through the Flask test "
-               f"client on {url.split(':')[0]}{'' if profiler else ' (no profiler)'}: "
-               f"{1000 * elapsed / args.batches:.1f} ms wall, "
-               f"{1000 * cpu / args.batches:.1f} ms CPU a batch = "
-               f"{args.batch * args.batches / cpu:,.0f} decisions per CPU second\n\n")
-    text.write(f"{held.summary()}\n\n")
-    if profiler:
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
-    print(text.getvalue())
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text.getvalue())
+    run = measure(app, post, args.batches, warm_up=3, profile=not args.no_profile)
+    report(f"{args.batches} batches of {args.batch} decisions through the Flask test "
+           f"client on {url.split(':')[0]}{run.mode}: "
+           f"{1000 * run.elapsed / args.batches:.1f} ms wall, "
+           f"{1000 * run.cpu / args.batches:.1f} ms CPU a batch = "
+           f"{args.batch * args.batches / run.cpu:,.0f} decisions per CPU second", run, args.out)
 
 
 if __name__ == "__main__":

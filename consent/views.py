@@ -204,6 +204,7 @@ def check_consents_args(args: dict) -> None:
     """A 422 for a jurisdiction the policy does not know."""
     get_policy().check_ids(jurisdiction=args["jurisdiction"])
 
+
 _STATE_AND_NOTICES = select(
     select(SubjectState.state).where(SubjectState.subject_id == bindparam("subject_id"))
     .scalar_subquery().label("state"), notices.RECORDED.label("notices_recorded"))

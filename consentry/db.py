@@ -210,6 +210,12 @@ ISOLATIONS = ("default", "serializable")
 RETRYABLE_SQLSTATES = ("40001", "40P01")
 
 
+def backoff(attempt: int) -> None:
+    """Sleep before try `attempt + 1` of a transaction that failed to serialize: full
+    jitter, exponential, capped, so writers that collided spread out."""
+    time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether `exc` is a serialization failure the whole transaction may be retried on."""
     original = getattr(exc, "orig", None)
@@ -408,7 +414,7 @@ class Database:
                 if not is_retryable(exc) or attempt >= attempts:
                     raise
                 self.retries += 1
-                time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
+                backoff(attempt)
         raise AssertionError("unreachable")
 
     def fetch_all(self, statement, **params) -> list[tuple]:
@@ -547,8 +553,7 @@ def run_request(app: Flask, view: Callable[[], Any]) -> Response:
                 session.rollback()
                 database.rolled_back(session)
             database.retries += 1
-            # Full jitter, exponential, capped: writers that collided spread out.
-            time.sleep(random.uniform(0, min(0.25, 0.004 * 2 ** attempt)))
+            backoff(attempt)
             attempt += 1
 
 

@@ -6,8 +6,8 @@ request context, a dozen hooks, argument parsing through marshmallow); issue 15 
 half a bare Flask endpoint. A route may therefore register a fast path here, next to its
 Flask view, that builds its answer with the view's own functions.
 
-The fast path takes only the plain case: a GET with no body and no `SCRIPT_NAME`, a path of the
-route's shape whose subject id passes `is_subject_id` as ASCII, a query of
+The fast path takes only the plain case: a GET with no body and no `SCRIPT_NAME`, a
+path of the route's shape whose subject id passes `is_subject_id` as ASCII, a query of
 `name=value` pairs the route knows, each once, in plain characters (no escapes, no `+`,
 no NUL), a known key with the route's scope that is not rate limited, and arguments the
 route's check accepts. Anything else, every error and every exception, goes to the

@@ -6,6 +6,7 @@ import pytest
 
 from consent.views import CONSENTS_RULE
 from consentry.metrics import get_metrics
+from tests.consent.conftest import answered, as_seen
 
 SUBJECTS = ["cf-granted", "cf-denied", "cf-gpc", "cf-eu", "never-seen"]
 QUERIES = ["", "jurisdiction=EU", "jurisdiction=US-CA"]
@@ -23,23 +24,8 @@ UNUSUAL = [
 
 
 @pytest.fixture
-def apps(make_app, make_key):
-    """The same database served with the fast path and without it, and some subjects."""
-    fast, slow = make_app(), make_app(FAST_PATHS=False)
-    writer = make_key("preferences:write")
-    client = slow.test_client()
-    for subject, body, headers in [
-        ("cf-granted", {"choices": [{"purpose": "personalization", "category": "health",
-                                     "status": "granted"}]}, {}),
-        ("cf-denied", {"choices": [{"purpose": "personalization", "status": "denied"}]}, {}),
-        ("cf-gpc", {"choices": []}, {"Sec-GPC": "1"}),
-        ("cf-eu", {"jurisdiction": "EU", "choices": [
-            {"purpose": "marketing", "channel": "email", "status": "granted"}]}, {}),
-    ]:
-        r = client.put(f"/v1/subjects/{subject}/consents", json={"source": "test", **body},
-                       headers={**writer, **headers})
-        assert r.status_code == 200, r.get_json()
-    return fast, slow
+def apps(fast_and_slow):
+    return fast_and_slow("cf")
 
 
 @pytest.fixture
@@ -55,18 +41,7 @@ def get(app, path, headers, language=None):
 
 def comparable(response) -> tuple:
     """What a client sees, less the moment of evaluation and the request id."""
-    body = response.get_json()
-    if response.status_code == 200:
-        body = {k: v for k, v in body.items() if k != "evaluated_at"}
-    elif body and "error" in body:
-        body = {**body, "error": {k: v for k, v in body["error"].items() if k != "request_id"}}
-    headers = sorted((k, v) for k, v in response.headers.items()
-                     if k not in ("X-Request-Id", "Date"))
-    return response.status_code, headers, body
-
-
-def answered(app) -> int:
-    return app.wsgi_app.answered
+    return as_seen(response, ("evaluated_at",))
 
 
 def test_plain_reads_take_the_fast_path_and_answer_as_the_view(apps, reader):

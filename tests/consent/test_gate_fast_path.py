@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from consent.signals_views import ALLOWED_SIGNALS_RULE
 from consentry.metrics import get_metrics
+from tests.consent.conftest import answered, as_seen
 
 SUBJECTS = ["fp-granted", "fp-denied", "fp-gpc", "fp-eu", "never-seen"]
 PLAIN = [
@@ -43,23 +44,8 @@ UNUSUAL = [
 
 
 @pytest.fixture
-def apps(make_app, make_key):
-    """The same database served with the fast path and without it, and some subjects."""
-    fast, slow = make_app(), make_app(FAST_PATHS=False)
-    writer = make_key("preferences:write")
-    client = slow.test_client()
-    for subject, body, headers in [
-        ("fp-granted", {"choices": [{"purpose": "personalization", "category": "health",
-                                     "status": "granted"}]}, {}),
-        ("fp-denied", {"choices": [{"purpose": "personalization", "status": "denied"}]}, {}),
-        ("fp-gpc", {"choices": []}, {"Sec-GPC": "1"}),
-        ("fp-eu", {"jurisdiction": "EU", "choices": [
-            {"purpose": "marketing", "channel": "email", "status": "granted"}]}, {}),
-    ]:
-        r = client.put(f"/v1/subjects/{subject}/consents", json={"source": "test", **body},
-                       headers={**writer, **headers})
-        assert r.status_code == 200, r.get_json()
-    return fast, slow
+def apps(fast_and_slow):
+    return fast_and_slow("fp")
 
 
 @pytest.fixture
@@ -74,21 +60,11 @@ def get(app, path, headers):
 def comparable(response) -> tuple:
     """What a client sees, less what differs by the moment or the request: the time of
     evaluation, the token's signature and times, the request id."""
-    body = response.get_json()
     token = None
     if response.status_code == 200:
-        token = json.loads(b64url_decode(body["token"].split(".")[1]))
+        token = json.loads(b64url_decode(response.get_json()["token"].split(".")[1]))
         token = {k: v for k, v in token.items() if k not in ("iat", "exp", "jti")}
-        body = {k: v for k, v in body.items() if k not in ("evaluated_at", "token")}
-    elif body and "error" in body:
-        body = {**body, "error": {k: v for k, v in body["error"].items() if k != "request_id"}}
-    headers = sorted((k, v) for k, v in response.headers.items()
-                     if k not in ("X-Request-Id", "Date"))
-    return response.status_code, headers, body, token
-
-
-def answered(app) -> int:
-    return app.wsgi_app.answered
+    return *as_seen(response, ("evaluated_at", "token")), token
 
 
 def test_plain_lookups_take_the_fast_path_and_answer_as_the_view(apps, engine):
